@@ -1,0 +1,3 @@
+from d3core.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""The click app factory. ``make_cli(manager)`` builds a fresh app, so tests need no module reloads."""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from importlib import import_module
+
+import click
+
+import d3core
+from d3core.errors import D3UserError
+from d3core.plugins import D3PluginManager, get_plugin_manager, set_plugin_manager
+
+#: core command groups, "module:attr"; plugins add theirs through the register_commands hook
+CORE_COMMANDS = ("d3core.cli.plugins_cmd:plugins",)
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+def debug_enabled(ctx: click.Context | None = None) -> bool:
+    """True under ``--traceback`` or ``D3_DEBUG=1``: show tracebacks and third-party warnings."""
+    if os.environ.get("D3_DEBUG", "").strip() not in {"", "0"}:
+        return True
+    root = ctx.find_root() if ctx is not None else None
+    return bool(root is not None and root.meta.get("d3.traceback"))
+
+
+class D3Group(click.Group):
+    """A click group that turns :class:`D3UserError` into ``Error: ...`` and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except D3UserError as exc:
+            if debug_enabled(ctx):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def manager_of(ctx: click.Context) -> D3PluginManager:
+    """The plugin manager the app was built with."""
+    return ctx.find_root().obj
+
+
+def make_cli(manager: D3PluginManager | None = None) -> click.Group:
+    """Build the ``d3`` click app around ``manager`` (default: the process-wide one from the entry points)."""
+    manager = manager or get_plugin_manager()
+
+    @click.group(cls=D3Group, context_settings=CONTEXT_SETTINGS)
+    @click.version_option(d3core.__version__, "-V", "--version", package_name="d3core",
+                          message="d3 (d3core) %(version)s")
+    @click.option("--traceback", is_flag=True, help="Show full tracebacks and third-party warnings (or D3_DEBUG=1).")
+    @click.pass_context
+    def cli(ctx: click.Context, traceback: bool) -> None:
+        """d3: design DNA with tunable regulatory activity (score-entropy discrete diffusion).
+
+        \b
+        Typical session:
+          d3 plugins list                        what is installed, who provides what
+          d3 data synth deepstarr --n 2000 --out data/ds.h5
+          d3 train --dataset deepstarr --arch Tran --data data/ds.h5 --preset tiny
+
+        Plugins (datasets, architectures, checkpoint formats, loggers, callbacks, commands) are found through the
+        'd3' entry-point group; D3_LOAD_PLUGINS / D3_DISABLE_PLUGINS select them, D3_STRICT_PLUGINS=1 makes a
+        broken plugin an error.
+        """
+        ctx.meta["d3.traceback"] = traceback
+        ctx.obj = manager
+        if not debug_enabled(ctx):
+            warnings.filterwarnings("ignore")
+            warnings.filterwarnings("default", module=r"d3")
+
+    for target in CORE_COMMANDS:
+        module_name, attr = target.split(":")
+        cli.add_command(getattr(import_module(module_name), attr))
+    set_plugin_manager(manager)
+    manager.call_each("register_commands", cli=cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli = make_cli()
+    except D3UserError as exc:  # e.g. a broken plugin under D3_STRICT_PLUGINS=1
+        if debug_enabled() or "--traceback" in (argv or sys.argv):
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    cli.main(args=argv, prog_name="d3")

@@ -1,0 +1,29 @@
+"""Click helpers shared by every command: both flag spellings, and clean exits for user errors."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+
+def flag_names(*names: str) -> tuple[str, ...]:
+    """Add the other spelling of every multi-word flag: ``--dry-run`` -> ``--dry-run``, ``--dry_run``."""
+    out: list[str] = []
+    for name in names:
+        out.append(name)
+        if name.startswith("--"):
+            body = name[2:]
+            for other in (body.replace("-", "_"), body.replace("_", "-")):
+                if other != body and f"--{other}" not in out:
+                    out.append(f"--{other}")
+    return tuple(dict.fromkeys(out))
+
+
+def option(*param_decls: str, **attrs: Any) -> Callable:
+    """``click.option`` accepting ``--a-b`` and ``--a_b`` alike; the parameter name stays the first spelling's."""
+    decls = list(param_decls)
+    flags = [d for d in decls if d.startswith("-")]
+    names = [d for d in decls if not d.startswith("-")]
+    if not names and flags:
+        names = [max(flags, key=len).lstrip("-").replace("-", "_")]
+    return click.option(*flag_names(*flags), *names, **attrs)

@@ -1,0 +1,275 @@
+"""The plugin manager: entry-point discovery, isolation of broken plugins, environment switches, registries.
+
+Discovery goes through ``importlib.metadata`` entry points in the group ``d3``, one plugin at a time:
+
+1. ``D3_LOAD_PLUGINS`` (comma-separated allow-list of distribution names; empty = no external plugin) and
+   ``D3_DISABLE_PLUGINS`` (block-list, built-in module names included) are applied before anything is imported;
+2. each entry point is imported and registered; a failure (import error, invalid hook signature, misspelled hook name
+   caught by ``check_pending``) is recorded, reported as one warning line on stderr and the plugin is skipped;
+3. the built-in plugins (``d3core.builtin.*``) register through the same hooks;
+4. the registration hooks run one implementation at a time, so a hook that raises only loses its own plugin.
+
+``D3_STRICT_PLUGINS=1`` turns every such failure into a :class:`~d3core.errors.PluginError` (tests, CI).
+Nothing here imports torch.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Callable, Iterable, Mapping
+
+import pluggy
+
+from d3core import PROJECT_NAME, hookspecs
+from d3core.errors import PluginError
+from d3core.registry import KINDS, Entry, FailedProvider, Provider, Registry, normalize_distribution
+
+ENTRY_POINT_GROUP = PROJECT_NAME
+
+#: built-in plugins, registered after the external ones through the same hooks
+BUILTIN_MODULES = ("d3core.builtin.loggers", "d3core.builtin.callbacks")
+
+_HOOK_OF_KIND = {kind: f"register_{kind}" for kind in KINDS}
+
+
+@dataclass
+class PluginRecord:
+    """What ``d3 plugins list`` reports about one plugin."""
+
+    name: str  # distribution name (external) or module name (built-in)
+    version: str | None
+    module: str
+    builtin: bool = False
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+
+    @property
+    def provider(self) -> Provider:
+        return Provider(self.name, self.version, self.builtin)
+
+
+def _env_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class D3PluginManager:
+    """Loads plugins and holds the registries. Build one with :func:`make_plugin_manager`."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, warn: Callable[[str], None] | None = None):
+        self.env = dict(os.environ if env is None else env)
+        self.strict = self.env.get("D3_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
+        self._warn = warn or (lambda line: print(line, file=sys.stderr))
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        if self.env.get("D3_TRACE_PLUGINS"):
+            self.pm.trace.root.setwriter(lambda text: print(text, end="", file=sys.stderr))
+            self.pm.enable_tracing()
+        self.records: dict[str, PluginRecord] = {}
+        self._registries: dict[str, Registry] | None = None
+        disabled = _env_list(self.env.get("D3_DISABLE_PLUGINS")) or []
+        self._disabled = {normalize_distribution(name) for name in disabled}
+
+    # -- loading ----------------------------------------------------------------------------------------------------
+    def load_entrypoints(self) -> None:
+        """Import and register every allowed plugin of the ``d3`` entry-point group."""
+        allowed = _env_list(self.env.get("D3_LOAD_PLUGINS"))
+        allowed_keys = None if allowed is None else {normalize_distribution(name) for name in allowed}
+        found: set[str] = set()
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist_name = ep.dist.name if ep.dist else ep.name
+            key = normalize_distribution(dist_name)
+            found.add(key)
+            if key in self._disabled or (allowed_keys is not None and key not in allowed_keys):
+                continue  # filtered before import
+            if dist_name in self.records:
+                self._fail(self.records[dist_name], f"duplicate entry point {ep.name!r} in group {PROJECT_NAME!r}")
+                continue
+            self._load_entrypoint(ep, dist_name, ep.dist.version if ep.dist else None)
+        for name in allowed or ():
+            if normalize_distribution(name) not in found:
+                self._warn(f"d3: warning: D3_LOAD_PLUGINS names {name!r}, which is not an installed d3 plugin")
+
+    def _load_entrypoint(self, ep: EntryPoint, dist_name: str, version: str | None) -> None:
+        record = PluginRecord(name=dist_name, version=version, module=ep.value)
+        self.records[dist_name] = record
+        try:
+            module = ep.load()
+        except Exception as exc:
+            self._fail(record, _one_line(exc))
+            return
+        self._register_module(module, record)
+
+    def load_builtins(self) -> None:
+        """Register the built-in plugins (also when ``D3_LOAD_PLUGINS`` is empty)."""
+        for module_name in BUILTIN_MODULES:
+            if normalize_distribution(module_name) in self._disabled:
+                continue
+            record = PluginRecord(name=module_name, version=None, module=module_name, builtin=True)
+            self.records[module_name] = record
+            self._register_module(import_module(module_name), record)
+
+    def register(self, plugin: Any, name: str, *, version: str | None = None, builtin: bool = False) -> PluginRecord:
+        """Register an in-process plugin object (a module or any object with hookimpls); used by tests."""
+        record = PluginRecord(name=name, version=version, module=getattr(plugin, "__name__", repr(plugin)),
+                              builtin=builtin)
+        self.records[name] = record
+        self._register_module(plugin, record)
+        return record
+
+    def unregister(self, name: str) -> None:
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self.records.pop(name, None)
+        self._registries = None
+
+    def _register_module(self, module: Any, record: PluginRecord) -> None:
+        try:
+            self.pm.register(module, name=record.name)
+            self.pm.check_pending()
+        except Exception as exc:  # pluggy.PluginValidationError: bad signature or misspelled hook name
+            if self.pm.get_plugin(record.name) is not None:
+                self.pm.unregister(name=record.name)
+            self._fail(record, _one_line(exc))
+            return
+        record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or ())
+        self._registries = None
+
+    def _fail(self, record: PluginRecord, error: str) -> None:
+        record.error = error
+        if self.strict:
+            raise PluginError(f"plugin {record.name} failed to load: {error} (D3_STRICT_PLUGINS=1)")
+        hint = "" if record.builtin else f"; fix it or 'pip uninstall {record.name}'"
+        self._warn(f"d3: warning: plugin {record.name} {record.version or ''}".rstrip()
+                   + f" skipped: {error}{hint}")
+
+    # -- hooks ------------------------------------------------------------------------------------------------------
+    def _plugin_record(self, plugin: Any) -> PluginRecord:
+        return self.records[self.pm.get_name(plugin)]
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation of a hook one at a time; a raising plugin is reported and skipped."""
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            record = self._plugin_record(impl.plugin)
+            if record.error:
+                continue
+            try:
+                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except Exception as exc:
+                self._fail(record, f"hook {hook_name} raised {_one_line(exc)}")
+
+    def _failed_providers(self) -> Iterable[FailedProvider]:
+        return [FailedProvider(r.name, r.version, r.error) for r in self.records.values() if r.error]
+
+    def _collect(self) -> dict[str, Registry]:
+        registries = {kind: Registry(kind, self._failed_providers) for kind in KINDS}
+        for kind, hook_name in _HOOK_OF_KIND.items():
+            registry = registries[kind]
+            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+                record = self._plugin_record(impl.plugin)
+                if record.error:
+                    continue
+                staged: list[Entry] = []
+
+                def register(name: str, factory: Any, *, aliases: Iterable[str] = (), description: str | None = None,
+                             replace: bool = False, _kind: str = kind, _record: PluginRecord = record,
+                             _staged: list[Entry] = staged, **metadata: Any) -> None:
+                    _staged.append(Entry(kind=_kind, name=name, factory=factory, provider=_record.provider,
+                                         aliases=tuple(aliases), description=description, replace=replace,
+                                         metadata=metadata))
+
+                try:
+                    impl.function(register=register)
+                except Exception as exc:
+                    self._fail(record, f"hook {hook_name} raised {_one_line(exc)}")
+                    for other in registries.values():  # a broken plugin contributes nothing at all
+                        other.discard_provider(record.name)
+                    continue
+                for entry in staged:
+                    registry.add(entry)
+        return registries
+
+    # -- registries -------------------------------------------------------------------------------------------------
+    @property
+    def registries(self) -> dict[str, Registry]:
+        if self._registries is None:
+            self._registries = self._collect()
+        return self._registries
+
+    def registry(self, kind: str) -> Registry:
+        return self.registries[kind]
+
+    def get(self, kind: str, name: str) -> Entry:
+        """Resolve a component name of one kind (see :meth:`Registry.get`)."""
+        return self.registry(kind).get(name)
+
+    def is_plugin_distribution(self, name: str) -> bool:
+        key = normalize_distribution(name)
+        return any(normalize_distribution(r.name) == key for r in self.records.values())
+
+    def plugin_summaries(self, include_builtins: bool = False) -> list[dict[str, Any]]:
+        """The ``d3 plugins list --json`` array, sorted by name."""
+        registries = self.registries  # runs the registration hooks first, so their errors are recorded
+        rows = []
+        for record in sorted(self.records.values(), key=lambda r: r.name.lower()):
+            if record.builtin and not include_builtins:
+                continue
+            provides = {kind: [e.name for e in registries[kind].entries() if e.provider.distribution == record.name]
+                        for kind in KINDS}
+            rows.append({"name": record.name, "version": record.version, "module": record.module,
+                         "hooks": record.hooks, "provides": provides, "builtin": record.builtin,
+                         "error": record.error})
+        return rows
+
+    def requirements(self, kinds_and_names: Iterable[tuple[str, str]]) -> list[str]:
+        """``name==version`` lines of the plugins providing the given components (written to ``plugins.txt``)."""
+        lines = {}
+        for kind, name in kinds_and_names:
+            provider = self.get(kind, name).provider
+            lines[provider.distribution] = (f"{provider.distribution}=={provider.version}" if provider.version
+                                            else f"{provider.distribution} (built-in)")
+        return [lines[k] for k in sorted(lines)]
+
+
+def make_plugin_manager(*, load_entrypoints: bool = True, load_builtins: bool = True,
+                        env: Mapping[str, str] | None = None,
+                        warn: Callable[[str], None] | None = None) -> D3PluginManager:
+    """A fresh plugin manager. Tests use ``load_entrypoints=False`` and register in-process plugins."""
+    manager = D3PluginManager(env=env, warn=warn)
+    if load_entrypoints:
+        manager.load_entrypoints()
+    if load_builtins:
+        manager.load_builtins()
+    return manager
+
+
+_DEFAULT: D3PluginManager | None = None
+
+
+def get_plugin_manager() -> D3PluginManager:
+    """The process-wide plugin manager (created on first use from the installed entry points)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = make_plugin_manager()
+    return _DEFAULT
+
+
+def set_plugin_manager(manager: D3PluginManager | None) -> None:
+    """Install ``manager`` as the process-wide one (the CLI does this; ``None`` resets)."""
+    global _DEFAULT
+    _DEFAULT = manager
+
+
+def get_registry(kind: str) -> Registry:
+    """The registry of one kind from the process-wide plugin manager, e.g. ``get_registry("datasets")``."""
+    return get_plugin_manager().registry(kind)
