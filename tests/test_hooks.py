@@ -1,0 +1,137 @@
+"""One test per hook, each with an in-process plugin; plus meta-tests that every hookspec is documented and tested."""
+from __future__ import annotations
+
+import inspect
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from d3core import hookimpl, hookspecs
+from d3core.cli import make_cli
+
+HOOK_NAMES = sorted(name for name, fn in vars(hookspecs).items()
+                    if callable(fn) and hasattr(fn, "d3_spec"))
+
+
+class RegistersOne:
+    """A plugin registering one component of each kind, with metadata."""
+
+    @hookimpl
+    def register_datasets(self, register):
+        register("toy-data", "collections:OrderedDict", aliases=("toy",), description="toy", length=12)
+
+    @hookimpl
+    def register_architectures(self, register):
+        register("ToyNet", "collections:Counter", presets=["tiny"])
+
+    @hookimpl
+    def register_checkpoint_formats(self, register):
+        register("toyfmt", "collections:ChainMap")
+
+    @hookimpl
+    def register_loggers(self, register):
+        register("toylog", "collections:deque")
+
+    @hookimpl
+    def register_callbacks(self, register):
+        register("toycb", "collections:defaultdict")
+
+
+KIND_OF_HOOK = {"register_datasets": ("datasets", "toy-data", "OrderedDict"),
+                "register_architectures": ("architectures", "ToyNet", "Counter"),
+                "register_checkpoint_formats": ("checkpoint_formats", "toyfmt", "ChainMap"),
+                "register_loggers": ("loggers", "toylog", "deque"),
+                "register_callbacks": ("callbacks", "toycb", "defaultdict")}
+
+
+def _check_registration(bare_pm, hook_name):
+    kind, name, attr = KIND_OF_HOOK[hook_name]
+    bare_pm.register(RegistersOne(), "d3-toy", version="0.1")
+    entry = bare_pm.get(kind, name.upper())
+    assert entry.provider.distribution == "d3-toy" and entry.provider.version == "0.1"
+    assert entry.load().__name__ == attr
+    assert hook_name in bare_pm.records["d3-toy"].hooks
+
+
+def test_hook_register_datasets(bare_pm):
+    _check_registration(bare_pm, "register_datasets")
+    assert bare_pm.get("datasets", "toy").metadata == {"length": 12}
+
+
+def test_hook_register_architectures(bare_pm):
+    _check_registration(bare_pm, "register_architectures")
+
+
+def test_hook_register_checkpoint_formats(bare_pm):
+    _check_registration(bare_pm, "register_checkpoint_formats")
+
+
+def test_hook_register_loggers(bare_pm):
+    _check_registration(bare_pm, "register_loggers")
+    assert {"tensorboard", "csv", "wandb", "mlflow"} <= set(bare_pm.registry("loggers").names())
+
+
+def test_hook_register_callbacks(bare_pm):
+    _check_registration(bare_pm, "register_callbacks")
+    assert {"early_stopping", "lr_monitor"} <= set(bare_pm.registry("callbacks").names())
+
+
+def test_hook_register_commands(bare_pm):
+    class AddsCommand:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command()
+            @click.argument("who")
+            def greet(who):
+                """Greet someone."""
+                click.echo(f"hi {who}")
+
+    bare_pm.register(AddsCommand(), "d3-greeter")
+    result = CliRunner().invoke(make_cli(bare_pm), ["greet", "you"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hi you\n"
+
+
+def test_hook_configure_trainer(bare_pm):
+    class Tweaks:
+        @hookimpl
+        def configure_trainer(self, trainer_kwargs, config):
+            trainer_kwargs["max_steps"] = config["steps"] * 2
+
+    bare_pm.register(Tweaks(), "d3-tweaks")
+    kwargs = {"max_steps": 1}
+    bare_pm.call_each("configure_trainer", trainer_kwargs=kwargs, config={"steps": 5})
+    assert kwargs == {"max_steps": 10}
+
+
+def test_hook_that_raises_is_skipped_and_reported(bare_pm, warnings_seen):
+    class Raises:
+        @hookimpl
+        def register_datasets(self, register):
+            register("half-registered", "collections:OrderedDict")
+            raise ValueError("boom")
+
+    bare_pm.register(Raises(), "d3-raises", version="9")
+    assert "half-registered" not in bare_pm.registry("datasets")
+    assert bare_pm.records["d3-raises"].error == "hook register_datasets raised ValueError: boom"
+    assert len(warnings_seen) == 1 and "d3-raises 9" in warnings_seen[0]
+    assert "pip uninstall d3-raises" in warnings_seen[0]
+
+
+@pytest.mark.parametrize("hook_name", HOOK_NAMES)
+def test_every_hookspec_is_documented(hook_name):
+    doc = inspect.getdoc(getattr(hookspecs, hook_name))
+    assert doc and "Example::" in doc and "Called" in doc, f"{hook_name} needs: what, when it is called, an example"
+
+
+@pytest.mark.parametrize("hook_name", HOOK_NAMES)
+def test_every_hookspec_has_a_test(hook_name):
+    assert hasattr(sys.modules[__name__], f"test_hook_{hook_name}"), f"add test_hook_{hook_name}"
+
+
+def test_hook_names_are_the_contract():
+    assert HOOK_NAMES == ["configure_trainer", "register_architectures", "register_callbacks",
+                          "register_checkpoint_formats", "register_commands", "register_datasets",
+                          "register_loggers"]
