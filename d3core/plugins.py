@@ -30,7 +30,7 @@ from d3core.registry import KINDS, Entry, FailedProvider, Provider, Registry, no
 ENTRY_POINT_GROUP = PROJECT_NAME
 
 #: built-in plugins, registered after the external ones through the same hooks
-BUILTIN_MODULES = ("d3core.builtin.loggers", "d3core.builtin.callbacks")
+BUILTIN_MODULES = ("d3core.builtin.loggers", "d3core.builtin.callbacks", "d3core.builtin.checkpoint_lightning")
 
 _HOOK_OF_KIND = {kind: f"register_{kind}" for kind in KINDS}
 

@@ -13,7 +13,7 @@ from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager, get_plugin_manager, set_plugin_manager
 
 #: core command groups, "module:attr"; plugins add theirs through the register_commands hook
-CORE_COMMANDS = ("d3core.cli.plugins_cmd:plugins",)
+CORE_COMMANDS = ("d3core.cli.plugins_cmd:plugins", "d3core.cli.data:data", "d3core.cli.train:train")
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -80,8 +80,14 @@ def make_cli(manager: D3PluginManager | None = None) -> click.Group:
     return cli
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"d3: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    if not debug_enabled():
+        warnings.formatwarning = _one_line_warning
     try:
         cli = make_cli()
     except D3UserError as exc:  # e.g. a broken plugin under D3_STRICT_PLUGINS=1

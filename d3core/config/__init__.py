@@ -1,0 +1,209 @@
+"""Run configuration: OmegaConf defaults (``base.yaml``) and their assembly.
+
+Merge order (later wins): ``base.yaml`` < dataset defaults < architecture defaults and preset < ``--config_path``
+YAML < CLI flags (only those the user typed) < trailing ``key=value`` overrides. Everything after the architecture
+preset is merged in struct mode, so an unknown key or a value of the wrong type is a :class:`D3UserError` naming the
+key, the value and the fix, raised before anything heavy runs.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+from d3core.errors import D3UserError
+
+BASE_CONFIG = Path(__file__).with_name("base.yaml")
+SELECTION_KEYS = ("dataset", "arch", "preset")
+
+
+@dataclass
+class ConfigSources:
+    """Where a run's settings come from, beyond the defaults.
+
+    ``flags`` maps dotted keys to values for the CLI flags the user typed; ``overrides`` are ``key=value`` strings.
+    """
+
+    config_path: Path | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+
+
+def load_base() -> DictConfig:
+    return OmegaConf.load(BASE_CONFIG)
+
+
+def _load_yaml(path: Path) -> DictConfig:
+    if not path.is_file():
+        raise D3UserError(f"--config_path {path}: no such file; pass a YAML file such as configs/lightning_config.yaml")
+    try:
+        loaded = OmegaConf.load(path)
+    except Exception as exc:
+        raise D3UserError(f"--config_path {path}: not valid YAML ({' '.join(str(exc).split())})") from exc
+    if not isinstance(loaded, DictConfig):
+        raise D3UserError(f"--config_path {path}: the top level must be a mapping of keys, got a list")
+    return loaded
+
+
+def _parse_overrides(overrides: list[str]) -> DictConfig:
+    bad = [item for item in overrides if "=" not in item or item.startswith("=")]
+    if bad:
+        raise D3UserError(f"override {bad[0]!r} is not key=value; write e.g. optim.lr=1e-4 training.batch_size=64")
+    try:
+        return OmegaConf.from_dotlist(list(overrides))
+    except OmegaConfBaseException as exc:
+        raise D3UserError(f"cannot parse overrides {overrides}: {' '.join(str(exc).split())}") from exc
+
+
+def _flags_config(flags: Mapping[str, Any]) -> DictConfig:
+    config = OmegaConf.create()
+    for key, value in flags.items():
+        OmegaConf.update(config, key, value, force_add=True)
+    return config
+
+
+def peek_selection(sources: ConfigSources) -> dict[str, Any]:
+    """Dataset, architecture and preset as the merged config will have them (needed to pick the defaults)."""
+    layers = [load_base()]
+    if sources.config_path is not None:
+        layers.append(_load_yaml(sources.config_path))
+    layers += [_flags_config(sources.flags), _parse_overrides(sources.overrides)]
+    selection: dict[str, Any] = {}
+    for layer in layers:
+        for key in SELECTION_KEYS:
+            if layer.get(key) is not None:
+                selection[key] = layer.get(key)
+    return {key: selection.get(key) for key in SELECTION_KEYS}
+
+
+def _all_keys(config: DictConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        keys.append(dotted)
+        if isinstance(value, DictConfig):
+            keys += _all_keys(value, dotted + ".")
+    return keys
+
+
+def _merge_strict(config: DictConfig, layer: DictConfig, origin: str) -> DictConfig:
+    try:
+        return OmegaConf.merge(config, layer)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        if isinstance(exc, ConfigKeyError):
+            close = difflib.get_close_matches(key, _all_keys(config), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; see d3core/config/base.yaml for the known keys"
+            raise D3UserError(f"{origin}: unknown config key {key!r}{hint}") from exc
+        raise D3UserError(f"{origin}: bad value for {key!r}: {' '.join(str(exc).split())}") from exc
+
+
+def assemble_config(sources: ConfigSources, *, dataset_defaults: Mapping[str, Any] | None = None,
+                    model_defaults: Mapping[str, Any] | None = None,
+                    model_preset: Mapping[str, Any] | None = None) -> DictConfig:
+    """Merge every layer into one struct-mode config and check its values.
+
+    ``dataset_defaults`` is a nested mapping (e.g. ``{"model": {"length": 249, "num_labels": 2}}``);
+    ``model_defaults`` and ``model_preset`` are the architecture's ``model.*`` defaults and chosen preset.
+    """
+    config = load_base()
+    model = {**dict(model_defaults or {}), **OmegaConf.to_container(config.model)}
+    config.model = model
+    config = OmegaConf.merge(config, OmegaConf.create(dict(dataset_defaults or {})))
+    config = OmegaConf.merge(config, OmegaConf.create({"model": dict(model_preset or {})}))
+    OmegaConf.set_struct(config, True)
+    typed_defaults = _leaf_values(config)
+    if sources.config_path is not None:
+        config = _merge_strict(config, _load_yaml(sources.config_path), f"--config_path {sources.config_path}")
+    config = _merge_strict(config, _flags_config(sources.flags), "command-line flag")
+    config = _merge_strict(config, _parse_overrides(sources.overrides), "override")
+    check_types(config, typed_defaults)
+    check_values(config)
+    return config
+
+
+#: keys whose value may be of another type than their default (int or fraction, "auto" or a count, ...)
+_FLEXIBLE_TYPES = {"lightning.devices", "lightning.precision", "lightning.strategy", "training.val_check_interval",
+                   "training.limit_val_batches", "training.max_epochs"}
+
+
+def _leaf_values(config: DictConfig, prefix: str = "") -> dict[str, Any]:
+    leaves = {}
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, DictConfig):
+            leaves.update(_leaf_values(value, dotted + "."))
+        else:
+            leaves[dotted] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    return leaves
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list"}.get(
+        type(value), type(value).__name__)
+
+
+def check_types(config: DictConfig, defaults: Mapping[str, Any]) -> None:
+    """Every value must have the type of its default (an int is accepted for a float); raises D3UserError."""
+    for key, default in defaults.items():
+        if default is None or key in _FLEXIBLE_TYPES:
+            continue
+        value = OmegaConf.select(config, key)
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value)
+        expected = type(default)
+        ok = (isinstance(value, expected) and not (expected is int and isinstance(value, bool))) or (
+            expected is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise D3UserError(f"config {key}={value!r} must be {_type_name(default)} (default {default!r})")
+
+
+_POSITIVE_INTS = ("tokens", "model.length", "training.batch_size", "training.accum", "training.max_steps",
+                  "eval.batch_size", "sampling.steps", "lightning.num_nodes", "lightning.logging.log_every_n_steps")
+_NON_NEGATIVE = ("optim.weight_decay", "optim.warmup", "optim.grad_clip", "model.num_labels", "data.num_workers",
+                 "training.early_stopping_patience", "lightning.checkpoint.every_n_train_steps")
+_CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", "loglinear"),
+            "sampling.predictor": ("euler", "analytic", "none"),
+            "model.label_mode": ("global", "per_position", "none")}
+
+
+def check_values(config: DictConfig) -> None:
+    """Range and choice checks that types alone do not express; raises :class:`D3UserError`."""
+    def value(key: str) -> Any:
+        return OmegaConf.select(config, key)
+
+    def is_number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    for key in _POSITIVE_INTS:
+        v = value(key)
+        if not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+            raise D3UserError(f"config {key}={v!r} must be a positive integer")
+    for key in _NON_NEGATIVE:
+        v = value(key)
+        if not (is_number(v) and v >= 0):
+            raise D3UserError(f"config {key}={v!r} must be a number >= 0")
+    for key, choices in _CHOICES.items():
+        if value(key) not in choices:
+            raise D3UserError(f"config {key}={value(key)!r} is not one of: {', '.join(choices)}")
+    for key in ("optim.lr", "noise.sigma_min", "noise.sigma_max", "noise.eps"):
+        if not (is_number(value(key)) and value(key) > 0):
+            raise D3UserError(f"config {key}={value(key)!r} must be a number > 0")
+    if value("noise.sigma_min") >= value("noise.sigma_max"):
+        raise D3UserError(f"config noise.sigma_min={value('noise.sigma_min')} must be below "
+                          f"noise.sigma_max={value('noise.sigma_max')}")
+    if not (is_number(value("training.ema")) and 0 <= value("training.ema") < 1):
+        raise D3UserError(f"config training.ema={value('training.ema')!r} must be in [0, 1)")
+    interval = value("training.val_check_interval")
+    if not (is_number(interval) and interval > 0 and (isinstance(interval, int) or interval <= 1)):
+        raise D3UserError(f"config training.val_check_interval={interval!r} must be a number of steps (int > 0) "
+                          "or a fraction of an epoch (0 < float <= 1)")
+
+
+def to_plain(config: DictConfig) -> dict[str, Any]:
+    """The config as plain Python containers (what checkpoints store; loadable with weights_only=True)."""
+    return OmegaConf.to_container(config, resolve=True)

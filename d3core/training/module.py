@@ -1,0 +1,135 @@
+"""``D3LightningModule``: the SEDD objective, AdamW with linear warm-up, EMA, and what goes into checkpoints."""
+from __future__ import annotations
+
+import random
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from d3core.diffusion import ExponentialMovingAverage, build_graph, build_noise, sedd_loss
+
+#: checkpoint keys written next to Lightning's own (all plain containers and tensors: weights_only=True loads them)
+CONFIG_KEY = "d3_config"
+EMA_KEY = "d3_ema"
+RNG_KEY = "d3_rng"
+VERSIONS_KEY = "d3_versions"
+
+#: offset of the seed of the fixed validation draws (t and corruption), so they differ from the training stream
+VALIDATION_SEED_OFFSET = 7919
+
+
+def build_diffusion(config: DictConfig):
+    """The graph and noise schedule of a run config: ``(graph, noise)``."""
+    graph = build_graph(config.graph.type, int(config.tokens))
+    if config.noise.type == "geometric":
+        noise = build_noise("geometric", sigma_min=float(config.noise.sigma_min),
+                            sigma_max=float(config.noise.sigma_max))
+    else:
+        noise = build_noise("loglinear", eps=float(config.noise.eps))
+    return graph, noise
+
+
+def model_config_of(config: DictConfig, graph_dim: int) -> dict[str, Any]:
+    """The ``model.*`` section as a plain dict, with the output width V set from the graph."""
+    model = OmegaConf.to_container(config.model, resolve=True)
+    model["tokens"] = graph_dim
+    return model
+
+
+def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
+    """LambdaLR factor of D3: ``min((k + 1) / warmup, 1)`` at optimizer step k (constant afterwards, no decay)."""
+    def factor(step: int) -> float:
+        return 1.0 if warmup_steps <= 0 else min((step + 1) / warmup_steps, 1.0)
+    return factor
+
+
+class D3LightningModule(pl.LightningModule):
+    """Trains a score network with the SEDD loss.
+
+    Args:
+        config: the resolved run config (``d3core.config.assemble_config``).
+        network: the score network ``model(tokens [B, L], labels, sigma [B]) -> log_scores [B, L, V]``.
+        versions: ``{distribution: version}`` of the plugins used, stored in checkpoints.
+
+    Logged: ``train_loss`` (mean per-sequence loss in nats, per step), ``val_loss`` (EMA weights, fixed draws) and
+    ``lr``. Checkpoints carry the config (``d3_config``), the EMA by parameter name (``d3_ema``) and the torch/python
+    RNG states (``d3_rng``) besides Lightning's own state.
+    """
+
+    def __init__(self, config: DictConfig, network: torch.nn.Module, versions: dict[str, str] | None = None):
+        super().__init__()
+        self.config = config
+        self.model = network
+        self.graph, self.noise = build_diffusion(config)
+        self.ema = ExponentialMovingAverage(self.model, decay=float(config.training.ema))
+        self.versions = dict(versions or {})
+        self._pending_rng: dict[str, Any] | None = None
+
+    # -- forward and losses -----------------------------------------------------------------------------------------
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor) -> torch.Tensor:
+        return self.model(tokens, labels, sigma)
+
+    def _labels(self, labels: torch.Tensor) -> torch.Tensor | None:
+        return None if self.config.model.label_mode == "none" else labels.float()
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        tokens, labels = batch
+        loss = sedd_loss(self.model, self.graph, self.noise, tokens, self._labels(labels)).mean()
+        self.log("train_loss", loss, prog_bar=True, batch_size=tokens.shape[0])
+        self.log("lr", self.optimizers().param_groups[0]["lr"], prog_bar=False, batch_size=tokens.shape[0])
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
+        tokens, labels = batch
+        generator = torch.Generator(device=tokens.device)
+        generator.manual_seed(int(self.config.seed) + VALIDATION_SEED_OFFSET + batch_idx)
+        loss = sedd_loss(self.model, self.graph, self.noise, tokens, self._labels(labels), generator=generator).mean()
+        self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=tokens.shape[0])
+        return loss
+
+    # -- optimisation -----------------------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        optim = self.config.optim
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=float(optim.lr),
+                                      betas=(float(optim.beta1), float(optim.beta2)), eps=float(optim.eps),
+                                      weight_decay=float(optim.weight_decay))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(int(optim.warmup)))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # the EMA follows optimizer steps, not micro-batches: update only when this batch stepped
+        accum = int(self.config.training.accum)
+        if (batch_idx + 1) % accum == 0 or self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self.ema.update(self.model)
+
+    # -- EMA weights for validation ---------------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self.ema.to(device=self.device)
+        self.ema.store(self.model)
+        self.ema.copy_to(self.model)
+
+    def on_validation_epoch_end(self) -> None:
+        self.ema.restore(self.model)
+
+    # -- checkpoints ------------------------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CONFIG_KEY] = OmegaConf.to_container(self.config, resolve=True)
+        checkpoint[EMA_KEY] = self.ema.state_dict()
+        checkpoint[VERSIONS_KEY] = dict(self.versions)
+        version, state, gauss = random.getstate()
+        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": [version, list(state), gauss]}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if EMA_KEY in checkpoint:
+            self.ema.load_state_dict(checkpoint[EMA_KEY])
+        self._pending_rng = checkpoint.get(RNG_KEY)
+
+    def on_train_start(self) -> None:
+        # restore the RNG streams last, so that the resumed run draws what the uninterrupted one would have drawn
+        if self._pending_rng is not None:
+            torch.set_rng_state(self._pending_rng["torch"].cpu())
+            version, state, gauss = self._pending_rng["python"]
+            random.setstate((version, tuple(state), gauss))
+            self._pending_rng = None

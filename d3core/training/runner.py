@@ -1,0 +1,332 @@
+"""Builds a training run from the config and the registries: ``plan_run`` (cheap, checks everything) then ``fit``.
+
+Run directory (``--work_dir``, one for all ranks): ``config.yaml`` (resolved), ``plugins.txt`` (name==version of every
+plugin used), ``checkpoints/`` (top-k on val_loss and ``last.ckpt``) and the loggers' folders.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+import d3core
+from d3core.config import ConfigSources, assemble_config, peek_selection
+from d3core.errors import D3UserError
+from d3core.plugins import D3PluginManager, get_plugin_manager
+
+#: set by rank 0 before Lightning launches the other ranks, so they all use the same run directory
+RUN_DIR_ENV = "D3_RUN_DIR"
+DEFAULT_PRESET = "paper"
+#: sections that a resumed run takes from its checkpoint (a conflicting user value is an error)
+CHECKPOINT_OWNED = ("model", "graph", "noise", "tokens", "dataset", "arch")
+
+
+@dataclass
+class RunPlan:
+    """Everything resolved before the Trainer is built."""
+
+    config: DictConfig
+    manager: D3PluginManager
+    dataset: Any  # the dataset plugin object
+    architecture: Any  # the architecture class
+    run_dir: Path
+    data_path: Path
+    resume_checkpoint: Path | None = None
+    resume_is_new_dir: bool = False
+
+    @property
+    def components(self) -> list[tuple[str, str]]:
+        """(kind, name) of every registered component this run uses."""
+        config = self.config
+        used = [("datasets", config.dataset), ("architectures", config.arch)]
+        used += [("loggers", name) for name in _logger_names(config)]
+        used += [("callbacks", name) for name in config.callbacks if name in self.manager.registry("callbacks")]
+        return used
+
+
+def _logger_names(config: DictConfig) -> list[str]:
+    names = list(config.loggers)
+    if config.wandb.enabled and "wandb" not in [n.lower() for n in names]:
+        names.append("wandb")
+    return names
+
+
+def is_rank_zero() -> bool:
+    from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def _selection(sources: ConfigSources, checkpoint_config: dict | None) -> dict[str, Any]:
+    chosen = peek_selection(sources)
+    if checkpoint_config:
+        for key in ("dataset", "arch", "preset"):
+            chosen[key] = chosen[key] or checkpoint_config.get(key)
+    missing = [key for key in ("dataset", "arch") if not chosen[key]]
+    if missing:
+        raise D3UserError(f"no {missing[0]} chosen: pass --{missing[0]} NAME (see 'd3 plugins list --kind "
+                          f"{'datasets' if missing[0] == 'dataset' else 'architectures'}')")
+    return chosen
+
+
+def _resume_source(resume_from: str | None, work_dir: str | None, manager: D3PluginManager):
+    """``(lightning .ckpt path or None, checkpoint config or None)`` for ``--resume_from``."""
+    if not resume_from:
+        return None, None
+    if resume_from == "last":
+        if not work_dir:
+            raise D3UserError("--resume_from last needs --work_dir (the run directory to continue)")
+        resume_from = str(Path(work_dir) / "checkpoints" / "last.ckpt")
+    from d3core.checkpoints import detect_format
+
+    name, fmt = detect_format(resume_from, manager)
+    if name != "lightning":
+        raise D3UserError(f"--resume_from {resume_from}: resuming from the {name!r} format needs a conversion to a "
+                          f"Lightning checkpoint first: 'd3 convert {resume_from} --to lightning --out DIR'")
+    return Path(resume_from), fmt.load(resume_from).config
+
+
+def _check_resume_conflicts(config: DictConfig, checkpoint_config: dict) -> None:
+    for key in CHECKPOINT_OWNED:
+        mine, theirs = OmegaConf.select(config, key), checkpoint_config.get(key)
+        mine = OmegaConf.to_container(mine) if OmegaConf.is_config(mine) else mine
+        if isinstance(theirs, dict):
+            for sub, value in theirs.items():
+                if sub in mine and mine[sub] != value:
+                    raise D3UserError(f"{key}.{sub}={mine[sub]!r} conflicts with the checkpoint being resumed "
+                                      f"({value!r}); drop the flag, or start a new run without --resume_from")
+        elif mine is not None and theirs is not None and str(mine).lower() != str(theirs).lower():
+            raise D3UserError(f"{key}={mine!r} conflicts with the checkpoint being resumed ({theirs!r}); drop the "
+                              "flag, or start a new run without --resume_from")
+
+
+def _default_run_dir(config: DictConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.dataset}-{config.arch}-{stamp}"
+
+
+def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager: D3PluginManager | None = None,
+             check_data: bool = True) -> RunPlan:
+    """Resolve plugins, assemble and check the config, choose the run directory. Raises :class:`D3UserError`."""
+    manager = manager or get_plugin_manager()
+    work_dir_flag = sources.flags.get("work_dir") or os.environ.get(RUN_DIR_ENV)
+    resume_ckpt, checkpoint_config = _resume_source(resume_from, work_dir_flag, manager)
+    chosen = _selection(sources, checkpoint_config)
+    dataset_entry = manager.get("datasets", chosen["dataset"])
+    arch_entry = manager.get("architectures", chosen["arch"])
+    dataset = dataset_entry.load()()
+    architecture = arch_entry.load()
+    preset_name = chosen["preset"] or DEFAULT_PRESET
+    dataset_defaults = OmegaConf.to_container(OmegaConf.create(dict(dataset.default_config)))
+    dataset_defaults.setdefault("model", {}).update(num_labels=len(dataset.label_names),
+                                                    label_mode=dataset.label_mode)
+    layered = ConfigSources(sources.config_path, dict(sources.flags), list(sources.overrides))
+    layered.flags.update(dataset=dataset_entry.name, arch=arch_entry.name, preset=preset_name)
+    model_preset = architecture.preset(preset_name)
+    if checkpoint_config:  # the checkpoint's settings replace the defaults; its model sizes replace the preset
+        dataset_defaults = OmegaConf.to_container(OmegaConf.merge(dataset_defaults, checkpoint_config))
+        model_preset.update(checkpoint_config.get("model") or {})
+    config = assemble_config(layered, dataset_defaults=dataset_defaults, model_defaults=architecture.defaults,
+                             model_preset=model_preset)
+    if checkpoint_config:
+        _check_resume_conflicts(config, checkpoint_config)
+    data_path = Path(config.data.path).expanduser() if config.data.path else dataset.default_path()
+    if check_data:
+        dataset.validate(data_path)
+        file_labels = dataset.label_names_in(data_path)
+        if len(file_labels) != config.model.num_labels:
+            config.model.num_labels = len(file_labels)
+    run_dir = Path(os.environ.get(RUN_DIR_ENV) or config.work_dir or _default_run_dir(config))
+    config.work_dir = str(run_dir)
+    if resume_ckpt is None and run_dir.exists() and any(run_dir.iterdir()) and RUN_DIR_ENV not in os.environ:
+        raise D3UserError(f"run directory {run_dir} already exists; choose another --work_dir, or continue it with "
+                          f"--work_dir {run_dir} --resume_from last")
+    _check_batch(config)
+    return RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
+                   data_path=data_path, resume_checkpoint=resume_ckpt)
+
+
+# -- devices, batch and precision ---------------------------------------------------------------------------------------
+def resolve_precision(config: DictConfig) -> str:
+    """``auto`` -> ``bf16-mixed`` on CUDA with bf16 support, else ``32-true``."""
+    precision = str(config.lightning.precision)
+    if precision != "auto":
+        return precision
+    import torch
+
+    on_cuda = str(config.lightning.accelerator) in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    return "bf16-mixed" if on_cuda and torch.cuda.is_bf16_supported() else "32-true"
+
+
+def world_size(config: DictConfig) -> int:
+    """Processes taking part: devices x nodes (``auto`` devices: every GPU when training on GPU, else 1)."""
+    devices = config.lightning.devices
+    if isinstance(devices, str) and devices.strip().lstrip("-").isdigit():
+        devices = int(devices)
+    if isinstance(devices, int):
+        count = devices if devices > 0 else _visible_gpus()
+    elif isinstance(devices, str):  # "auto"
+        accelerator = str(config.lightning.accelerator)
+        count = _visible_gpus() if accelerator in ("auto", "gpu", "cuda") else 1
+    else:
+        count = len(devices)
+    return max(count, 1) * int(config.lightning.num_nodes)
+
+
+def _visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _check_batch(config: DictConfig) -> None:
+    world, accum = world_size(config), int(config.training.accum)
+    batch = int(config.training.batch_size)
+    if batch % (world * accum):
+        raise D3UserError(f"training.batch_size={batch} is the global batch and must divide by devices x nodes x "
+                          f"accum = {world} x {accum}; choose e.g. training.batch_size={world * accum * max(1, batch // (world * accum))}")
+
+
+def per_device_batch(config: DictConfig) -> int:
+    return int(config.training.batch_size) // (world_size(config) * int(config.training.accum))
+
+
+# -- building -----------------------------------------------------------------------------------------------------------
+def build_network(plan: RunPlan):
+    """The score network of the plan's architecture, sized by the config."""
+    from d3core.diffusion import build_graph
+    from d3core.training.module import model_config_of
+
+    graph = build_graph(plan.config.graph.type, int(plan.config.tokens))
+    return plan.architecture.build(model_config_of(plan.config, graph.dim))
+
+
+def count_parameters(network) -> int:
+    return sum(p.numel() for p in network.parameters())
+
+
+def plugin_versions(plan: RunPlan) -> dict[str, str]:
+    """``{distribution: version}`` of d3core and of every plugin providing a component this run uses."""
+    versions = {"d3core": d3core.__version__}
+    for kind, name in plan.components:
+        provider = plan.manager.get(kind, name).provider
+        versions[provider.distribution] = provider.version or "built-in"
+    return versions
+
+
+def _load_callback(plan: RunPlan, name: str):
+    registry = plan.manager.registry("callbacks")
+    dist = name.rpartition(":")[0]
+    if ":" not in name or plan.manager.is_plugin_distribution(dist):
+        return registry.get(name).load()(plan.config)
+    module_name, _, attr = name.partition(":")
+    try:
+        cls = getattr(import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise D3UserError(f"--callback {name}: cannot import {attr!r} from {module_name!r} ({exc}); give a "
+                          "registered callback name or an importable module:Class") from exc
+    from pytorch_lightning import Callback
+
+    instance = cls()
+    if not isinstance(instance, Callback):
+        raise D3UserError(f"--callback {name}: {cls!r} is not a pytorch_lightning.Callback")
+    return instance
+
+
+def build_callbacks(plan: RunPlan) -> list:
+    from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+
+    config, checkpoints = plan.config, plan.run_dir / "checkpoints"
+    monitor = str(config.lightning.checkpoint.monitor)
+    every = int(config.lightning.checkpoint.every_n_train_steps)
+    callbacks = [
+        ModelCheckpoint(dirpath=str(checkpoints), filename="step={step}-val_loss={val_loss:.4f}",
+                        auto_insert_metric_name=False, monitor=monitor, mode="min", enable_version_counter=False,
+                        save_top_k=int(config.lightning.checkpoint.save_top_k), save_last=not every),
+        TQDMProgressBar(refresh_rate=max(1, int(config.lightning.logging.log_every_n_steps) // 5)),
+    ]
+    if every:  # pre-emption: last.ckpt every N optimizer steps
+        callbacks.append(ModelCheckpoint(dirpath=str(checkpoints), save_top_k=0, save_last=True,
+                                         every_n_train_steps=every, enable_version_counter=False))
+    if int(config.training.early_stopping_patience):
+        callbacks.append(plan.manager.get("callbacks", "early_stopping").load()(config))
+    callbacks += [_load_callback(plan, name) for name in config.callbacks]
+    return callbacks
+
+
+def build_loggers(plan: RunPlan) -> list:
+    return [plan.manager.get("loggers", name).load()(plan.run_dir, plan.config) for name in _logger_names(plan.config)]
+
+
+def trainer_kwargs(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
+    from d3core.training.atomic_io import AtomicCheckpointIO
+
+    config = plan.config
+    world = world_size(config)
+    strategy = str(config.lightning.strategy)
+    if strategy == "auto" and world > 1:
+        strategy = "ddp"
+    interval = config.training.val_check_interval
+    kwargs: dict[str, Any] = dict(
+        accelerator=str(config.lightning.accelerator), devices=config.lightning.devices,
+        num_nodes=int(config.lightning.num_nodes), strategy=strategy, precision=resolve_precision(config),
+        max_steps=int(config.training.max_steps), max_epochs=int(config.training.max_epochs),
+        val_check_interval=interval, check_val_every_n_epoch=None if isinstance(interval, int) else 1,
+        limit_val_batches=config.training.limit_val_batches,
+        accumulate_grad_batches=int(config.training.accum),
+        gradient_clip_val=float(config.optim.grad_clip) or None, gradient_clip_algorithm="norm",
+        log_every_n_steps=int(config.lightning.logging.log_every_n_steps),
+        sync_batchnorm=bool(config.lightning.performance.sync_batchnorm),
+        deterministic=bool(config.lightning.deterministic), default_root_dir=str(plan.run_dir),
+        use_distributed_sampler=False, enable_model_summary=False, fast_dev_run=fast_dev_run,
+        plugins=[AtomicCheckpointIO()],
+    )
+    if not fast_dev_run:
+        kwargs["callbacks"] = build_callbacks(plan)
+        kwargs["logger"] = build_loggers(plan) or False
+    else:
+        kwargs["callbacks"] = [c for c in build_callbacks(plan) if not type(c).__name__ == "ModelCheckpoint"]
+    plan.manager.call_each("configure_trainer", trainer_kwargs=kwargs, config=config)
+    return kwargs
+
+
+def write_run_files(plan: RunPlan) -> None:
+    """``config.yaml`` and ``plugins.txt`` in the run directory (rank 0 only, atomically)."""
+    from d3core.training.atomic_io import atomic_write_text
+
+    if not is_rank_zero():
+        return
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(plan.run_dir / "config.yaml", OmegaConf.to_yaml(plan.config))
+    lines = [f"{name}=={version}" for name, version in sorted(plugin_versions(plan).items())]
+    atomic_write_text(plan.run_dir / "plugins.txt", "\n".join(lines) + "\n")
+
+
+def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
+    """Train. Returns a summary: run directory, last checkpoint, final step."""
+    import pytorch_lightning as pl
+
+    from d3core.training.datamodule import D3DataModule
+    from d3core.training.module import D3LightningModule
+
+    pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
+    if is_rank_zero():
+        os.environ[RUN_DIR_ENV] = str(plan.run_dir.resolve())  # inherited by ranks Lightning launches
+        write_run_files(plan)
+    module = D3LightningModule(plan.config, build_network(plan), versions=plugin_versions(plan))
+    data = D3DataModule(plan.dataset, str(plan.data_path), per_device_batch=per_device_batch(plan.config),
+                        eval_batch=max(1, int(plan.config.eval.batch_size) // world_size(plan.config)),
+                        seed=int(plan.config.seed), num_workers=int(plan.config.data.num_workers))
+    trainer = pl.Trainer(**trainer_kwargs(plan, fast_dev_run=fast_dev_run))
+    trainer.fit(module, datamodule=data,
+                ckpt_path=str(plan.resume_checkpoint) if plan.resume_checkpoint else None, weights_only=True)
+    last = plan.run_dir / "checkpoints" / "last.ckpt"
+    if not fast_dev_run:
+        trainer.save_checkpoint(last, weights_only=False)  # always rewritten at the final global_step
+    return {"run_dir": plan.run_dir, "last_checkpoint": last if not fast_dev_run else None,
+            "global_step": trainer.global_step, "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}
