@@ -1,0 +1,173 @@
+"""The architecture contract: what every score-network factory registered under ``register_architectures`` follows.
+
+An architecture plugin registers a *lazy* factory (``"my_pkg.model:MyArchitecture"``) resolving to a subclass of
+:class:`Architecture`. The subclass is a namespace of class attributes and class methods (instantiating it is allowed
+but never needed)::
+
+    class MyArchitecture(Architecture):
+        name = "My"
+        description = "a one-line description"
+        label_modes = ("global", "none")
+        defaults = {"tokens": 4, "num_labels": 0, "hidden_size": 128}
+        presets = {"tiny": {"hidden_size": 32}, "paper": {"hidden_size": 512}}
+
+        @classmethod
+        def create(cls, config):              # config: plain dict, defaults < preset < the caller's keys
+            return MyNet(hidden=cls.positive_int(config, "hidden_size"), ...)
+
+    model = MyArchitecture.build({"num_labels": 2, "length": 249}, preset="tiny")
+    log_scores = model(tokens, labels, sigma)  # [B, L] long, [B, C] | [B, L, C] | None, [B] -> [B, L, V]
+
+Configuration keys are the ``model.*`` keys of the run config without the ``model.`` prefix (original D3 names:
+``hidden_size``, ``n_blocks``, ``n_heads``, ``cond_dim``, ``dropout``, ``length``; plus ``num_labels`` = C and
+``tokens`` = V). Keys an architecture does not use are ignored (the run config also carries other architectures' keys).
+
+Every module built follows the forward contract above: ``tokens`` int64 ``[B, L]`` with values in ``[0, V)``, labels
+float (global ``[B, C]``, per-position ``[B, L, C]``, or ``None`` when ``num_labels == 0``), ``sigma`` the total noise
+``[B]``; it returns fp32 log-scores ``[B, L, V]``. Architectures never autocast by themselves (Lightning's precision
+plugin does).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from d3core.errors import D3UserError
+
+if TYPE_CHECKING:  # torch stays out of module import (this module is imported by light code paths)
+    from torch import nn
+
+__all__ = ["Architecture"]
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers and other mappings/sequences -> plain dicts/lists (for JSON-able configs)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Architecture:
+    """Base class of architecture factories (see the module docstring).
+
+    Class attributes a subclass sets:
+
+    - ``name``: the registered name (e.g. ``"Tran"``), used in error messages;
+    - ``description``: one line;
+    - ``presets``: ``{preset name: {model key: value}}`` (e.g. ``tiny`` for CPU demos and tests, ``paper`` for the
+      published size); presets never set dataset facts (``num_labels``, ``length``);
+    - ``label_modes``: the label modes it supports (``"global"``, ``"per_position"``, ``"none"``);
+    - ``defaults``: values for keys a config may omit;
+    - ``required``: keys that must be present after merging (a missing one is a :class:`D3UserError`).
+
+    Subclasses implement :meth:`create`; callers use :meth:`build`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    label_modes: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[dict[str, Any]] = {}
+    required: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------------ presets and config
+    @classmethod
+    def preset(cls, name: str) -> dict[str, Any]:
+        """The ``model.*`` values of preset ``name`` (a copy; matched case-insensitively).
+
+        Raises :class:`D3UserError` naming the known presets when ``name`` is unknown.
+        """
+        for key, values in cls.presets.items():
+            if key.lower() == str(name).lower():
+                return dict(values)
+        known = ", ".join(cls.presets) or "(none)"
+        raise D3UserError(
+            f"unknown preset {name!r} for architecture {cls.name or cls.__name__}; choose one of: {known}"
+        )
+
+    @classmethod
+    def resolve_config(cls, model_config: Mapping | None = None, preset: str | None = None) -> dict[str, Any]:
+        """Merge ``defaults < preset < model_config`` into a plain dict and check the ``required`` keys.
+
+        ``preset`` defaults to ``model_config["preset"]`` when that key is present. ``model_config`` may be a dict or
+        an OmegaConf ``DictConfig`` (the ``model`` section of a run config).
+        """
+        given = _plain(model_config) if model_config is not None else {}
+        if not isinstance(given, dict):
+            raise D3UserError(
+                f"architecture {cls.name or cls.__name__} needs a mapping of model.* keys, got {type(model_config).__name__}"
+            )
+        preset = preset if preset is not None else given.get("preset")
+        config: dict[str, Any] = _plain(dict(cls.defaults))
+        if preset is not None:
+            config.update(_plain(cls.preset(preset)))
+            config["preset"] = str(preset)
+        config.update({k: v for k, v in given.items() if v is not None or k not in config})
+        missing = [key for key in cls.required if config.get(key) is None]
+        if missing:
+            raise D3UserError(
+                f"architecture {cls.name or cls.__name__} needs model.{missing[0]} (missing from the config); "
+                f"set it, e.g. model.{missing[0]}=..., or choose a preset ({', '.join(cls.presets)})"
+            )
+        return config
+
+    @classmethod
+    def build(cls, model_config: Mapping | None = None, *, preset: str | None = None) -> "nn.Module":
+        """Build the score network from ``model.*`` values (see :meth:`resolve_config`); returns an ``nn.Module``."""
+        return cls.create(cls.resolve_config(model_config, preset))
+
+    @classmethod
+    def create(cls, config: dict[str, Any]) -> "nn.Module":
+        """Build the network from a resolved plain-dict config. Implemented by each architecture."""
+        raise NotImplementedError(f"{cls.__name__}.create")
+
+    @classmethod
+    def metadata(cls) -> dict[str, Any]:
+        """JSON-able facts for ``register(..., **metadata)`` and ``d3 plugins show``."""
+        return {"presets": list(cls.presets), "label_modes": list(cls.label_modes)}
+
+    # ------------------------------------------------------------------ validation helpers for create()
+    @classmethod
+    def positive_int(cls, config: Mapping, key: str, minimum: int = 1) -> int:
+        """``config[key]`` as an int >= ``minimum``, else :class:`D3UserError` naming ``model.<key>`` and its value."""
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise D3UserError(
+                f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: "
+                f"expected an integer >= {minimum}"
+            )
+        return value
+
+    @classmethod
+    def probability(cls, config: Mapping, key: str) -> float:
+        """``config[key]`` as a float in [0, 1), else :class:`D3UserError`."""
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise D3UserError(
+                f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: "
+                "expected a number in [0, 1)"
+            )
+        return float(value)
+
+    @classmethod
+    def choice(cls, config: Mapping, key: str, choices: tuple[str, ...]) -> str:
+        """``config[key]`` as one of ``choices``, else :class:`D3UserError`."""
+        value = config.get(key)
+        if value not in choices:
+            raise D3UserError(
+                f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: "
+                f"choose one of {list(choices)}"
+            )
+        return value
+
+    @classmethod
+    def flag(cls, config: Mapping, key: str) -> bool:
+        """``config[key]`` as a bool, else :class:`D3UserError`."""
+        value = config.get(key)
+        if not isinstance(value, bool):
+            raise D3UserError(
+                f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: expected true or false"
+            )
+        return value

@@ -1,0 +1,107 @@
+"""The convolutional score network of D3 ("D3-Conv", spec §4.2), with the original conv-path parameter names.
+
+Module tree (state-dict keys)::
+
+    sigma_map.mlp.{0,2}.{weight,bias}     TimestepEmbedder(cond_dim)
+    linear.{weight,bias}                  Conv1d(V + label channels -> channels, k=9, padding 4)
+    conv_blocks.N.{weight,bias}           Conv1d(channels -> channels, k=9, dilation d_N, padding 4 d_N)
+    denses.N.dense.{weight,bias}          Linear(cond_dim -> channels)
+    norms.N.{weight,bias}                 GroupNorm(1 group, channels)
+    final.{0,2}.{weight,bias}             Conv1d(channels -> channels, 1), GELU, Conv1d(channels -> V, 1)
+    label_emb.{0,2}.{weight,bias}         Linear(C -> L), SiLU, Linear(L -> L)   (global label mode only)
+
+Input: one-hot tokens ``[B, L, V]`` plus a label track: in ``global`` mode one channel ``label_emb(labels)`` (the
+trained label MLP of the original), in ``per_position`` mode the raw labels as ``C`` channels, in ``none`` mode
+nothing. Residual layer N: ``out += silu(conv_N(norm_N(out + dense_N(c)[:, :, None])))``.
+The original does not zero the self-logit (``zero_self_logit=False`` reproduces it).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from d3core.errors import D3UserError
+from d3core.nn import TimestepEmbedder, check_labels, zero_self_logit
+
+KERNEL_SIZE = 9
+PAPER_DILATIONS = (1, 1, 4, 16, 64)
+
+
+class Dense(nn.Module):
+    """``Linear(input_dim -> output_dim)`` under the original's attribute name ``dense``."""
+
+    def __init__(self, input_dim: int, output_dim: int):
+        super().__init__()
+        self.dense = nn.Linear(input_dim, output_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense(x)
+
+
+class ConvNet(nn.Module):
+    """The D3 dilated residual CNN.
+
+    ``forward(tokens [B, L] long, labels, sigma [B]) -> log_scores [B, L, V]`` (fp32). ``labels`` must match the
+    ``label_mode`` the network was built for (``[B, C]`` global, ``[B, L, C]`` per-position, ``None``). In global
+    mode ``length`` fixes L (the label MLP maps C -> L).
+    """
+
+    def __init__(
+        self,
+        *,
+        channels: int = 256,
+        dilations: tuple[int, ...] = PAPER_DILATIONS * 4,
+        cond_dim: int = 256,
+        num_labels: int = 0,
+        label_mode: str = "global",
+        length: int | None = None,
+        tokens: int = 4,
+        zero_self_logit: bool = False,
+    ):
+        super().__init__()
+        if num_labels == 0:
+            label_mode = "none"
+        if label_mode == "global" and not length:
+            raise ValueError("ConvNet with global labels needs the sequence length (the label MLP maps C -> L)")
+        self.num_labels = num_labels
+        self.label_mode = label_mode
+        self.length = length
+        self.vocab_size = tokens
+        self.zero_self_logit = zero_self_logit
+        label_channels = {"global": 1, "per_position": num_labels, "none": 0}[label_mode]
+
+        self.sigma_map = TimestepEmbedder(cond_dim)
+        self.linear = nn.Conv1d(tokens + label_channels, channels, KERNEL_SIZE, padding=KERNEL_SIZE // 2)
+        self.conv_blocks = nn.ModuleList(
+            nn.Conv1d(channels, channels, KERNEL_SIZE, dilation=d, padding=(KERNEL_SIZE // 2) * d) for d in dilations
+        )
+        self.denses = nn.ModuleList(Dense(cond_dim, channels) for _ in dilations)
+        self.norms = nn.ModuleList(nn.GroupNorm(1, channels) for _ in dilations)
+        self.final = nn.Sequential(nn.Conv1d(channels, channels, 1), nn.GELU(), nn.Conv1d(channels, tokens, 1))
+        if label_mode == "global":
+            self.label_emb = nn.Sequential(nn.Linear(num_labels, length), nn.SiLU(), nn.Linear(length, length))
+
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor) -> torch.Tensor:
+        mode = check_labels(labels, tokens, self.num_labels, (self.label_mode,), arch="Conv")
+        dtype = self.linear.weight.dtype
+        x = F.one_hot(tokens, self.vocab_size).to(dtype)
+        if mode == "global":
+            if tokens.shape[1] != self.length:
+                raise D3UserError(
+                    f"Conv with global labels was built for model.length={self.length} but got sequences of length "
+                    f"{tokens.shape[1]}; set model.length to the dataset's sequence length"
+                )
+            x = torch.cat([x, self.label_emb(labels.to(dtype))[..., None]], dim=-1)
+        elif mode == "per_position":
+            x = torch.cat([x, labels.to(dtype)], dim=-1)
+        out = F.silu(self.linear(x.transpose(1, 2)))
+
+        c = F.silu(self.sigma_map(sigma.reshape(-1)))
+        for conv, dense, norm in zip(self.conv_blocks, self.denses, self.norms):
+            out = out + F.silu(conv(norm(out + dense(c)[:, :, None])))
+
+        log_scores = self.final(out).transpose(1, 2).float()
+        if self.zero_self_logit:
+            log_scores = zero_self_logit(log_scores, tokens)
+        return log_scores

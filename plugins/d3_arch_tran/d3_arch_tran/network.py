@@ -1,0 +1,144 @@
+"""The DDiT score network of D3 ("D3-Tran", spec §4.1), with the original transformer-path parameter names.
+
+Module tree (and therefore state-dict keys) -- identical to the transformer path of the original ``SEDD`` class minus
+its never-used members (``scale``, ``label_embed``, ``embed``, the convolutional tower)::
+
+    vocab_embed.embedding                      [V, H]
+    vocab_embed.signal_embedding.{weight,bias} [H, C], [H]      (absent when num_labels == 0)
+    sigma_map.mlp.{0,2}.{weight,bias}          Linear(256 -> cond), Linear(cond -> cond)
+    rotary_emb.inv_freq                        [head_dim / 2]   (persistent buffer)
+    blocks.N.{norm1.weight, attn_qkv.weight, attn_out.weight, norm2.weight,
+              mlp.0.{weight,bias}, mlp.2.{weight,bias}, adaLN_modulation.{weight,bias}}
+    output_layer.{norm_final.weight, linear.{weight,bias}, adaLN_modulation.{weight,bias}}
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from d3core.nn import LayerNorm, Rotary, TimestepEmbedder, apply_rotary, check_labels, modulate, zero_self_logit
+
+
+class EmbeddingLayer(nn.Module):
+    """Token embedding plus linear label embedding: ``h0 = E[x] + W_y y + b_y`` (fp32).
+
+    Global labels ``[B, C]`` are broadcast over positions; per-position labels ``[B, L, C]`` are added position-wise.
+    """
+
+    def __init__(self, hidden_size: int, vocab_size: int, num_labels: int):
+        super().__init__()
+        self.embedding = nn.Parameter(torch.empty(vocab_size, hidden_size))
+        nn.init.kaiming_uniform_(self.embedding, a=math.sqrt(5))
+        self.signal_embedding = nn.Linear(num_labels, hidden_size) if num_labels > 0 else None
+
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        h = self.embedding[tokens]
+        if self.signal_embedding is not None:
+            signal = self.signal_embedding(labels.to(self.signal_embedding.weight.dtype))
+            h = h + (signal[:, None, :] if signal.dim() == 2 else signal)
+        return h
+
+
+class DDiTBlock(nn.Module):
+    """Pre-norm transformer block with adaLN-Zero modulation from the noise conditioning ``c`` (spec §4.1 step 4)."""
+
+    def __init__(self, dim: int, n_heads: int, cond_dim: int, mlp_ratio: int = 4, dropout: float = 0.1):
+        super().__init__()
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.norm1 = LayerNorm(dim)
+        self.attn_qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.attn_out = nn.Linear(dim, dim, bias=False)
+        self.norm2 = LayerNorm(dim)
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, mlp_ratio * dim, bias=True),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(mlp_ratio * dim, dim, bias=True),
+        )
+        self.adaLN_modulation = nn.Linear(cond_dim, 6 * dim, bias=True)
+        nn.init.zeros_(self.adaLN_modulation.weight)
+        nn.init.zeros_(self.adaLN_modulation.bias)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """``x [B, L, H]``, ``cos``/``sin`` ``[L, head_dim]``, ``c [B, cond]`` -> ``[B, L, H]``."""
+        batch, length, dim = x.shape
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = (
+            self.adaLN_modulation(c)[:, None].chunk(6, dim=2)
+        )
+
+        # attention: packed qkv [B, L, 3, heads, head_dim], rotary on q and k, full non-causal softmax attention
+        qkv = self.attn_qkv(modulate(self.norm1(x), shift_msa, scale_msa))
+        q, k, v = qkv.view(batch, length, 3, self.n_heads, dim // self.n_heads).unbind(dim=2)
+        cos, sin = cos[None, :, None, :], sin[None, :, None, :]
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        attn = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        attn = attn.transpose(1, 2).reshape(batch, length, dim)
+        x = x + gate_msa * F.dropout(self.attn_out(attn), self.dropout, self.training)
+
+        # MLP
+        h = self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
+        return x + gate_mlp * F.dropout(h, self.dropout, self.training)
+
+
+class DDiTFinalLayer(nn.Module):
+    """adaLN-modulated norm and a zero-initialised linear head ``H -> V`` (spec §4.1 step 5)."""
+
+    def __init__(self, hidden_size: int, out_channels: int, cond_dim: int):
+        super().__init__()
+        self.norm_final = LayerNorm(hidden_size)
+        self.linear = nn.Linear(hidden_size, out_channels)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+        self.adaLN_modulation = nn.Linear(cond_dim, 2 * hidden_size, bias=True)
+        nn.init.zeros_(self.adaLN_modulation.weight)
+        nn.init.zeros_(self.adaLN_modulation.bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.adaLN_modulation(c)[:, None].chunk(2, dim=2)
+        return self.linear(modulate(self.norm_final(x), shift, scale))
+
+
+class DDiT(nn.Module):
+    """The D3 transformer score network.
+
+    ``forward(tokens [B, L] long, labels [B, C] | [B, L, C] | None, sigma [B]) -> log_scores [B, L, V]`` (fp32),
+    with ``log_scores[b, i, tokens[b, i]] == 0``. At initialisation the output is exactly 0 everywhere.
+    """
+
+    label_modes = ("global", "per_position", "none")
+
+    def __init__(
+        self,
+        *,
+        hidden_size: int,
+        n_blocks: int,
+        n_heads: int,
+        cond_dim: int,
+        num_labels: int,
+        tokens: int = 4,
+        dropout: float = 0.1,
+        mlp_ratio: int = 4,
+    ):
+        super().__init__()
+        self.num_labels = num_labels
+        self.vocab_size = tokens
+        self.vocab_embed = EmbeddingLayer(hidden_size, tokens, num_labels)
+        self.sigma_map = TimestepEmbedder(cond_dim)
+        self.rotary_emb = Rotary(hidden_size // n_heads)
+        self.blocks = nn.ModuleList(
+            DDiTBlock(hidden_size, n_heads, cond_dim, mlp_ratio=mlp_ratio, dropout=dropout) for _ in range(n_blocks)
+        )
+        self.output_layer = DDiTFinalLayer(hidden_size, tokens, cond_dim)
+
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor) -> torch.Tensor:
+        check_labels(labels, tokens, self.num_labels, self.label_modes, arch="Tran")
+        x = self.vocab_embed(tokens, labels)
+        c = F.silu(self.sigma_map(sigma.reshape(-1)))
+        cos, sin = self.rotary_emb(tokens.shape[1], device=x.device)
+        for block in self.blocks:
+            x = block(x, cos, sin, c)
+        x = self.output_layer(x, c).float()
+        return zero_self_logit(x, tokens)
