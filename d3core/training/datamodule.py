@@ -1,8 +1,7 @@
 """``D3DataModule``: train/valid loaders over a dataset plugin's lazily read HDF5 splits.
 
-The training order is a function of (seed, epoch) only, split over ranks like ``DistributedSampler``; after a resume
-the first epoch skips the batches already consumed, so a resumed run sees the batches the uninterrupted run would
-have seen.
+The training order is a function of (seed, data epoch) only, split over ranks like ``DistributedSampler``; a resumed
+run starts at the batch the uninterrupted run would have seen next.
 """
 from __future__ import annotations
 
@@ -18,24 +17,24 @@ from torch.utils.data import DataLoader, Sampler
 class EpochSeededBatchSampler(Sampler[list[int]]):
     """Batches of row indices: a permutation seeded with (seed, epoch), strided over ranks; the last batch is kept.
 
+    The sampler counts the batches it has handed out (``position``), so the data epoch and the place inside it
+    follow from that count alone, not from Lightning's epoch counter: a run resumed at optimizer step k starts at
+    ``position = k x accum`` and sees exactly the batches the uninterrupted run saw.
+
     Args:
         num_rows: rows of the split.
         batch_size: rows per batch on this rank.
-        seed: run seed; ``shuffle=False`` keeps file order (validation).
+        seed: run seed; ``shuffle=False`` keeps file order and always starts at the first row (validation).
         rank, world_size: this process's share: rows ``perm[rank::world_size]`` (padded by wrapping so every rank
             gets the same number of batches, as ``DistributedSampler`` does).
+        position: batches already consumed on this rank (resume).
     """
 
     def __init__(self, num_rows: int, batch_size: int, *, seed: int = 0, shuffle: bool = True, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, position: int = 0):
         self.num_rows, self.batch_size, self.seed, self.shuffle = num_rows, batch_size, seed, shuffle
         self.rank, self.world_size = rank, world_size
-        self.epoch = 0
-        self.skip_batches = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning before each epoch."""
-        self.epoch = epoch
+        self.position = position
 
     def _rows_per_rank(self) -> int:
         return math.ceil(self.num_rows / self.world_size)
@@ -43,19 +42,26 @@ class EpochSeededBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         return math.ceil(self._rows_per_rank() / self.batch_size)
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def epoch_order(self, epoch: int) -> list[int]:
+        """This rank's row indices for one data epoch."""
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
             order = torch.randperm(self.num_rows, generator=generator)
         else:
             order = torch.arange(self.num_rows)
         total = self._rows_per_rank() * self.world_size
         if total > self.num_rows:  # pad by wrapping around so that ranks stay in step
             order = torch.cat([order, order[: total - self.num_rows]])
-        mine = order[self.rank::self.world_size].tolist()
-        start, self.skip_batches = self.skip_batches, 0
-        for first in range(start * self.batch_size, len(mine), self.batch_size):
-            yield mine[first:first + self.batch_size]
+        return order[self.rank::self.world_size].tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        if not self.shuffle:
+            self.position = 0
+        epoch, first_batch = divmod(self.position, len(self))
+        mine = self.epoch_order(epoch)
+        for batch in range(first_batch, len(self)):
+            self.position += 1
+            yield mine[batch * self.batch_size:(batch + 1) * self.batch_size]
 
 
 class D3DataModule(pl.LightningDataModule):
@@ -89,7 +95,7 @@ class D3DataModule(pl.LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, batch_size: int, shuffle: bool, position: int = 0) -> DataLoader:
         data = self.split(split)
         rank, world = self._rank_and_world()
         if batch_size * world > len(data):
@@ -98,17 +104,14 @@ class D3DataModule(pl.LightningDataModule):
                           f"{batch_size} x {world} processes; using batches of {clamped}")
             batch_size = clamped
         sampler = EpochSeededBatchSampler(len(data), batch_size, seed=self.seed, shuffle=shuffle, rank=rank,
-                                          world_size=world)
+                                          world_size=world, position=position)
         return DataLoader(data, batch_sampler=sampler, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0, pin_memory=False)
 
     def train_dataloader(self) -> DataLoader:
-        loader = self._loader("train", self.per_device_batch, shuffle=True)
         trainer = self.trainer
-        if trainer is not None and trainer.global_step > 0:  # resumed: skip what this epoch already consumed
-            batches_done = trainer.global_step * trainer.accumulate_grad_batches
-            loader.batch_sampler.skip_batches = max(0, batches_done - trainer.current_epoch * len(loader))
-        return loader
+        consumed = trainer.global_step * trainer.accumulate_grad_batches if trainer is not None else 0
+        return self._loader("train", self.per_device_batch, shuffle=True, position=consumed)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("valid", self.eval_batch, shuffle=False)

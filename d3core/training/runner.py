@@ -114,7 +114,8 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
              check_data: bool = True) -> RunPlan:
     """Resolve plugins, assemble and check the config, choose the run directory. Raises :class:`D3UserError`."""
     manager = manager or get_plugin_manager()
-    work_dir_flag = sources.flags.get("work_dir") or os.environ.get(RUN_DIR_ENV)
+    shared_run_dir = None if is_rank_zero() else os.environ.get(RUN_DIR_ENV)  # set by rank 0 before the launch
+    work_dir_flag = shared_run_dir or sources.flags.get("work_dir")
     resume_ckpt, checkpoint_config = _resume_source(resume_from, work_dir_flag, manager)
     chosen = _selection(sources, checkpoint_config)
     dataset_entry = manager.get("datasets", chosen["dataset"])
@@ -141,9 +142,9 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
         file_labels = dataset.label_names_in(data_path)
         if len(file_labels) != config.model.num_labels:
             config.model.num_labels = len(file_labels)
-    run_dir = Path(os.environ.get(RUN_DIR_ENV) or config.work_dir or _default_run_dir(config))
+    run_dir = Path(shared_run_dir or config.work_dir or _default_run_dir(config))
     config.work_dir = str(run_dir)
-    if resume_ckpt is None and run_dir.exists() and any(run_dir.iterdir()) and RUN_DIR_ENV not in os.environ:
+    if resume_ckpt is None and shared_run_dir is None and run_dir.exists() and any(run_dir.iterdir()):
         raise D3UserError(f"run directory {run_dir} already exists; choose another --work_dir, or continue it with "
                           f"--work_dir {run_dir} --resume_from last")
     _check_batch(config)
@@ -307,6 +308,14 @@ def write_run_files(plan: RunPlan) -> None:
     atomic_write_text(plan.run_dir / "plugins.txt", "\n".join(lines) + "\n")
 
 
+def _finish_loggers(trainer) -> None:
+    """Close loggers that keep a process-wide run open (wandb), so a next run in this process starts afresh."""
+    for logger in trainer.loggers:
+        experiment = getattr(logger, "_experiment", None)
+        if callable(getattr(experiment, "finish", None)):
+            experiment.finish()
+
+
 def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
     """Train. Returns a summary: run directory, last checkpoint, final step."""
     import pytorch_lightning as pl
@@ -315,18 +324,26 @@ def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
     from d3core.training.module import D3LightningModule
 
     pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
-    if is_rank_zero():
-        os.environ[RUN_DIR_ENV] = str(plan.run_dir.resolve())  # inherited by ranks Lightning launches
+    if not fast_dev_run:
         write_run_files(plan)
     module = D3LightningModule(plan.config, build_network(plan), versions=plugin_versions(plan))
     data = D3DataModule(plan.dataset, str(plan.data_path), per_device_batch=per_device_batch(plan.config),
                         eval_batch=max(1, int(plan.config.eval.batch_size) // world_size(plan.config)),
                         seed=int(plan.config.seed), num_workers=int(plan.config.data.num_workers))
     trainer = pl.Trainer(**trainer_kwargs(plan, fast_dev_run=fast_dev_run))
-    trainer.fit(module, datamodule=data,
-                ckpt_path=str(plan.resume_checkpoint) if plan.resume_checkpoint else None, weights_only=True)
+    previous = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(plan.run_dir.resolve())  # inherited by the ranks Lightning launches
+    try:
+        trainer.fit(module, datamodule=data, weights_only=True,
+                    ckpt_path=str(plan.resume_checkpoint) if plan.resume_checkpoint else None)
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
     last = plan.run_dir / "checkpoints" / "last.ckpt"
     if not fast_dev_run:
         trainer.save_checkpoint(last, weights_only=False)  # always rewritten at the final global_step
+    _finish_loggers(trainer)
     return {"run_dir": plan.run_dir, "last_checkpoint": last if not fast_dev_run else None,
             "global_step": trainer.global_step, "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}
