@@ -1,0 +1,122 @@
+"""``d3 data fetch`` against a local HTTP server on 127.0.0.1: pinned and recorded hashes, nothing left on failure."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+class _Handler(BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    gets: list[str] = []
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def _head(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+
+    def do_HEAD(self):
+        body = self.files.get(self.path.split("?")[0].removeprefix("/cut"))
+        if body is None:
+            self.send_error(404)
+            return
+        self._head(body)
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        self.gets.append(path)
+        cut = path.startswith("/cut/")
+        body = self.files.get(path.removeprefix("/cut"))
+        if body is None:
+            self.send_error(404)
+            return
+        self._head(body)
+        self.wfile.write(body[: len(body) // 3] if cut else body)  # a cut connection: fewer bytes than announced
+        self.wfile.flush()
+        self.close_connection = True
+
+
+@pytest.fixture
+def server(tmp_path_factory, data_pm, monkeypatch):
+    """Serves a small valid deepstarr file and a junk file; yields (base_url, file_bytes)."""
+    ds = data_pm.get("datasets", "deepstarr").load()()
+    src = ds.synthesize(tmp_path_factory.mktemp("src") / "DeepSTARR_data.h5", 64, seed=0)
+    body = src.read_bytes()
+    _Handler.files = {"/DeepSTARR_data.h5": body, "/junk.h5": b"not hdf5 at all\n" * 64}
+    _Handler.gets = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", body
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _env(tmp_path, url):
+    return {"D3_DATA_DIR": str(tmp_path / "cache"), "D3_DATA_URL": url}
+
+
+def test_first_download_records_hash_and_next_fetch_verifies(server, tmp_path, d3):
+    base, body = server
+    env = _env(tmp_path, f"{base}/DeepSTARR_data.h5")
+    result = d3("data", "fetch", "deepstarr", env=env)
+    assert result.exit_code == 0, result.output
+    target = tmp_path / "cache" / "DeepSTARR_data.h5"
+    digest = hashlib.sha256(body).hexdigest()
+    assert target.read_bytes() == body
+    assert (tmp_path / "cache" / "DeepSTARR_data.h5.sha256").read_text().split()[0] == digest
+    first_line = result.output.strip().splitlines()[0]
+    assert first_line.startswith(f"Downloading {base}/DeepSTARR_data.h5 (") and "KB)" in first_line  # size first
+    assert f"sha256 {digest} recorded" in result.output and "valid deepstarr data" in result.output
+    again = d3("data", "fetch", "deepstarr", env=env)
+    assert again.exit_code == 0 and "sha256 verified" in again.output
+    assert _Handler.gets == ["/DeepSTARR_data.h5"]  # not downloaded twice
+
+
+def test_pinned_hash_match_keeps_the_file(server, tmp_path, d3):
+    base, body = server
+    out = tmp_path / "elsewhere" / "ds.h5"
+    digest = hashlib.sha256(body).hexdigest()
+    result = d3("data", "fetch", "deepstarr", "--out", str(out), "--sha256", digest,
+                env=_env(tmp_path, f"{base}/DeepSTARR_data.h5"))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == body
+
+
+def test_hash_mismatch_leaves_nothing(server, tmp_path, d3):
+    base, _ = server
+    result = d3("data", "fetch", "deepstarr", "--sha256", "0" * 64, env=_env(tmp_path, f"{base}/DeepSTARR_data.h5"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "does not match the expected sha256" in result.output and "nothing was kept" in result.output
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_interrupted_download_leaves_nothing(server, tmp_path, d3):
+    base, _ = server
+    result = d3("data", "fetch", "deepstarr", env=_env(tmp_path, f"{base}/cut/DeepSTARR_data.h5"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "interrupted" in result.output and "nothing was kept" in result.output
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_download_that_is_not_data_is_deleted(server, tmp_path, d3):
+    base, _ = server
+    result = d3("data", "fetch", "deepstarr", env=_env(tmp_path, f"{base}/junk.h5"))
+    assert result.exit_code == 2 and "not valid deepstarr data and was deleted" in result.output
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_bad_sha256_flag(server, tmp_path, d3):
+    base, _ = server
+    result = d3("data", "fetch", "deepstarr", "--sha256", "xyz", env=_env(tmp_path, f"{base}/DeepSTARR_data.h5"))
+    assert result.exit_code == 2 and "64 hexadecimal digits" in result.output
