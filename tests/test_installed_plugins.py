@@ -70,7 +70,8 @@ def test_environment_switches(plugin_site, run_d3):
     assert set(_names(blocked)) == everything - {"d3-broken-plugin", "d3-typo-plugin"}
     assert "d3-broken-plugin" not in blocked.stderr
     allowed = run_d3("plugins", "list", "--json", "--all", site=plugin_site, D3_LOAD_PLUGINS="d3-example-plugin,nope")
-    assert set(_names(allowed)) == {"d3-example-plugin", "d3core.builtin.callbacks", "d3core.builtin.loggers"}
+    assert set(_names(allowed)) == {"d3-example-plugin", "d3core.builtin.callbacks", "d3core.builtin.loggers",
+                                    "d3core.builtin.checkpoint_lightning"}
     assert "'nope', which is not an installed d3 plugin" in allowed.stderr
 
 
