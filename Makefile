@@ -33,9 +33,20 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# The demo: synthesize a small DeepSTARR-layout dataset (planted motifs), train Tran `tiny` on the CPU (~1-2 min).
+DEMO_DIR ?= demo
+DEMO_STEPS ?= 300
 demo: install
 	$(BIN)/d3 plugins list
-	@echo "(the end-to-end training demo arrives with the training runner; see README)"
+	$(BIN)/d3 data synth deepstarr --n 2000 --seed 0 --out $(DEMO_DIR)/deepstarr_synth.h5 --force
+	$(BIN)/d3 data info $(DEMO_DIR)/deepstarr_synth.h5
+	rm -rf $(DEMO_DIR)/run
+	$(BIN)/d3 train --dataset deepstarr --arch Tran --preset tiny --data $(DEMO_DIR)/deepstarr_synth.h5 \
+		--work_dir $(DEMO_DIR)/run --max_steps $(DEMO_STEPS) --batch_size 32 --val_check_interval 100 \
+		--accelerator cpu --logger csv --logger tensorboard optim.warmup=50 optim.lr=1e-3
+	@echo "demo: checkpoint   $(DEMO_DIR)/run/checkpoints/last.ckpt"
+	@echo "demo: metrics      $(DEMO_DIR)/run/csv/metrics.csv (TensorBoard: $(BIN)/tensorboard --logdir $(DEMO_DIR)/run)"
+	@echo "demo: config       $(DEMO_DIR)/run/config.yaml"
 
 bench: install
 	$(BIN)/python benchmarks/run.py
