@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from d3core.diffusion import ExponentialMovingAverage, build_graph, build_noise, sedd_loss
+from d3core.diffusion import TRAIN_EPS, ExponentialMovingAverage, build_graph, build_noise, sedd_loss
 
 #: checkpoint keys written next to Lightning's own (all plain containers and tensors: weights_only=True loads them)
 CONFIG_KEY = "d3_config"
@@ -45,6 +45,19 @@ def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
     return factor
 
 
+def stratified_times(batch_size: int, *, generator: torch.Generator, eps: float = TRAIN_EPS) -> torch.Tensor:
+    """``[B]`` times covering [eps, 1] in B equal strata (one draw each, shuffled over the rows).
+
+    The batch mean stays an unbiased estimate of the expected loss over t ~ U[eps, 1], with far less variance than
+    independent draws (the loss weight sigma'(t) spans 1e-3 ... 244), so validation losses compare like with like.
+    """
+    device = generator.device
+    offset = torch.rand(1, generator=generator, device=device)
+    strata = (torch.arange(batch_size, device=device) + offset) / batch_size
+    order = torch.randperm(batch_size, generator=generator, device=device)
+    return eps + (1 - eps) * strata[order]
+
+
 class D3LightningModule(pl.LightningModule):
     """Trains a score network with the SEDD loss.
 
@@ -53,7 +66,7 @@ class D3LightningModule(pl.LightningModule):
         network: the score network ``model(tokens [B, L], labels, sigma [B]) -> log_scores [B, L, V]``.
         versions: ``{distribution: version}`` of the plugins used, stored in checkpoints.
 
-    Logged: ``train_loss`` (mean per-sequence loss in nats, per step), ``val_loss`` (EMA weights, fixed draws) and
+    Logged: ``train_loss`` (mean per-sequence loss in nats, per step), ``val_loss`` (EMA weights, fixed stratified draws) and
     ``lr``. Checkpoints carry the config (``d3_config``), the EMA by parameter name (``d3_ema``) and the torch/python
     RNG states (``d3_rng``) besides Lightning's own state.
     """
@@ -85,7 +98,9 @@ class D3LightningModule(pl.LightningModule):
         tokens, labels = batch
         generator = torch.Generator(device=tokens.device)
         generator.manual_seed(int(self.config.seed) + VALIDATION_SEED_OFFSET + batch_idx)
-        loss = sedd_loss(self.model, self.graph, self.noise, tokens, self._labels(labels), generator=generator).mean()
+        t = stratified_times(tokens.shape[0], generator=generator)
+        loss = sedd_loss(self.model, self.graph, self.noise, tokens, self._labels(labels), t=t,
+                         generator=generator).mean()
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=tokens.shape[0])
         return loss
 
