@@ -25,7 +25,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 # Public name -> "module:attribute", imported on first access.
-_LAZY_NAMES: dict[str, str] = {}
+_LAZY_NAMES: dict[str, str] = {
+    "load_model_local": "d3core.checkpoints:load_model_local",
+    "CheckpointBundle": "d3core.checkpoints:CheckpointBundle",
+    "get_registry": "d3core.plugins:get_registry",
+}
 
 
 def __getattr__(name: str):

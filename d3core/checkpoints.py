@@ -77,3 +77,42 @@ def detect_format(path: str | os.PathLike, manager=None) -> tuple[str, Any]:
     names = ", ".join(registry.names()) or "none"
     raise D3UserError(f"{path}: no installed checkpoint format recognises it (formats: {names}); original D3 .pth "
                       "runs need the d3-ckpt-legacy plugin")
+
+
+def load_bundle(path: str | os.PathLike, manager=None) -> tuple[str, CheckpointBundle]:
+    """``(format name, bundle)`` of any checkpoint a registered format recognises."""
+    name, fmt = detect_format(path, manager)
+    return name, fmt.load(Path(path))
+
+
+def model_from_bundle(bundle: CheckpointBundle, *, use_ema: bool = True, manager=None):
+    """Build ``(model, graph, noise)`` from a bundle: the architecture from the registry, weights (EMA by default)."""
+    from omegaconf import OmegaConf
+
+    from d3core.plugins import get_plugin_manager
+    from d3core.training.module import build_diffusion, model_config_of
+
+    config = OmegaConf.create(bundle.config)
+    graph, noise = build_diffusion(config)
+    architecture = (manager or get_plugin_manager()).get("architectures", bundle.architecture or config.arch).load()
+    model = architecture.build(model_config_of(config, graph.dim))
+    weights = dict(bundle.model)
+    if use_ema and bundle.ema:
+        weights.update(bundle.ema.get("shadow", {}))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise D3UserError(f"checkpoint weights do not fit architecture {architecture.name}: missing "
+                          f"{list(missing)[:3]}, unexpected {list(unexpected)[:3]}; was it trained with another "
+                          "architecture or preset?")
+    return model, graph, noise
+
+
+def load_model_local(path: str | os.PathLike, device: str = "cpu", *, use_ema: bool = True, manager=None):
+    """Load any checkpoint (run directory, ``.pth`` or ``.ckpt``) as the original D3 API did.
+
+    Returns ``(model, graph, noise)``: the score network in eval mode on ``device`` with the EMA weights applied,
+    ``model(tokens [B, L] long, labels, sigma [B]) -> log_scores [B, L, V]``; ``noise(t) -> (total_noise, rate_noise)``.
+    """
+    _, bundle = load_bundle(path, manager)
+    model, graph, noise = model_from_bundle(bundle, use_ema=use_ema, manager=manager)
+    return model.to(device).eval(), graph, noise
