@@ -106,7 +106,8 @@ class D3DataModule(pl.LightningDataModule):
         sampler = EpochSeededBatchSampler(len(data), batch_size, seed=self.seed, shuffle=shuffle, rank=rank,
                                           world_size=world, position=position)
         return DataLoader(data, batch_sampler=sampler, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, pin_memory=False)
+                          collate_fn=getattr(data, "collate_fn", None), persistent_workers=self.num_workers > 0,
+                          pin_memory=False)
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer

@@ -144,7 +144,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
             config.model.num_labels = len(file_labels)
     run_dir = Path(shared_run_dir or config.work_dir or _default_run_dir(config))
     config.work_dir = str(run_dir)
-    if resume_ckpt is None and shared_run_dir is None and run_dir.exists() and any(run_dir.iterdir()):
+    if resume_ckpt is None and is_rank_zero() and run_dir.exists() and any(run_dir.iterdir()):
         raise D3UserError(f"run directory {run_dir} already exists; choose another --work_dir, or continue it with "
                           f"--work_dir {run_dir} --resume_from last")
     _check_batch(config)
