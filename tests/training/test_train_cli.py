@@ -101,3 +101,32 @@ def test_user_callback_by_module_and_class(d3_cli, tiny_args, tmp_path, monkeypa
                     "--callback", "lr_monitor")
     assert result.exit_code == 0, result.output
     assert (run / "steps.txt").read_text() == "3"
+
+
+def test_fast_dev_run_trains_one_batch_and_writes_nothing(d3_cli, tiny_args, tmp_path):
+    run = tmp_path / "run"
+    result = d3_cli("train", *tiny_args, "--work_dir", run, "--fast-dev-run")
+    assert result.exit_code == 0, result.output
+    assert "d3: finished at step 1" in result.output
+    assert not (run / "checkpoints").exists() and not (run / "config.yaml").exists()
+
+
+def test_trainer_settings_follow_the_config(tiny_args, deepstarr_file, tmp_path):
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    from d3core.config import ConfigSources
+    from d3core.training.runner import plan_run, trainer_kwargs
+
+    sources = ConfigSources(flags={"dataset": "deepstarr", "arch": "Conv", "preset": "tiny",
+                                   "data.path": str(deepstarr_file), "work_dir": str(tmp_path / "run")},
+                            overrides=["training.early_stopping_patience=4", "training.accum=2",
+                                       "training.batch_size=64", "lightning.checkpoint.save_top_k=1",
+                                       "training.val_check_interval=0.5", "optim.grad_clip=0"])
+    kwargs = trainer_kwargs(plan_run(sources))
+    stoppers = [c for c in kwargs["callbacks"] if isinstance(c, EarlyStopping)]
+    assert len(stoppers) == 1 and stoppers[0].patience == 4
+    (best,) = [c for c in kwargs["callbacks"] if isinstance(c, ModelCheckpoint)]
+    assert best.save_top_k == 1 and best.save_last and best.monitor == "val_loss"
+    assert kwargs["accumulate_grad_batches"] == 2 and kwargs["gradient_clip_val"] is None
+    assert kwargs["val_check_interval"] == 0.5 and kwargs["check_val_every_n_epoch"] == 1
+    assert kwargs["precision"] == "32-true" and kwargs["strategy"] == "auto"
