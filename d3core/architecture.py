@@ -130,14 +130,15 @@ class Architecture:
 
     # ------------------------------------------------------------------ validation helpers for create()
     @classmethod
+    def _invalid(cls, key: str, value: Any, expected: str) -> D3UserError:
+        return D3UserError(f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: {expected}")
+
+    @classmethod
     def positive_int(cls, config: Mapping, key: str, minimum: int = 1) -> int:
         """``config[key]`` as an int >= ``minimum``, else :class:`D3UserError` naming ``model.<key>`` and its value."""
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise D3UserError(
-                f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: "
-                f"expected an integer >= {minimum}"
-            )
+            raise cls._invalid(key, value, f"expected an integer >= {minimum}")
         return value
 
     @classmethod
@@ -145,10 +146,7 @@ class Architecture:
         """``config[key]`` as a float in [0, 1), else :class:`D3UserError`."""
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise D3UserError(
-                f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: "
-                "expected a number in [0, 1)"
-            )
+            raise cls._invalid(key, value, "expected a number in [0, 1)")
         return float(value)
 
     @classmethod
@@ -156,10 +154,7 @@ class Architecture:
         """``config[key]`` as one of ``choices``, else :class:`D3UserError`."""
         value = config.get(key)
         if value not in choices:
-            raise D3UserError(
-                f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: "
-                f"choose one of {list(choices)}"
-            )
+            raise cls._invalid(key, value, f"choose one of {list(choices)}")
         return value
 
     @classmethod
@@ -167,7 +162,5 @@ class Architecture:
         """``config[key]`` as a bool, else :class:`D3UserError`."""
         value = config.get(key)
         if not isinstance(value, bool):
-            raise D3UserError(
-                f"model.{key}={value!r} is invalid for architecture {cls.name or cls.__name__}: expected true or false"
-            )
+            raise cls._invalid(key, value, "expected true or false")
         return value
