@@ -112,7 +112,10 @@ def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
         click.echo(f"d3: training {plan.config.arch} ({plan.config.preset}) on {plan.config.dataset} "
                    f"[{plan.data_path}] -> {plan.run_dir}", err=True)
     summary = fit(plan, fast_dev_run=bool(values.get("fast_dev_run")))
-    if is_rank_zero():
+    if is_rank_zero() and summary["interrupted"]:
+        click.echo(f"d3: stopped by SIGTERM at step {summary['global_step']}; checkpoint {summary['last_checkpoint']}; "
+                   f"continue with: d3 train --work_dir {summary['run_dir']} --resume_from last")
+    elif is_rank_zero():
         click.echo(f"d3: finished at step {summary['global_step']}")
         if summary["last_checkpoint"]:
             click.echo(f"d3: checkpoint: {summary['last_checkpoint']}")

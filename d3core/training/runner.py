@@ -75,20 +75,33 @@ def _selection(sources: ConfigSources, checkpoint_config: dict | None) -> dict[s
 
 
 def _resume_source(resume_from: str | None, work_dir: str | None, manager: D3PluginManager):
-    """``(lightning .ckpt path or None, checkpoint config or None)`` for ``--resume_from``."""
+    """``(lightning .ckpt path or None, checkpoint config or None)`` for ``--resume_from``.
+
+    Any registered format is accepted: a non-Lightning checkpoint (an original D3 ``.pth`` or run directory, a
+    plugin format) is converted to a full Lightning checkpoint in a temporary folder (removed at exit) -- loops at
+    its step, optimizer moments re-indexed by parameter name, LambdaLR at the step, EMA, epoch -- which Lightning
+    then restores as its own.
+    """
     if not resume_from:
         return None, None
     if resume_from == "last":
         if not work_dir:
             raise D3UserError("--resume_from last needs --work_dir (the run directory to continue)")
         resume_from = str(Path(work_dir) / "checkpoints" / "last.ckpt")
-    from d3core.checkpoints import detect_format
+    import atexit
+    import shutil
+    import tempfile
+
+    from d3core.checkpoints import detect_format, load_bundle, save_bundle
 
     name, fmt = detect_format(resume_from, manager)
-    if name != "lightning":
-        raise D3UserError(f"--resume_from {resume_from}: resuming from the {name!r} format needs a conversion to a "
-                          f"Lightning checkpoint first: 'd3 convert {resume_from} --to lightning --out DIR'")
-    return Path(resume_from), fmt.load(resume_from).config
+    if name == "lightning":
+        return Path(resume_from), fmt.load(Path(resume_from)).config
+    _, bundle = load_bundle(resume_from, manager, format=name)
+    folder = Path(tempfile.mkdtemp(prefix="d3-resume-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    converted = save_bundle(bundle, "lightning", folder / "resume.ckpt", manager)
+    return converted, bundle.config
 
 
 def _check_resume_conflicts(config: DictConfig, checkpoint_config: dict) -> None:
@@ -242,6 +255,8 @@ def _load_callback(plan: RunPlan, name: str):
 def build_callbacks(plan: RunPlan) -> list:
     from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 
+    from d3core.training.preemption import CheckpointOnSigterm
+
     config, checkpoints = plan.config, plan.run_dir / "checkpoints"
     monitor = str(config.lightning.checkpoint.monitor)
     every = int(config.lightning.checkpoint.every_n_train_steps)
@@ -254,6 +269,7 @@ def build_callbacks(plan: RunPlan) -> list:
     if every:  # pre-emption: last.ckpt every N optimizer steps
         callbacks.append(ModelCheckpoint(dirpath=str(checkpoints), save_top_k=0, save_last=True,
                                          every_n_train_steps=every, enable_version_counter=False))
+    callbacks.append(CheckpointOnSigterm(str(checkpoints / "last.ckpt")))
     if int(config.training.early_stopping_patience):
         callbacks.append(plan.manager.get("callbacks", "early_stopping").load()(config))
     callbacks += [_load_callback(plan, name) for name in config.callbacks]
@@ -319,6 +335,7 @@ def _finish_loggers(trainer) -> None:
 def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
     """Train. Returns a summary: run directory, last checkpoint, final step."""
     import pytorch_lightning as pl
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     from d3core.training.datamodule import D3DataModule
     from d3core.training.module import D3LightningModule
@@ -333,17 +350,21 @@ def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
     trainer = pl.Trainer(**trainer_kwargs(plan, fast_dev_run=fast_dev_run))
     previous = os.environ.get(RUN_DIR_ENV)
     os.environ[RUN_DIR_ENV] = str(plan.run_dir.resolve())  # inherited by the ranks Lightning launches
+    interrupted = False
     try:
         trainer.fit(module, datamodule=data, weights_only=True,
                     ckpt_path=str(plan.resume_checkpoint) if plan.resume_checkpoint else None)
+    except SIGTERMException:  # CheckpointOnSigterm saved last.ckpt at the end of the last optimizer step
+        interrupted = True
     finally:
         if previous is None:
             os.environ.pop(RUN_DIR_ENV, None)
         else:
             os.environ[RUN_DIR_ENV] = previous
     last = plan.run_dir / "checkpoints" / "last.ckpt"
-    if not fast_dev_run:
+    if not fast_dev_run and not interrupted:
         trainer.save_checkpoint(last, weights_only=False)  # always rewritten at the final global_step
     _finish_loggers(trainer)
     return {"run_dir": plan.run_dir, "last_checkpoint": last if not fast_dev_run else None,
-            "global_step": trainer.global_step, "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}
+            "global_step": trainer.global_step, "interrupted": interrupted,
+            "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}

@@ -19,7 +19,7 @@ def test_two_process_ddp_shares_one_run_directory_and_ends_in_step(tiny_args, tm
     runs = tmp_path / "runs"
     result = subprocess.run(
         [str(D3), "train", *args, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--max_steps", "6",
-         "--callback", "ddp_probe:SaveRankWeights", "--work_dir", str(runs / "ddp")],
+         "--callback", "probes:SaveRankWeights", "--work_dir", str(runs / "ddp")],
         env={**env, "PYTHONPATH": str(Path(__file__).parent)}, cwd=tmp_path, capture_output=True, text=True,
         timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
