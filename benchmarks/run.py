@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
+#: run.py itself, and the GPU benchmark (benchmarks/gpu.sh runs it on a machine with a CUDA GPU)
+NOT_HERE = {"run", "gpu_bench"}
 
 
 def main(names: list[str]) -> int:
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != "run.py")
+    scripts = sorted(p for p in HERE.glob("*.py") if p.stem not in NOT_HERE)
     selected = [p for p in scripts if not names or p.stem in names]
     failed = []
     for script in selected:
