@@ -1,0 +1,141 @@
+"""The original run's hydra ``config.yaml`` <-> the d3 run config.
+
+Original keys (spec §4.4): ``ngpus``, ``tokens``, ``training.{batch_size, accum, n_iters, snapshot_freq, log_freq,
+eval_freq, snapshot_freq_for_preemption, weight, snapshot_sampling, ema}``, ``data.{train, valid, cache_dir}``,
+``graph.{type, file, report_all}``, ``noise.{type, sigma_min, sigma_max}``, ``sampling.{predictor, steps,
+noise_removal}``, ``eval.{batch_size, perplexity, perplexity_batch_size}``, ``optim.{weight_decay, optimizer, lr,
+beta1, beta2, eps, warmup, grad_clip}``, ``model.{name, type, hidden_size, cond_dim, length, n_blocks, n_heads,
+scale_by_sigma, dropout}``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from d3core.errors import D3UserError
+
+_GRAPHS = {"uniform": "uniform", "absorb": "absorbing", "absorbing": "absorbing"}
+
+
+def read_hydra_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The original ``config.yaml`` as plain containers (YAML only: nothing is executed)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise D3UserError(f"{path}: cannot read the original run's config ({' '.join(str(exc).split())[:160]})") \
+            from exc
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("model"), dict):
+        raise D3UserError(f"{path}: not an original D3 hydra config (no 'model' section); pass the run's "
+                          "hydra/config.yaml with --legacy_config")
+    return loaded
+
+
+def _section(config: dict, name: str) -> dict:
+    value = config.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def d3_config(hydra: dict[str, Any], *, arch: str, dataset: str, model: dict[str, Any], precision: str,
+              architecture: Any = None, seed: int | None = None) -> dict[str, Any]:
+    """A full d3 run config (plain containers, checked like ``d3 train``'s) for an original run.
+
+    ``model`` holds the d3 architecture's ``model.*`` keys (sizes already checked against the weights);
+    ``architecture`` the registered architecture class (its defaults fill the remaining keys).
+    """
+    from omegaconf import OmegaConf
+
+    from d3core.config import ConfigSources, assemble_config
+
+    training, optim, noise = _section(hydra, "training"), _section(hydra, "optim"), _section(hydra, "noise")
+    sampling, evaluation = _section(hydra, "sampling"), _section(hydra, "eval")
+    graph = _GRAPHS.get(str(_section(hydra, "graph").get("type", "uniform")).lower(), "uniform")
+    noise_type = str(noise.get("type", "geometric")).lower()
+    layer: dict[str, Any] = {
+        "dataset": dataset, "arch": arch, "tokens": int(hydra.get("tokens", 4)), "model": dict(model),
+        "graph": {"type": graph},
+        "noise": {"type": "loglinear" if noise_type.startswith("loglinear") else "geometric"},
+        "training": {}, "eval": {}, "optim": {}, "sampling": {}, "lightning": {"precision": precision},
+    }
+    if seed is not None:
+        layer["seed"] = int(seed)
+    for key in ("sigma_min", "sigma_max", "eps"):
+        if key in noise:
+            layer["noise"][key] = float(noise[key])
+    for ours, theirs in (("batch_size", "batch_size"), ("accum", "accum"), ("max_steps", "n_iters"),
+                         ("val_check_interval", "eval_freq")):
+        if theirs in training:
+            layer["training"][ours] = int(training[theirs])
+    if "ema" in training:
+        layer["training"]["ema"] = float(training["ema"])
+    if "batch_size" in evaluation:
+        layer["eval"]["batch_size"] = int(evaluation["batch_size"])
+    for key in ("lr", "beta1", "beta2", "eps", "weight_decay", "grad_clip"):
+        if key in optim:
+            layer["optim"][key] = float(optim[key])
+    if "warmup" in optim:
+        layer["optim"]["warmup"] = int(optim["warmup"])
+    if str(sampling.get("predictor", "")).lower() in ("euler", "analytic", "none"):
+        layer["sampling"]["predictor"] = str(sampling["predictor"]).lower()
+    if "steps" in sampling:
+        layer["sampling"]["steps"] = int(sampling["steps"])
+    if architecture is not None:
+        layer["preset"] = matching_preset(architecture, model)
+    defaults = dict(getattr(architecture, "defaults", {}) or {})
+    try:
+        config = assemble_config(ConfigSources(), dataset_defaults=layer, model_defaults=defaults)
+    except D3UserError as exc:
+        raise D3UserError(f"the original run's config does not translate to a d3 config: {exc}") from exc
+    return OmegaConf.to_container(config, resolve=True)
+
+
+def matching_preset(architecture: Any, model: dict[str, Any]) -> str | None:
+    """The architecture preset whose values all equal ``model``'s, else None."""
+    for name, values in (getattr(architecture, "presets", {}) or {}).items():
+        if all(model.get(key) == value for key, value in values.items()):
+            return name
+    return None
+
+
+def hydra_config(config: dict[str, Any], *, transformer: dict[str, Any], cond_dim: int) -> dict[str, Any]:
+    """An original hydra ``config.yaml`` (the original's key order) for a d3 run config.
+
+    ``transformer`` gives ``hidden_size``, ``n_blocks``, ``n_heads`` and ``dropout`` of the original's transformer
+    (the trained one, or the dead one of a Conv run); ``cond_dim`` the original ``model.cond_dim``.
+    """
+    training, optim = config.get("training") or {}, config.get("optim") or {}
+    noise, sampling = config.get("noise") or {}, config.get("sampling") or {}
+    model = config.get("model") or {}
+    interval = training.get("val_check_interval", 5000)
+    interval = interval if isinstance(interval, int) else 5000
+    noise_out: dict[str, Any] = {"type": noise.get("type", "geometric")}
+    if noise_out["type"] == "geometric":
+        noise_out.update(sigma_min=noise.get("sigma_min", 1e-4), sigma_max=noise.get("sigma_max", 20.0))
+    else:
+        noise_out["eps"] = noise.get("eps", 1e-3)
+    graph = str((config.get("graph") or {}).get("type", "uniform"))
+    return {
+        "ngpus": 1,
+        "tokens": int(config.get("tokens", 4)),
+        "training": {"batch_size": int(training.get("batch_size", 256)), "accum": int(training.get("accum", 1)),
+                     "n_iters": int(training.get("max_steps", 1_000_000)), "snapshot_freq": 50_000,
+                     "log_freq": interval, "eval_freq": interval, "snapshot_freq_for_preemption": 10_000,
+                     "weight": "standard", "snapshot_sampling": True, "ema": float(training.get("ema", 0.9999))},
+        "data": {"train": config.get("dataset"), "valid": config.get("dataset"), "cache_dir": "data"},
+        "graph": {"type": "absorb" if graph == "absorbing" else graph, "file": "data", "report_all": False},
+        "noise": noise_out,
+        "sampling": {"predictor": sampling.get("predictor", "euler"), "steps": int(sampling.get("steps", 128)),
+                     "noise_removal": True},
+        "eval": {"batch_size": int((config.get("eval") or {}).get("batch_size", 256)), "perplexity": False,
+                 "perplexity_batch_size": 32},
+        "optim": {"weight_decay": optim.get("weight_decay", 0.0), "optimizer": "AdamW", "lr": optim.get("lr", 3e-4),
+                  "beta1": optim.get("beta1", 0.9), "beta2": optim.get("beta2", 0.999), "eps": optim.get("eps", 1e-8),
+                  "warmup": int(optim.get("warmup", 2500)), "grad_clip": optim.get("grad_clip", 1.0)},
+        "model": {"name": "small", "type": "ddit", "hidden_size": int(transformer["hidden_size"]),
+                  "cond_dim": int(cond_dim), "length": int(model.get("length", 0)),
+                  "n_blocks": int(transformer["n_blocks"]), "n_heads": int(transformer["n_heads"]),
+                  "scale_by_sigma": False, "dropout": float(transformer.get("dropout", 0.1))},
+    }

@@ -1,0 +1,117 @@
+"""``d3 convert`` (file, run directory, tree) and ``d3 checkpoint info|verify`` as a user runs them."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import torch
+
+
+def _zoo(root, legacy_run, lightning_ckpt):
+    """A model zoo: an original run directory, a Lightning file, and files that are not checkpoints."""
+    run = root / "deepstarr" / "Tran"
+    (run / "hydra").mkdir(parents=True)
+    shutil.copy(legacy_run / "hydra" / "config.yaml", run / "hydra" / "config.yaml")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "checkpoint.pth").symlink_to(legacy_run / "checkpoints" / "checkpoint.pth")
+    (root / "other").mkdir()
+    (root / "other" / "model.ckpt").symlink_to(lightning_ckpt)
+    (root / "notes.txt").write_text("not a checkpoint\n")
+    return root
+
+
+def test_convert_a_run_directory_and_skip_it_next_time(cli, legacy_run, tmp_path, reference):
+    out = tmp_path / "converted"
+    result = cli("convert", legacy_run, "--out", out)
+    assert result.exit_code == 0, result.output
+    target = out / "deepstarr_tran_tiny.ckpt"
+    assert target.is_file() and f"{target}" in result.output and "converted (step 4321)" in result.output
+    assert result.output.splitlines()[0].split() == ["source", "format", "target", "status"]
+    assert "d3 convert: 1 converted, 0 skipped, 0 failed (to lightning)" in result.output
+    assert [p.name for p in out.iterdir()] == ["deepstarr_tran_tiny.ckpt"]  # atomic: no temporary files left
+    again = cli("convert", legacy_run, "--out", out)
+    assert again.exit_code == 0 and "skipped: exists" in again.output
+    forced = cli("convert", legacy_run, "--out", out, "--force")
+    assert "converted" in forced.output
+    from d3core.checkpoints import load_model_local
+
+    model, _, _ = load_model_local(target)
+    with torch.no_grad():
+        out_ema = model(reference["indices"], reference["labels"], reference["sigma"])
+    assert (out_ema - reference["out_ema_weights"]).abs().max().item() <= 1e-4
+
+
+def test_convert_to_legacy_writes_a_run_directory(cli, lightning_ckpt, tmp_path):
+    out = tmp_path / "for-the-original-code"
+    result = cli("convert", lightning_ckpt, "--to", "legacy", "--out", out)
+    assert result.exit_code == 0, result.output
+    run = out / "deepstarr_tran_tiny"
+    assert (run / "hydra" / "config.yaml").is_file() and (run / "checkpoints" / "checkpoint.pth").is_file()
+    assert cli("convert", run, "--to", "pth", "--out", out).output.count("skipped: already legacy") == 1
+
+
+def test_convert_a_file_inside_an_original_run_is_named_after_the_run(cli, legacy_run, tmp_path):
+    result = cli("convert", legacy_run / "checkpoints" / "checkpoint.pth", "--out", tmp_path / "o")
+    assert result.exit_code == 0 and (tmp_path / "o" / "deepstarr_tran_tiny.ckpt").is_file()
+
+
+def test_recursive_dry_run_then_conversion_mirrors_the_tree(cli, legacy_run, lightning_ckpt, tmp_path):
+    zoo = _zoo(tmp_path / "zoo", legacy_run, lightning_ckpt)
+    out = tmp_path / "zoo-lightning"
+    dry = cli("convert", zoo, "--recursive", "--out", out, "--dry_run")
+    assert dry.exit_code == 0, dry.output
+    assert "would convert" in dry.output and "skipped: already lightning" in dry.output
+    assert "d3 convert: 1 would convert, 1 skipped, 0 failed" in dry.output
+    assert not out.exists()
+    done = cli("convert", zoo, "-r", "--out", out)
+    assert done.exit_code == 0, done.output
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["deepstarr/Tran.ckpt"]
+    legacy_zoo = cli("convert", zoo, "--recursive", "--to", "legacy", "--out", tmp_path / "zoo-legacy")
+    assert legacy_zoo.exit_code == 0, legacy_zoo.output
+    assert (tmp_path / "zoo-legacy" / "other" / "model" / "checkpoints" / "checkpoint.pth").is_file()
+    assert "skipped: already legacy" in legacy_zoo.output
+    inside = cli("convert", zoo, "-r", "--out", zoo / "converted")  # an output folder inside the tree is not walked
+    assert inside.exit_code == 0 and "d3 convert: 1 converted, 1 skipped" in inside.output
+    assert "converted/" not in "".join(line.split()[0] for line in inside.output.splitlines()[2:-1])
+
+
+def test_recursive_reports_broken_files_and_exits_2(cli, legacy_run, lightning_ckpt, tmp_path):
+    zoo = _zoo(tmp_path / "zoo", legacy_run, lightning_ckpt)
+    (zoo / "broken.pth").write_bytes(os.urandom(2048))
+    result = cli("convert", zoo, "--recursive", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "failed: " in result.output and "broken.pth" in result.output
+    assert (tmp_path / "out" / "deepstarr" / "Tran.ckpt").is_file()  # the rest was still converted
+
+
+def test_convert_user_errors(cli, legacy_run, tmp_path):
+    result = cli("convert", legacy_run, "--to", "onnx")
+    assert result.exit_code == 2 and "unknown checkpoint format 'onnx'" in result.output
+    (tmp_path / "empty").mkdir()
+    result = cli("convert", tmp_path / "empty", "--recursive")
+    assert result.exit_code == 2 and "no checkpoints found" in result.output
+
+
+def test_checkpoint_info(cli, legacy_run, lightning_ckpt):
+    result = cli("checkpoint", "info", legacy_run)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for line in ("format:       legacy", "architecture: Tran", "dataset:      deepstarr", "step:         4,321",
+                 "parameters:   138,820", "precision:    auto (bf16-mixed on CUDA, else 32-true)"):
+        assert line in text, line
+    assert "13,335,354 in unused modules" in text and "tower decided by optimizer moments" in text
+    facts = json.loads(cli("checkpoint", "info", lightning_ckpt, "--json").output)
+    assert facts["format"] == "lightning" and facts["step"] == 4321 and facts["parameters"] == 138820
+    assert facts["architecture"] == "Tran" and facts["model"]["hidden_size"] == 64
+
+
+def test_checkpoint_verify_passes_and_fails_per_check(cli, legacy_run, lightning_ckpt):
+    result = cli("checkpoint", "verify", legacy_run)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines[:7]] == ["PASS"] * 7
+    assert "bit-exact" in result.output and "d3 checkpoint verify: 7 of 7 checks passed" in result.output
+    assert cli("checkpoint", "verify", lightning_ckpt).exit_code == 0  # through the legacy format
+    failing = cli("checkpoint", "verify", legacy_run, "--tolerance", "-1")
+    assert failing.exit_code == 1 and "FAIL  outputs" in failing.output and "6 of 7 checks passed" in failing.output
