@@ -7,6 +7,7 @@ from typing import Any, Iterable, Sequence
 import click
 
 from d3core.cli.app import manager_of
+from d3core.cli.plugins_new import new as new_plugin
 from d3core.registry import KINDS, normalize_kind
 
 _KIND_HELP = "One of: " + ", ".join(KINDS) + " (singular, '-' or '_' accepted)."
@@ -108,3 +109,6 @@ def _defaults_lines(factory: Any) -> list[str]:
     if doc:
         lines.append(f"  doc:         {doc[0]}")
     return lines
+
+
+plugins.add_command(new_plugin)

@@ -281,6 +281,9 @@ def build_loggers(plan: RunPlan) -> list:
 
 
 def trainer_kwargs(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
+    """Keyword arguments of ``pytorch_lightning.Trainer`` for a plan: devices, strategy (DDP for more than one
+    device), precision, steps, validation interval, accumulation, clipping, callbacks and loggers from the registries,
+    atomic checkpoint IO; then every plugin's ``configure_trainer`` hook may edit them."""
     from d3core.training.atomic_io import AtomicCheckpointIO
 
     config = plan.config

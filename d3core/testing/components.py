@@ -1,0 +1,63 @@
+"""The tiny test components: ``tiny-dna`` (dataset) and ``tiny-arch`` (architecture).
+
+Both follow the public contracts (:class:`d3core.data.SequenceDataset`, :class:`d3core.architecture.Architecture`),
+so they pair with any plugin under test: a dataset plugin trains against ``tiny-arch``, an architecture plugin on
+``tiny-dna``, a checkpoint format converts a ``tiny-dna``/``tiny-arch`` checkpoint.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from d3core.architecture import Architecture
+from d3core.data.base import SequenceDataset
+from d3core.data.synth import Motif
+from d3core.errors import D3UserError
+
+#: motifs planted by :meth:`TinyDataset.synthesize` (activity = sum of effects x counts + noise)
+TINY_MOTIFS = (
+    Motif("GATA", "WGATAR", {"activity": 1.0}, rate=0.7, note="GATA consensus"),
+    Motif("DRE", "TATCGATA", {"activity": -0.8}, rate=0.5, note="DRE element (Dref)"),
+)
+
+
+class TinyDataset(SequenceDataset):
+    """32 bp synthetic DNA with one global label ``activity``, in the DeepSTARR layout (``X_*`` ``[N, 4, 32]``)."""
+
+    name = "tiny-dna"
+    description = "tests only: 32 bp synthetic DNA, one label"
+    length = 32
+    label_names = ("activity",)
+    label_mode = "global"
+    filename = "tiny-dna.h5"
+    motifs = TINY_MOTIFS
+    synth_baseline = {"activity": 0.0}
+    synth_noise = 0.2
+
+
+class TinyArchitecture(Architecture):
+    """A small convolutional score network (:class:`d3core.testing.network.SmallConvNet`), a few thousand weights.
+
+    Keys: ``hidden_size`` (channels), ``n_blocks`` (residual conv blocks), ``kernel_size``, ``num_labels``,
+    ``label_mode``, ``tokens``.
+    """
+
+    name = "tiny-arch"
+    description = "tests only: a small convolutional score network"
+    label_modes = ("global", "per_position", "none")
+    defaults = {"tokens": 4, "num_labels": 0, "label_mode": "global", "hidden_size": 32, "n_blocks": 2,
+                "kernel_size": 5}
+    presets = {"tiny": {"hidden_size": 16, "n_blocks": 2}, "paper": {"hidden_size": 32, "n_blocks": 2}}
+
+    @classmethod
+    def create(cls, config: dict[str, Any]):
+        from d3core.testing.network import SmallConvNet
+
+        if cls.positive_int(config, "kernel_size") % 2 == 0:
+            raise D3UserError(f"model.kernel_size={config['kernel_size']} is invalid for architecture {cls.name}: "
+                              "expected an odd integer (same-length padding)")
+        return SmallConvNet(tokens=cls.positive_int(config, "tokens", minimum=2),
+                            hidden=cls.positive_int(config, "hidden_size"),
+                            n_blocks=cls.positive_int(config, "n_blocks"),
+                            kernel_size=cls.positive_int(config, "kernel_size"),
+                            num_labels=cls.positive_int(config, "num_labels", minimum=0),
+                            label_mode=cls.choice(config, "label_mode", cls.label_modes))

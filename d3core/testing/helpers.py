@@ -1,0 +1,163 @@
+"""Test helpers for plugin authors, as plain functions (the pytest fixtures in :mod:`.pytest_plugin` wrap them).
+
+::
+
+    manager = fresh_manager()                               # built-ins + tiny-dna / tiny-arch, no entry points
+    with registered(manager, my_plugin_module, "d3-my-plugin"):
+        path = write_tiny_h5(tmp / "tiny.h5")               # 64 training rows of 32 bp, one label
+        summary = train_smoke(manager, tmp / "run", dataset="my-data", arch="tiny-arch", data=path)
+        assert summary["global_step"] == 1
+
+Nothing here imports torch at module level.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from d3core.plugins import D3PluginManager, PluginRecord, get_plugin_manager, make_plugin_manager, set_plugin_manager
+from d3core.registry import normalize_name
+from d3core.testing import plugin as testing_plugin
+
+__all__ = ["fresh_manager", "registered", "process_manager", "write_tiny_h5", "tiny_batch", "train_smoke",
+           "SMOKE_OVERRIDES"]
+
+#: settings of :func:`train_smoke`: a few rows per batch, validation after the last step, no loggers, CPU, fp32
+SMOKE_OVERRIDES: dict[str, Any] = {
+    "training.batch_size": 8,
+    "eval.batch_size": 4,
+    "training.limit_val_batches": 1,
+    "optim.warmup": 1,
+    "lightning.accelerator": "cpu",
+    "lightning.devices": 1,
+    "lightning.strategy": "auto",
+    "lightning.num_nodes": 1,
+    "lightning.precision": "32-true",
+    "lightning.logging.log_every_n_steps": 1,
+    "lightning.checkpoint.save_top_k": 1,
+    "data.num_workers": 0,
+    "loggers": [],
+    "callbacks": [],
+}
+
+
+def fresh_manager(*, strict: bool = True, tiny_components: bool = True, env: Mapping[str, str] | None = None,
+                  warn=None) -> D3PluginManager:
+    """A new plugin manager that loads no entry points: the built-ins, plus ``tiny-dna`` and ``tiny-arch``.
+
+    ``strict`` (default) sets ``D3_STRICT_PLUGINS=1``: a plugin that fails to register raises
+    :class:`d3core.errors.PluginError` instead of being skipped with a warning. ``env`` replaces the environment the
+    manager reads (``os.environ`` is never consulted, so the tester's ``D3_*`` variables do not leak in).
+    """
+    environment = dict(env or {})
+    if strict:
+        environment.setdefault("D3_STRICT_PLUGINS", "1")
+    manager = make_plugin_manager(load_entrypoints=False, env=environment, warn=warn)
+    if tiny_components:
+        manager.register(testing_plugin, testing_plugin.PLUGIN_NAME, builtin=True)
+    return manager
+
+
+@contextlib.contextmanager
+def registered(manager: D3PluginManager, plugin: Any, name: str | None = None, *, version: str | None = None,
+               builtin: bool = False) -> Iterator[PluginRecord]:
+    """Register an in-process plugin (a module or an object with ``@hookimpl`` functions) for the ``with`` block.
+
+    ``name`` defaults to the plugin's ``__name__`` (use the distribution name, e.g. ``"d3-my-data"``, so
+    provenance looks as it will once installed). Unregistered on exit, also when the block raises.
+    """
+    name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+    try:
+        yield manager.register(plugin, name, version=version, builtin=builtin)
+    finally:
+        manager.unregister(name)
+
+
+@contextlib.contextmanager
+def process_manager(manager: D3PluginManager) -> Iterator[D3PluginManager]:
+    """Make ``manager`` the process-wide one (``d3core.get_registry``, ``load_model_local``, ...) for the block."""
+    from d3core import plugins
+
+    previous = plugins._DEFAULT
+    set_plugin_manager(manager)
+    try:
+        yield manager
+    finally:
+        set_plugin_manager(previous)
+
+
+def write_tiny_h5(path: str | os.PathLike, *, n: int = 64, length: int = 32,
+                  label_names: Sequence[str] = ("activity",), seed: int = 0, overwrite: bool = False) -> Path:
+    """A tiny synthetic dataset file in the DeepSTARR layout: ``X_{split}`` one-hot ``[N, 4, length]`` (uint8,
+    channels-first), ``Y_{split}`` ``[N, C]`` float, ``label_names`` attribute; ``n`` training rows and
+    ``max(4, ceil(n / 10))`` validation and test rows. Motifs of :data:`~d3core.testing.components.TINY_MOTIFS` are
+    planted and drive label ``i % C``. The same arguments write the same file.
+    """
+    from d3core.data.layout import H5Layout
+    from d3core.data.synth import Motif, synthesize_file
+    from d3core.testing.components import TINY_MOTIFS
+
+    names = list(label_names)
+    motifs = [Motif(m.name, m.consensus, {names[i % len(names)]: sum(m.effects.values())} if names else {},
+                    rate=m.rate, note=m.note) for i, m in enumerate(TINY_MOTIFS)]
+    return synthesize_file(path, dataset="tiny-dna", layout=H5Layout("X_{split}", "Y_{split}", True, int(length)),
+                           label_names=names, motifs=motifs, baseline={name: 0.0 for name in names}, noise=0.2,
+                           gc=0.5, n_train=int(n), seed=seed, overwrite=overwrite)
+
+
+def tiny_batch(batch: int = 4, length: int = 32, num_labels: int = 1, *, label_mode: str = "global",
+               tokens: int = 4, seed: int = 0):
+    """``(tokens [B, L] int64, labels, sigma [B])`` for a forward pass of a score network.
+
+    ``labels`` is ``[B, C]`` (``label_mode="global"``), ``[B, L, C]`` (``"per_position"``) or ``None`` (``"none"`` or
+    ``num_labels=0``); ``sigma`` is a total noise level in ``[0.01, 5]``.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, tokens, (batch, length), generator=generator)
+    if label_mode == "none" or not num_labels:
+        labels = None
+    elif label_mode == "per_position":
+        labels = torch.randn(batch, length, num_labels, generator=generator)
+    else:
+        labels = torch.randn(batch, num_labels, generator=generator)
+    sigma = 0.01 + 4.99 * torch.rand(batch, generator=generator)
+    return x, labels, sigma
+
+
+def train_smoke(manager: D3PluginManager | None, work_dir: str | os.PathLike, *, dataset: str = "tiny-dna",
+                arch: str = "tiny-arch", data: str | os.PathLike | None = None, preset: str = "tiny",
+                max_steps: int = 1, overrides: Mapping[str, Any] | Iterable[str] = (),
+                fast_dev_run: bool = False) -> dict[str, Any]:
+    """Train ``max_steps`` optimizer steps on the CPU through the real runner (``plan_run`` + ``fit``).
+
+    ``data`` defaults to a fresh :func:`write_tiny_h5` file for ``tiny-dna`` and to the dataset's ``default_path()``
+    otherwise. ``overrides`` are config keys (a mapping of dotted keys, or ``"key=value"`` strings) applied last.
+    ``work_dir`` (the run directory) must not exist yet. Returns the summary of :func:`d3core.training.runner.fit`
+    (``run_dir``, ``last_checkpoint`` -- a Lightning ``.ckpt`` unless ``fast_dev_run`` --, ``global_step``,
+    ``metrics``) plus ``plan`` (the :class:`~d3core.training.runner.RunPlan`).
+    """
+    from d3core.config import ConfigSources
+    from d3core.training.runner import fit, plan_run
+
+    manager = manager or get_plugin_manager()
+    work_dir = Path(work_dir)
+    if data is None and normalize_name(dataset) == normalize_name(testing_plugin.TINY_DATASET):
+        data = write_tiny_h5(work_dir.with_name(work_dir.name + "-tiny.h5"), overwrite=True)
+    flags: dict[str, Any] = dict(SMOKE_OVERRIDES)
+    flags.update({"dataset": dataset, "arch": arch, "preset": preset, "work_dir": str(work_dir),
+                  "training.max_steps": int(max_steps), "training.val_check_interval": int(max_steps)})
+    if data is not None:
+        flags["data.path"] = str(data)
+    texts: list[str] = []
+    if isinstance(overrides, Mapping):
+        flags.update(overrides)
+    else:
+        texts = list(overrides)
+    plan = plan_run(ConfigSources(flags=flags, overrides=texts), manager=manager)
+    summary = fit(plan, fast_dev_run=fast_dev_run)
+    summary["plan"] = plan
+    return summary
