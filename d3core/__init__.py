@@ -11,10 +11,11 @@ Plugins import only the marker from here::
 Heavy names (``load_model_local`` and friends) are resolved lazily (PEP 562) so that importing
 ``d3core`` -- and therefore ``d3 --help`` and ``d3 plugins list`` -- never imports torch.
 """
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
+
+from d3core.lazy import lazy_attributes
 
 PROJECT_NAME = "d3"
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -31,16 +32,4 @@ _LAZY_NAMES: dict[str, str] = {
     "get_registry": "d3core.plugins:get_registry",
 }
 
-
-def __getattr__(name: str):
-    target = _LAZY_NAMES.get(name)
-    if target is None:
-        raise AttributeError(f"module 'd3core' has no attribute {name!r}")
-    module_name, attr = target.split(":")
-    value = getattr(import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY_NAMES))
+__getattr__, __dir__, _ = lazy_attributes(__name__, _LAZY_NAMES)

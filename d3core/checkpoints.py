@@ -151,6 +151,9 @@ def safe_torch_load(path: str | os.PathLike, *, mmap: bool = False) -> Any:
         text = " ".join(str(exc).split()).split(". ")[0]
         hint = " -- truncated or corrupt" if "central directory" in text or "zip archive" in text else ""
         raise D3UserError(f"{path}: not a readable torch checkpoint{hint} ({text[:160]})") from exc
+    except Exception as exc:  # garbage bytes drive the restricted unpickler into any error (IndexError, KeyError...)
+        raise D3UserError(f"{path}: not a readable torch checkpoint (corrupt or not a torch file: "
+                          f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from exc
 
 
 # -- original D3 checkpoints -------------------------------------------------------------------------------------------

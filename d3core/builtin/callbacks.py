@@ -1,4 +1,4 @@
-"""Built-in Lightning callbacks: ``early_stopping`` and ``lr_monitor``.
+"""Built-in Lightning callbacks: ``early_stopping``, ``lr_monitor`` and ``sp_mse``.
 
 Each factory is called as ``factory(config)`` with the resolved run configuration.
 """
@@ -15,25 +15,18 @@ def register_callbacks(register):
              description="stop when val_loss has not improved for training.early_stopping_patience validations")
     register("lr_monitor", "d3core.builtin.callbacks:make_lr_monitor",
              description="log the learning rate of every optimizer step")
-
-
-def _select(config: Any, key: str, default: Any) -> Any:
-    if config is None:
-        return default
-    try:
-        from omegaconf import OmegaConf
-
-        value = OmegaConf.select(OmegaConf.create(config) if isinstance(config, dict) else config, key)
-    except Exception:
-        value = None
-    return default if value is None else value
+    register("sp_mse", "d3core.evaluation.sp_mse:make_sp_mse",
+             description="sample a fixed validation subset with the EMA weights every N validations; log sp_mse "
+                         "(needs an oracle: d3 oracle train)")
 
 
 def make_early_stopping(config: Any = None):
     from pytorch_lightning.callbacks import EarlyStopping
 
-    return EarlyStopping(monitor=_select(config, "lightning.checkpoint.monitor", "val_loss"), mode="min",
-                         patience=int(_select(config, "training.early_stopping_patience", 10)))
+    from d3core.config import select_value
+
+    return EarlyStopping(monitor=select_value(config, "lightning.checkpoint.monitor", "val_loss"), mode="min",
+                         patience=int(select_value(config, "training.early_stopping_patience", 10)))
 
 
 def make_lr_monitor(config: Any = None):

@@ -204,6 +204,17 @@ def check_values(config: DictConfig) -> None:
                           "or a fraction of an epoch (0 < float <= 1)")
 
 
+def select_value(config: Any, key: str, default: Any = None) -> Any:
+    """``config``'s value at dotted ``key`` (a DictConfig, a plain dict or None), or ``default`` when absent/None."""
+    if config is None:
+        return default
+    try:
+        value = OmegaConf.select(config if OmegaConf.is_config(config) else OmegaConf.create(config), key)
+    except OmegaConfBaseException:
+        value = None
+    return default if value is None else value
+
+
 def to_plain(config: DictConfig) -> dict[str, Any]:
     """The config as plain Python containers (what checkpoints store; loadable with weights_only=True)."""
     return OmegaConf.to_container(config, resolve=True)

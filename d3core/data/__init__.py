@@ -13,7 +13,7 @@ Modules (each one job):
 
 Names are imported lazily (PEP 562): ``import d3core.data`` stays light; torch is imported only by the reader.
 """
-from importlib import import_module
+from d3core.lazy import lazy_attributes
 
 _LAZY = {
     "SequenceDataset": "d3core.data.base",
@@ -29,17 +29,4 @@ _LAZY = {
     "decode": "d3core.data.encoding",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'd3core.data' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, _LAZY)

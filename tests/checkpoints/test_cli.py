@@ -78,7 +78,7 @@ def test_recursive_dry_run_then_conversion_mirrors_the_tree(cli, legacy_run, lig
 
 def test_recursive_reports_broken_files_and_exits_2(cli, legacy_run, lightning_ckpt, tmp_path):
     zoo = _zoo(tmp_path / "zoo", legacy_run, lightning_ckpt)
-    (zoo / "broken.pth").write_bytes(os.urandom(2048))
+    (zoo / "broken.pth").write_bytes(bytes(range(256)) * 8)
     result = cli("convert", zoo, "--recursive", "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "failed: " in result.output and "broken.pth" in result.output

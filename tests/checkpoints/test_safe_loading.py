@@ -86,7 +86,7 @@ def test_truncated_and_corrupt_files_are_refused_clearly(lightning_ckpt, tmp_pat
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(data[: len(data) // 2])
     corrupt = tmp_path / "corrupt.pth"
-    corrupt.write_bytes(os.urandom(4096))
+    corrupt.write_bytes(bytes(range(256)) * 16)
     empty = tmp_path / "empty.pth"
     empty.write_bytes(b"")
     with pytest.raises(D3UserError, match="truncated or corrupt"):
@@ -96,6 +96,16 @@ def test_truncated_and_corrupt_files_are_refused_clearly(lightning_ckpt, tmp_pat
             detect_format(path)
     result = cli("checkpoint", "info", truncated)
     assert result.exit_code == 2 and "truncated or corrupt" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_garbage_bytes_are_a_clear_error_whatever_they_hold(seed, tmp_path):
+    import random
+
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(random.Random(seed).randbytes(2048))
+    with pytest.raises(D3UserError, match="not a readable torch checkpoint"):
+        safe_torch_load(garbage)
 
 
 def test_original_files_need_the_numpy1_alias_and_get_it(legacy_run):

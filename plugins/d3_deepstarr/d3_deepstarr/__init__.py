@@ -11,4 +11,5 @@ def register_datasets(register):
     register("deepstarr", "d3_deepstarr.dataset:DeepSTARR",
              description="Drosophila S2 enhancers, 249 bp, dev/hk (de Almeida et al. 2022)",
              length=249, label_names=["dev", "hk"], label_mode="global",
-             keys="X_{split} [N,4,249] channels-first, Y_{split} [N,2]", file="DeepSTARR_data.h5")
+             keys="X_{split} [N,4,249] channels-first, Y_{split} [N,2]", file="DeepSTARR_data.h5",
+             oracle="d3_deepstarr.oracle:DeepSTARROracle")

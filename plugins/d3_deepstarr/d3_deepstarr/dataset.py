@@ -37,6 +37,8 @@ class DeepSTARR(SequenceDataset):
     length = 249
     label_names = ("dev", "hk")
     label_mode = "global"
+    #: the oracle network (spec §8.2) that d3 oracle train fits and d3 evaluate scores samples with
+    oracle = "d3_deepstarr.oracle:DeepSTARROracle"
     x_key = "X_{split}"
     y_key = "Y_{split}"
     channels_first = True

@@ -38,6 +38,8 @@ class MPRA(SequenceDataset):
     length = 200
     label_names = ("HepG2", "K562", "WTC11")
     label_mode = "global"
+    #: the oracle network (spec §8.2) that d3 oracle train fits and d3 evaluate scores samples with
+    oracle = "d3_mpra.oracle:MPRAOracle"
     x_key = "x_{split}"
     y_key = "y_{split}"
     channels_first = False

@@ -1,0 +1,353 @@
+"""Sample files: FASTA, NPZ, HDF5 and CSV, chosen by the file extension, written atomically and read back.
+
+A sample set is sequences (tokens 0..3 = A, C, G, T, ``uint8 [N, L]``), the labels each was conditioned on
+(``float32 [N, C]`` with their names), optionally the reference-split row each was drawn for (``--labels-from``;
+``-1`` for none) and metadata (checkpoint, steps, predictor, seed, precision, ...).
+
+==========  =====================================================================================================
+``.fasta``  ``>d3_<i> dev=4 hk=1.5 ref=test:17`` then the sequence; labels and reference row in the header
+            (``.fa``, ``.fna`` too). Metadata is not stored.
+``.npz``    ``tokens`` uint8 [N, L] (token indices, not one-hot), ``labels`` float32 [N, C], ``label_names``
+            str [C], ``rows`` int64 [N], ``metadata`` (a JSON string); read with ``np.load(allow_pickle=False)``.
+``.h5``     datasets ``tokens``, ``labels``, ``rows``; attributes ``label_names`` and ``metadata`` (JSON)
+            (``.hdf5`` too).
+``.csv``    columns ``id,sequence,<label names...>,ref``. Metadata is not stored.
+==========  =====================================================================================================
+
+Writers stream: a FASTA, CSV or HDF5 file never holds more than one chunk in memory (NPZ keeps the uint8 tokens).
+The file appears under its name only when complete (a temporary file beside it, then ``os.replace``).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from d3core.data.encoding import decode, encode
+from d3core.errors import D3UserError
+from d3core.generation.labels import format_labels, format_value
+
+FORMATS = {".fasta": "fasta", ".fa": "fasta", ".fna": "fasta", ".npz": "npz", ".h5": "h5", ".hdf5": "h5",
+           ".csv": "csv"}
+FORMAT_VERSION = 1
+
+
+def format_of(path: str | os.PathLike) -> str:
+    """``fasta``, ``npz``, ``h5`` or ``csv`` from the extension, else a :class:`D3UserError`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise D3UserError(f"{path}: unknown sample file type {suffix or '(no extension)'!r}; use one of "
+                          f"{', '.join(sorted(FORMATS))}")
+    return FORMATS[suffix]
+
+
+@dataclass
+class SampleSet:
+    """Generated sequences and what they were conditioned on."""
+
+    tokens: np.ndarray
+    labels: np.ndarray | None = None
+    label_names: list[str] = field(default_factory=list)
+    rows: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.tokens.shape[0])
+
+    @property
+    def length(self) -> int:
+        return int(self.tokens.shape[1])
+
+    @property
+    def sequences(self) -> list[str]:
+        return decode(self.tokens) if len(self) else []
+
+    @property
+    def reference_split(self) -> str | None:
+        return self.metadata.get("reference_split")
+
+
+# ------------------------------------------------------------------------------------------------------- writing
+class SampleWriter:
+    """Write a sample file chunk by chunk: ``with SampleWriter(path, names, metadata) as w: w.write(tokens, labels)``.
+
+    The file is committed (renamed into place) when the ``with`` block ends without an exception; otherwise the
+    temporary file is removed and an existing file of that name is left untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike, label_names: Sequence[str] = (), metadata: dict | None = None, *,
+                 overwrite: bool = False):
+        self.path = Path(path)
+        self.format = format_of(self.path)
+        if self.path.exists() and not overwrite:
+            raise D3UserError(f"{self.path}: already exists; choose another -o or pass --force to replace it")
+        if self.path.is_dir():
+            raise D3UserError(f"{self.path}: is a directory; -o needs a file name such as samples.fasta")
+        self.label_names = [str(n) for n in label_names]
+        self.metadata = dict(metadata or {})
+        self.split = self.metadata.get("reference_split")
+        self.count = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
+        os.close(handle)
+        self._tmp = Path(name)
+        self._text = None
+        self._h5 = None
+        self._chunks: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
+        if self.format in ("fasta", "csv"):
+            self._text = open(self._tmp, "w", newline="")
+            if self.format == "csv":
+                self._csv = csv.writer(self._text, lineterminator="\n")
+                self._csv.writerow(["id", "sequence", *self.label_names, "ref"])
+
+    def _ref(self, row: int) -> str:
+        return f"{self.split or 'row'}:{row}" if row >= 0 else ""
+
+    def write(self, tokens: np.ndarray, labels: np.ndarray | None = None, rows: np.ndarray | None = None) -> None:
+        """Append sequences ``tokens [b, L]`` with their ``labels [b, C]`` and reference rows ``[b]``."""
+        tokens = np.asarray(tokens, dtype=np.uint8)
+        b = tokens.shape[0]
+        if labels is not None:
+            labels = np.asarray(labels, dtype=np.float32).reshape(b, -1)
+            if labels.shape[1] != len(self.label_names):
+                raise ValueError(f"labels have {labels.shape[1]} columns for names {self.label_names}")
+        rows = None if rows is None else np.asarray(rows, dtype=np.int64).reshape(b)
+        if self.format == "fasta":
+            for i, seq in enumerate(decode(tokens) if b else []):
+                fields = [f"d3_{self.count + i}"]
+                if labels is not None:
+                    fields.append(format_labels(self.label_names, labels[i]))
+                if rows is not None and rows[i] >= 0:
+                    fields.append(f"ref={self._ref(int(rows[i]))}")
+                self._text.write(">" + " ".join(fields) + "\n" + seq + "\n")
+        elif self.format == "csv":
+            for i, seq in enumerate(decode(tokens) if b else []):
+                values = [format_value(v) for v in labels[i]] if labels is not None else [""] * len(self.label_names)
+                ref = self._ref(int(rows[i])) if rows is not None else ""
+                self._csv.writerow([f"d3_{self.count + i}", seq, *values, ref])
+        elif self.format == "h5":
+            self._write_h5(tokens, labels, rows)
+        else:
+            self._chunks.append((tokens, labels, rows))
+        self.count += b
+
+    def _write_h5(self, tokens, labels, rows) -> None:
+        import h5py
+
+        if self._h5 is None:
+            self._h5 = h5py.File(self._tmp, "w", locking=False)
+            length = tokens.shape[1]
+            self._h5.create_dataset("tokens", shape=(0, length), maxshape=(None, length), dtype=np.uint8,
+                                    chunks=(max(1, min(1024, (1 << 20) // max(length, 1))), length), compression="gzip")
+            self._h5.create_dataset("labels", shape=(0, len(self.label_names)),
+                                    maxshape=(None, len(self.label_names)), dtype=np.float32, chunks=True)
+            self._h5.create_dataset("rows", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=True)
+        b, n = tokens.shape[0], self.count
+        for key, value in (("tokens", tokens),
+                           ("labels", labels if labels is not None
+                            else np.full((b, len(self.label_names)), np.nan, np.float32)),
+                           ("rows", rows if rows is not None else np.full(b, -1, np.int64))):
+            data = self._h5[key]
+            data.resize(n + b, axis=0)
+            data[n:n + b] = value
+        self._has_labels = getattr(self, "_has_labels", True) and labels is not None
+
+    def commit(self) -> Path:
+        meta = {"d3_samples_version": FORMAT_VERSION, **self.metadata}
+        if self.format in ("fasta", "csv"):
+            self._text.close()
+        elif self.format == "h5":
+            if self._h5 is None:
+                self._write_h5(np.zeros((0, int(self.metadata.get("length", 0))), np.uint8), None, None)
+            self._h5.attrs["label_names"] = json.dumps(self.label_names)
+            self._h5.attrs["metadata"] = json.dumps(meta, default=str)
+            self._h5.attrs["has_labels"] = bool(getattr(self, "_has_labels", False))
+            self._h5.close()
+        else:
+            sample = load_chunks(self._chunks, len(self.label_names), int(self.metadata.get("length", 0)))
+            arrays = {"tokens": sample[0], "rows": sample[2], "label_names": np.asarray(self.label_names, dtype=str),
+                      "metadata": np.asarray(json.dumps(meta, default=str))}
+            if sample[1] is not None:
+                arrays["labels"] = sample[1]
+            with open(self._tmp, "wb") as f:
+                np.savez_compressed(f, **arrays)
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        for handle in (self._text, self._h5):
+            try:
+                if handle is not None:
+                    handle.close()
+            except Exception:
+                pass
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "SampleWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def load_chunks(chunks, num_labels: int, length: int):
+    """Concatenate writer chunks -> ``(tokens, labels or None, rows)``."""
+    if not chunks:
+        return np.zeros((0, length), np.uint8), None, np.zeros(0, np.int64)
+    tokens = np.concatenate([c[0] for c in chunks])
+    labels = None if any(c[1] is None for c in chunks) else np.concatenate([c[1] for c in chunks])
+    rows = np.concatenate([c[2] if c[2] is not None else np.full(len(c[0]), -1, np.int64) for c in chunks])
+    return tokens, labels, rows
+
+
+def write_samples(path: str | os.PathLike, samples: SampleSet, *, overwrite: bool = False) -> Path:
+    """Write a whole :class:`SampleSet` (format from the extension), atomically."""
+    metadata = dict(samples.metadata)
+    metadata.setdefault("length", samples.length)
+    with SampleWriter(path, samples.label_names, metadata, overwrite=overwrite) as writer:
+        writer.write(samples.tokens, samples.labels, samples.rows)
+    return Path(path)
+
+
+# ------------------------------------------------------------------------------------------------------- reading
+def read_samples(path: str | os.PathLike) -> SampleSet:
+    """Read a sample file written by :func:`write_samples` (or any FASTA/CSV of equal-length ACGT sequences)."""
+    path = Path(path)
+    kind = format_of(path)
+    if not path.is_file():
+        raise D3UserError(f"{path}: no such sample file")
+    reader = {"fasta": _read_fasta, "csv": _read_csv, "npz": _read_npz, "h5": _read_h5}[kind]
+    samples = reader(path)
+    if len(samples) == 0:
+        raise D3UserError(f"{path}: holds no sequences")
+    return samples
+
+
+def _parse_ref(text: str) -> tuple[str | None, int]:
+    split, _, row = text.rpartition(":")
+    try:
+        return (split or None), int(row)
+    except ValueError:
+        return None, -1
+
+
+def _read_fasta(path: Path) -> SampleSet:
+    headers, sequences, current = [], [], []
+    line_of = []
+    with open(path) as f:
+        for number, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line or line.startswith(";"):
+                continue
+            if line.startswith(">"):
+                if headers:
+                    sequences.append("".join(current))
+                headers.append(line[1:])
+                line_of.append(number)
+                current = []
+            elif not headers:
+                raise D3UserError(f"{path} line {number}: sequence before the first '>' header; not a FASTA file")
+            else:
+                current.append(line)
+    if headers:
+        sequences.append("".join(current))
+    names, values, refs, split = None, [], [], None
+    for header in headers:
+        fields = header.split()[1:]
+        pairs = [f.split("=", 1) for f in fields if "=" in f]
+        keys = [k for k, _ in pairs if k != "ref"]
+        ref = next((v for k, v in pairs if k == "ref"), None)
+        if ref is not None:
+            split, row = _parse_ref(ref)
+            refs.append(row)
+        else:
+            refs.append(-1)
+        if names is None:
+            names = keys
+        if keys != names:
+            names = []
+        try:
+            values.append([float(v) for k, v in pairs if k != "ref"])
+        except ValueError:
+            names = []
+    tokens = encode(sequences, source=str(path), rows=line_of, unit="record") if sequences else \
+        np.zeros((0, 0), np.uint8)
+    labels = np.asarray(values, dtype=np.float32) if names else None
+    metadata = {"reference_split": split} if split else {}
+    return SampleSet(tokens, labels, list(names or []), np.asarray(refs, dtype=np.int64), metadata)
+
+
+def _read_csv(path: Path) -> SampleSet:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return SampleSet(np.zeros((0, 0), np.uint8))
+    header = [h.strip() for h in rows[0]]
+    lower = [h.lower() for h in header]
+    if "sequence" not in lower:
+        raise D3UserError(f"{path}: no 'sequence' column (columns: {', '.join(header)})")
+    seq_col = lower.index("sequence")
+    ref_col = lower.index("ref") if "ref" in lower else None
+    label_cols = [i for i, h in enumerate(lower) if h not in ("id", "sequence", "ref")]
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    sequences = [r[seq_col].strip() for r in body]
+    tokens = encode(sequences, source=str(path), rows=list(range(2, len(body) + 2))) if sequences else \
+        np.zeros((0, 0), np.uint8)
+    labels = None
+    names = [header[i] for i in label_cols]
+    if label_cols:
+        try:
+            labels = np.asarray([[float(r[i]) for i in label_cols] for r in body], dtype=np.float32)
+        except (ValueError, IndexError):
+            labels, names = None, []
+    split, refs = None, np.full(len(body), -1, np.int64)
+    if ref_col is not None:
+        for i, r in enumerate(body):
+            if ref_col < len(r) and r[ref_col].strip():
+                split, refs[i] = _parse_ref(r[ref_col].strip())
+    metadata = {"reference_split": split} if split else {}
+    return SampleSet(tokens, labels, names if labels is not None else [], refs, metadata)
+
+
+def _read_npz(path: Path) -> SampleSet:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "tokens" not in f:
+                raise D3UserError(f"{path}: an .npz without a 'tokens' array (keys: {', '.join(f.keys())}); d3 "
+                                  "sample files hold token indices under 'tokens'")
+            tokens = np.asarray(f["tokens"], dtype=np.uint8)
+            labels = np.asarray(f["labels"], dtype=np.float32) if "labels" in f else None
+            names = [str(n) for n in f["label_names"]] if "label_names" in f else []
+            rows = np.asarray(f["rows"], dtype=np.int64) if "rows" in f else None
+            metadata = json.loads(str(f["metadata"])) if "metadata" in f else {}
+    except (OSError, ValueError) as exc:
+        raise D3UserError(f"{path}: not a readable .npz file ({exc})") from exc
+    return SampleSet(tokens, labels, names, rows, metadata)
+
+
+def _read_h5(path: Path) -> SampleSet:
+    import h5py
+
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            if "tokens" not in f:
+                raise D3UserError(f"{path}: no 'tokens' dataset (keys: {', '.join(f.keys())}); not a d3 sample "
+                                  "file (dataset files are read with --data)")
+            tokens = np.asarray(f["tokens"][...], dtype=np.uint8)
+            names = json.loads(f.attrs.get("label_names", "[]"))
+            labels = np.asarray(f["labels"][...], dtype=np.float32) if bool(f.attrs.get("has_labels", True)) \
+                else None
+            rows = np.asarray(f["rows"][...], dtype=np.int64) if "rows" in f else None
+            metadata = json.loads(f.attrs.get("metadata", "{}"))
+    except OSError as exc:
+        raise D3UserError(f"{path}: not a readable HDF5 file ({exc})") from exc
+    return SampleSet(tokens, labels, names if labels is not None else [], rows, metadata)

@@ -1,0 +1,72 @@
+"""Oracles: the plugins' networks (spec §8.2), their registration, Lightning training and the oracle file."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from d3core.errors import D3UserError
+from d3core.evaluation.oracle import default_oracle_path, load_oracle, oracle_network_class
+
+
+def test_deepstarr_oracle_architecture():
+    from d3_deepstarr.oracle import DeepSTARROracle
+
+    net = DeepSTARROracle().eval()
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert shapes["conv1_filters"] == (256, 4, 7) and shapes["conv4_filters"] == (120, 60, 3)
+    assert shapes["fc5.weight"] == (256, 1800) and shapes["fc7.weight"] == (2, 256)
+    assert not any(k.startswith("conv") and k.endswith("bias") for k in shapes)  # bias-free convolutions
+    assert net(torch.zeros(3, 4, 249)).shape == (3, 2)
+
+
+def test_mpra_oracle_architecture():
+    from d3_mpra.oracle import MPRAOracle
+
+    net = MPRAOracle().eval()
+    assert net(torch.zeros(2, 4, 200)).shape == (2, 3)
+    assert net.head[1].in_features == 1536  # 256 channels x 6 positions
+    assert MPRAOracle(num_outputs=1).eval()(torch.zeros(2, 4, 200)).shape == (2, 1)
+
+
+def test_datasets_register_their_oracles():
+    from d3core.plugins import make_plugin_manager
+
+    manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
+    for name, cls_name in (("deepstarr", "DeepSTARROracle"), ("mpra", "MPRAOracle")):
+        entry = manager.get("datasets", name)
+        assert entry.metadata["oracle"].endswith(cls_name)
+        assert oracle_network_class(entry.load()()).__name__ == cls_name
+
+    class NoOracle:
+        name = "plain"
+
+    with pytest.raises(D3UserError, match="registers no oracle"):
+        oracle_network_class(NoOracle())
+
+
+def test_oracle_train_cli_file_and_info(d3_cli, tiny_data, tiny_oracle):
+    assert tiny_oracle == default_oracle_path(tiny_data) and tiny_oracle.is_file()
+    oracle = load_oracle(tiny_oracle)
+    assert oracle.dataset == "deepstarr" and oracle.label_names == ["dev", "hk"] and oracle.length == 249
+    metrics = oracle.info["metrics"]
+    assert set(metrics["test_pearson"]) == {"dev", "hk"} and set(metrics["test_spearman"]) == {"dev", "hk"}
+    assert metrics["epochs"] <= 2 and metrics["test_rows"] == 10
+    prediction = oracle.predict(np.zeros((5, 249), np.uint8))
+    assert prediction.shape == (5, 2) and prediction.dtype == np.float32
+    torch.load(tiny_oracle, weights_only=True)  # plain tensors and containers only
+    info = d3_cli("oracle", "info", tiny_oracle)
+    assert info.exit_code == 0 and "test Pearson" in info.output and "dev" in info.output
+    again = d3_cli("oracle", "train", "--dataset", "deepstarr", "--data", tiny_data)
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_oracle_errors(d3_cli, tmp_path, tiny_oracle):
+    with pytest.raises(D3UserError, match="no such oracle file"):
+        load_oracle(tmp_path / "none.ckpt")
+    with pytest.raises(D3UserError, match="scores 249 bp"):
+        load_oracle(tiny_oracle).predict(np.zeros((2, 100), np.uint8))
+    not_oracle = tmp_path / "x.ckpt"
+    torch.save({"state_dict": {}}, not_oracle)
+    result = d3_cli("oracle", "info", not_oracle)
+    assert result.exit_code == 2 and "not a d3 oracle file" in result.output
