@@ -18,7 +18,7 @@ from typing import Any
 from d3core import hookimpl
 
 MODEL_PREFIX = "model."
-#: d3's own keys (the same strings as ``d3core.training.module``; not imported from there, which pulls in Lightning)
+#: d3's own keys in a .ckpt (``d3core.training.module`` writes them; defined here, where no Lightning import is needed)
 CONFIG_KEY, EMA_KEY, RNG_KEY, VERSIONS_KEY = "d3_config", "d3_ema", "d3_rng", "d3_versions"
 LEGACY_KEY = "d3_legacy"
 

@@ -213,8 +213,3 @@ def select_value(config: Any, key: str, default: Any = None) -> Any:
     except OmegaConfBaseException:
         value = None
     return default if value is None else value
-
-
-def to_plain(config: DictConfig) -> dict[str, Any]:
-    """The config as plain Python containers (what checkpoints store; loadable with weights_only=True)."""
-    return OmegaConf.to_container(config, resolve=True)

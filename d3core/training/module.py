@@ -8,13 +8,9 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+# the checkpoint keys d3 writes next to Lightning's own live with the lightning format (importable without Lightning)
+from d3core.builtin.checkpoint_lightning import CONFIG_KEY, EMA_KEY, RNG_KEY, VERSIONS_KEY
 from d3core.diffusion import TRAIN_EPS, ExponentialMovingAverage, build_graph, build_noise, sedd_loss
-
-#: checkpoint keys written next to Lightning's own (all plain containers and tensors: weights_only=True loads them)
-CONFIG_KEY = "d3_config"
-EMA_KEY = "d3_ema"
-RNG_KEY = "d3_rng"
-VERSIONS_KEY = "d3_versions"
 
 #: offset of the seed of the fixed validation draws (t and corruption), so they differ from the training stream
 VALIDATION_SEED_OFFSET = 7919

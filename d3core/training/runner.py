@@ -37,7 +37,6 @@ class RunPlan:
     run_dir: Path
     data_path: Path
     resume_checkpoint: Path | None = None
-    resume_is_new_dir: bool = False
 
     @property
     def components(self) -> list[tuple[str, str]]:
