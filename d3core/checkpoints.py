@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from d3core.errors import D3UserError
+from d3core.atomic import atomic_torch_save, atomic_write_bytes, atomic_write_text  # noqa: F401 (public API)
 
 #: layout of an original D3 run directory (``is_original_checkpoint``)
 ORIGINAL_CONFIGS = ("hydra/config.yaml", ".hydra/config.yaml")
@@ -64,40 +65,6 @@ class CheckpointBundle:
 
 class UnsafeCheckpointError(D3UserError):
     """A checkpoint needs a non-allow-listed object to unpickle (possibly code): refused, nothing executed."""
-
-
-# -- atomic writes (light: no Lightning import, unlike d3core.training.atomic_io) --------------------------------------
-def _write_atomically(path: str | os.PathLike, write) -> Path:
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` through a temporary file in the same folder and ``os.replace`` (never a truncated file)."""
-    import torch
-
-    return _write_atomically(path, lambda tmp: torch.save(obj, tmp))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` through a temporary file in the same folder and ``os.replace``."""
-    return _write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` through a temporary file in the same folder and ``os.replace``."""
-    return _write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 # -- safe loading ------------------------------------------------------------------------------------------------------
@@ -320,7 +287,8 @@ def plain_config(config: Any) -> Any:
     return config
 
 
-def _graph_and_noise(config: Any):
+def build_diffusion(config: Any):
+    """``(graph, noise)`` of a run config (a DictConfig or plain dict: ``graph.type``, ``tokens``, ``noise.*``)."""
     from d3core.diffusion import build_graph, build_noise
 
     graph = build_graph(str(config["graph"]["type"]), int(config.get("tokens", 4)))
@@ -344,7 +312,7 @@ def build_network(config: dict[str, Any], architecture: str | None = None, *, ma
     import torch
 
     config = plain_config(config)
-    graph, _ = _graph_and_noise(config)
+    graph, _ = build_diffusion(config)
     arch = _manager(manager).get("architectures", architecture or config["arch"]).load()
     if device is None:
         return arch.build(_model_config(config, graph.dim))
@@ -427,7 +395,7 @@ def model_from_bundle(bundle: CheckpointBundle, *, use_ema: bool = True, manager
     Loading is strict: a missing or unexpected key, or a shape mismatch, is a :class:`D3UserError`.
     """
     config = plain_config(bundle.config)
-    graph, noise = _graph_and_noise(config)
+    graph, noise = build_diffusion(config)
     architecture = _manager(manager).get("architectures", bundle.architecture or config["arch"]).load()
     model = architecture.build(_model_config(config, graph.dim))
     weights = dict(bundle.model)

@@ -231,14 +231,6 @@ class D3PluginManager:
                          "error": record.error})
         return rows
 
-    def requirements(self, kinds_and_names: Iterable[tuple[str, str]]) -> list[str]:
-        """``name==version`` lines of the plugins providing the given components (written to ``plugins.txt``)."""
-        lines = {}
-        for kind, name in kinds_and_names:
-            provider = self.get(kind, name).provider
-            lines[provider.distribution] = (f"{provider.distribution}=={provider.version}" if provider.version
-                                            else f"{provider.distribution} (built-in)")
-        return [lines[k] for k in sorted(lines)]
 
 
 def make_plugin_manager(*, load_entrypoints: bool = True, load_builtins: bool = True,

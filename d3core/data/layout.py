@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import h5py
 import numpy as np
 
+from d3core.atomic import temporary_path_beside
 from d3core.data.encoding import one_hot
 from d3core.errors import D3UserError
 
@@ -139,8 +140,7 @@ class H5Writer:
         self.layout = layout
         self.label_names = list(label_names)
         self.x_dtype = np.dtype(x_dtype)
-        self.tmp = self.out.with_name(self.out.name + ".part")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = temporary_path_beside(self.out)
         self._file: h5py.File | None = h5py.File(self.tmp, "w", locking=False)
         self._file.attrs["label_names"] = json.dumps(self.label_names)
         for key, value in (attrs or {}).items():

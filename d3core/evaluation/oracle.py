@@ -128,7 +128,7 @@ def load_oracle(path: str | os.PathLike, device: str = "cpu") -> Oracle:
 
 
 def save_oracle(path: str | os.PathLike, network, info: dict[str, Any]) -> Path:
-    from d3core.training.atomic_io import atomic_torch_save
+    from d3core.atomic import atomic_torch_save
 
     state = {k: v.detach().cpu() for k, v in network.state_dict().items()}
     atomic_torch_save({ORACLE_KEY: {"version": ORACLE_VERSION, **info}, "state_dict": state}, path)
@@ -273,7 +273,9 @@ def train_oracle(dataset, data_path: str | os.PathLike, out: str | os.PathLike |
         trainer.fit(module, _loader(train, batch, shuffle=True, seed=int(settings["seed"]), limit=limit_train),
                     _loader(valid, 512, shuffle=False, seed=0))
         if best.best_model_path:
-            state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+            from d3core.checkpoints import safe_torch_load
+
+            state = safe_torch_load(best.best_model_path)["state_dict"]
             module.load_state_dict(state)
         best_epoch = int(trainer.current_epoch - stop.wait_count) if stop.wait_count else int(trainer.current_epoch)
         epochs = int(trainer.current_epoch)

@@ -17,17 +17,12 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    from d3core.training.atomic_io import _temporary_beside
+    from d3core.atomic import write_atomically
 
-    path = Path(path)
-    tmp = _temporary_beside(path)
     try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        tmp.replace(path)
+        return write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     finally:
-        tmp.unlink(missing_ok=True)
         _pyplot().close(fig)
-    return path
 
 
 def predicted_vs_requested(path: Path, requested: np.ndarray, predicted: np.ndarray, names: Sequence[str]) -> Path:

@@ -216,7 +216,7 @@ def _plots(out_dir, spectra, js, gc_gen, gc_ref, nn_gen, nn_ref, reference, pred
 
 
 def write_outputs(out_dir: Path, result: dict[str, Any]) -> None:
-    from d3core.training.atomic_io import atomic_write_text
+    from d3core.atomic import atomic_write_text
 
     atomic_write_text(out_dir / "metrics.json", json.dumps(_finite(result), indent=2, default=str) + "\n")
     atomic_write_text(out_dir / "report.md", render_report(result))

@@ -22,13 +22,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from d3core.atomic import temporary_path_beside
 from d3core.data.encoding import decode, encode
 from d3core.errors import D3UserError
 from d3core.generation.labels import format_labels, format_value
@@ -93,10 +93,7 @@ class SampleWriter:
         self.metadata = dict(metadata or {})
         self.split = self.metadata.get("reference_split")
         self.count = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
-        os.close(handle)
-        self._tmp = Path(name)
+        self._tmp = temporary_path_beside(self.path)
         self._text = None
         self._h5 = None
         self._chunks: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []

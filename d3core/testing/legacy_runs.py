@@ -28,13 +28,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from d3core.atomic import atomic_write_bytes
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -154,21 +155,6 @@ def ema_by_name(manifest: str | os.PathLike | Mapping[str, Any], state: Mapping[
     return out
 
 
-def _atomic_write_bytes(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_numpy1_pickle(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj)`` to ``path`` atomically, naming numpy scalars as numpy 1.x pickles did.
 
@@ -187,7 +173,7 @@ def save_numpy1_pickle(obj: Any, path: str | os.PathLike) -> Path:
             if info.filename.endswith("data.pkl"):
                 data = data.replace(_NUMPY2_SCALAR, _NUMPY1_SCALAR)
             target.writestr(info, data)
-    _atomic_write_bytes(out.getvalue(), path)
+    atomic_write_bytes(path, out.getvalue())
     return path
 
 
@@ -213,7 +199,7 @@ def write_legacy_run(
     out_dir = Path(out_dir)
     state = build_legacy_state(manifest, optimizer_state=optimizer_state)
     config_text = yaml.safe_dump(manifest["config"], sort_keys=False)
-    _atomic_write_bytes(config_text.encode("utf-8"), out_dir / "hydra" / "config.yaml")
+    atomic_write_bytes(out_dir / "hydra" / "config.yaml", config_text.encode("utf-8"))
     save_numpy1_pickle(state, out_dir / "checkpoints" / "checkpoint.pth")
     if with_meta:
         save_numpy1_pickle(state, out_dir / "checkpoints-meta" / "checkpoint.pth")

@@ -10,28 +10,11 @@ from omegaconf import DictConfig, OmegaConf
 
 # the checkpoint keys d3 writes next to Lightning's own live with the lightning format (importable without Lightning)
 from d3core.builtin.checkpoint_lightning import CONFIG_KEY, EMA_KEY, RNG_KEY, VERSIONS_KEY
-from d3core.diffusion import TRAIN_EPS, ExponentialMovingAverage, build_graph, build_noise, sedd_loss
+from d3core.checkpoints import build_diffusion
+from d3core.diffusion import TRAIN_EPS, ExponentialMovingAverage, sedd_loss
 
 #: offset of the seed of the fixed validation draws (t and corruption), so they differ from the training stream
 VALIDATION_SEED_OFFSET = 7919
-
-
-def build_diffusion(config: DictConfig):
-    """The graph and noise schedule of a run config: ``(graph, noise)``."""
-    graph = build_graph(config.graph.type, int(config.tokens))
-    if config.noise.type == "geometric":
-        noise = build_noise("geometric", sigma_min=float(config.noise.sigma_min),
-                            sigma_max=float(config.noise.sigma_max))
-    else:
-        noise = build_noise("loglinear", eps=float(config.noise.eps))
-    return graph, noise
-
-
-def model_config_of(config: DictConfig, graph_dim: int) -> dict[str, Any]:
-    """The ``model.*`` section as a plain dict, with the output width V set from the graph."""
-    model = OmegaConf.to_container(config.model, resolve=True)
-    model["tokens"] = graph_dim
-    return model
 
 
 def warmup_factor(warmup_steps: int) -> Callable[[int], float]:

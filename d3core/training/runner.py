@@ -212,11 +212,9 @@ def per_device_batch(config: DictConfig) -> int:
 # -- building -----------------------------------------------------------------------------------------------------------
 def build_network(plan: RunPlan):
     """The score network of the plan's architecture, sized by the config."""
-    from d3core.diffusion import build_graph
-    from d3core.training.module import model_config_of
+    from d3core.checkpoints import build_network as network_of_config
 
-    graph = build_graph(plan.config.graph.type, int(plan.config.tokens))
-    return plan.architecture.build(model_config_of(plan.config, graph.dim))
+    return network_of_config(plan.config, str(plan.config.arch), manager=plan.manager)
 
 
 def count_parameters(network) -> int:
@@ -316,7 +314,7 @@ def trainer_kwargs(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, An
 
 def write_run_files(plan: RunPlan) -> None:
     """``config.yaml`` and ``plugins.txt`` in the run directory (rank 0 only, atomically)."""
-    from d3core.training.atomic_io import atomic_write_text
+    from d3core.atomic import atomic_write_text
 
     if not is_rank_zero():
         return
