@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from d3core.errors import D3UserError
-from d3core.atomic import atomic_torch_save, atomic_write_bytes, atomic_write_text  # noqa: F401 (public API)
 
 #: layout of an original D3 run directory (``is_original_checkpoint``)
 ORIGINAL_CONFIGS = ("hydra/config.yaml", ".hydra/config.yaml")

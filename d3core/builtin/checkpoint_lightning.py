@@ -154,7 +154,8 @@ class LightningFormat:
     def save(bundle, path: Path) -> None:
         """Write ``bundle`` as a resumable d3 Lightning checkpoint at ``path`` (atomically)."""
         import d3core
-        from d3core.checkpoints import atomic_torch_save, build_network, optimizer_by_index, plain_config
+        from d3core.atomic import atomic_torch_save
+        from d3core.checkpoints import build_network, optimizer_by_index, plain_config
         from d3core.errors import D3UserError
 
         config = plain_config(bundle.config)

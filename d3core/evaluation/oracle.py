@@ -237,7 +237,6 @@ def train_oracle(dataset, data_path: str | os.PathLike, out: str | os.PathLike |
     ``progress`` shows Lightning's progress bar; ``echo(line)`` receives one line per epoch (val_loss, val_pearson).
     """
     import pytorch_lightning as pl
-    import torch
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     settings = dict(TRAINING_DEFAULTS)

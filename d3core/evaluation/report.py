@@ -86,7 +86,6 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
     if gen.shape[1] != ref_tokens.shape[1]:
         raise D3UserError(f"the samples are {gen.shape[1]} bp but {dataset.name} sequences in {data_path} are "
                           f"{ref_tokens.shape[1]} bp")
-    names = list(samples.label_names) or ref_split.label_names
     metrics: dict[str, Any] = {"n_generated": len(gen), "n_reference": len(ref_tokens)}
     result: dict[str, Any] = {"metrics_version": METRICS_VERSION, "metrics": metrics, "groups": [], "plots": {},
                               "notes": []}
@@ -186,11 +185,8 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
 
 def _plots(out_dir, spectra, js, gc_gen, gc_ref, nn_gen, nn_ref, reference, predicted, requested, ref_predicted,
            names, notes) -> dict[str, str]:
-    try:
-        from d3core.evaluation import plots as P
-    except ImportError:  # pragma: no cover - matplotlib is a dependency of the evaluation extra
-        notes.append("plots skipped: matplotlib is not installed (pip install matplotlib)")
-        return {}
+    from d3core.evaluation import plots as P
+
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -23,11 +23,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from d3core.atomic import atomic_torch_save, atomic_write_text
 from d3core.checkpoints import (
     ORIGINAL_CHECKPOINT_KEYS,
     CheckpointBundle,
-    atomic_torch_save,
-    atomic_write_text,
     build_network,
     is_original_checkpoint,
     is_original_run_dir,
