@@ -2,20 +2,77 @@
 
 Everything is written to a temporary file in the target's folder (same file system), flushed to disk, then moved
 into place with ``os.replace``. Light: no torch import until :func:`atomic_torch_save` is called.
+
+A process killed mid-write (SIGKILL, out of memory, a node lost) cannot delete its temporary file. Temporary names
+therefore carry the writer's host and process id, ``.<name>.<host>-<pid>.<random>.part``, and the next
+:func:`temporary_path_beside` for the same target removes those left on this host by processes that no longer exist.
 """
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 
+def _host() -> str:
+    """This machine's host name, reduced to characters safe in a file name."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "unknown-host"
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (also when it belongs to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove temporaries of ``path`` left on this host by processes that no longer exist; return what was removed.
+
+    Only names ``.<name>.<this host>-<pid>.<random>.part`` of this very target are candidates, and only when process
+    ``pid`` is gone: temporaries of other hosts (a shared cluster file system) and of living processes are never
+    touched. Never raises: a temporary that cannot be removed is left for a later sweep. Only on POSIX systems, where
+    ``os.kill(pid, 0)`` merely probes.
+    """
+    path = Path(path)
+    if os.name != "posix":
+        return []
+    pattern = re.compile(re.escape(f".{path.name}.{_host()}-") + r"(\d+)\.[a-z0-9_]+\.part")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or int(match[1]) <= 0 or _process_exists(int(match[1])):
+            continue
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
 def temporary_path_beside(path: str | os.PathLike) -> Path:
-    """A new empty file ``.<name>.XXXX.part`` in the folder of ``path`` (created if needed), for streaming writers."""
+    """A new empty file ``.<name>.<host>-<pid>.<random>.part`` in the folder of ``path`` (created if needed).
+
+    For streaming writers, which move it onto ``path`` when done. Leftovers of killed writers of the same target on
+    this host are removed first (:func:`remove_stale_temporaries`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    remove_stale_temporaries(path)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=".part",
+                                    dir=path.parent)
     os.close(handle)
     return Path(name)
 

@@ -79,9 +79,25 @@ class SequenceDataset:
 
         return H5Layout(self.x_key, self.y_key, self.channels_first, self.length)
 
+    def cache_path(self) -> Path:
+        """``$D3_DATA_DIR/<filename>`` (default ``~/.cache/d3/<filename>``; ``<name>.h5`` without a ``filename``).
+
+        The name comes from the plugin, so it must be a plain file name that stays in the data folder (no folder
+        part, not absolute, not ``.``/``..``, no NUL); anything else is a :class:`D3UserError`, never a path outside.
+        """
+        name = self.filename or f"{self.name}.h5"
+        folder = data_dir()
+        real = folder.resolve()
+        if (name in (".", "..") or "\0" in name or "/" in name or "\\" in name or Path(name).is_absolute()
+                or (real / name).parent != real):
+            raise D3UserError(f"dataset {self.name!r}: file name {name!r} is not a plain file name inside the data "
+                              f"folder {folder}; the plugin must set 'filename' to a plain name such as "
+                              f"'{self.name}.h5', or give the file explicitly (--out, --data)")
+        return folder / name
+
     def default_path(self) -> Path:
-        """Where the data file is expected: ``$D3_DATA_DIR/<filename>`` or ``~/.cache/d3/<filename>``."""
-        return data_dir() / (self.filename or f"{self.name}.h5")
+        """Where the data file is expected: :meth:`cache_path` (a plugin may override this, e.g. with a fallback)."""
+        return self.cache_path()
 
     @_classproperty
     def default_config(cls) -> dict[str, Any]:
@@ -188,7 +204,7 @@ class SequenceDataset:
 
     def fetch(self, dest: str | os.PathLike | None = None, *, url: str | None = None, sha256: str | None = None,
               progress: bool = True, echo=print) -> Path:
-        """Download the published file to ``dest`` (default :meth:`default_path`) and validate it.
+        """Download the published file to ``dest`` (default :meth:`cache_path`, always in the data folder); validate it.
 
         The URL is ``url``, else ``$D3_DATA_URL``, else the plugin's. The hash is ``sha256``, else the plugin's pinned
         one, else the one recorded at the first download. A download that is not valid data is deleted.
@@ -199,7 +215,7 @@ class SequenceDataset:
         if not source:
             raise D3UserError(f"dataset {self.name!r} has no download URL; set {DATA_URL_ENV} to one, or use "
                               f"'d3 data import {self.name} ...'")
-        target = Path(dest).expanduser() if dest is not None else self.default_path()
+        target = Path(dest).expanduser() if dest is not None else self.cache_path()
         existed = target.exists()
         path, _ = download(source, target, sha256=sha256 or self.sha256, progress=progress, echo=echo)
         try:

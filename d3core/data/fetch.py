@@ -77,11 +77,16 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, progress:
 
     ``sha256``: the expected hash (pinned); without it, the hash recorded beside an earlier download is used, and a
     first download records its hash. An existing file whose hash matches is kept without downloading.
+
+    Writes only into ``dest.parent``: pooch's temporary file, ``dest.name`` (never a name taken from the URL or the
+    server's headers) and its ``.sha256``.
     """
     import pooch
     import requests
 
     dest = Path(dest).expanduser()
+    if dest.name in ("", "..") or dest.is_dir():
+        raise D3UserError(f"{dest}: is a folder, not a file name; give a file path such as {dest / 'data.h5'}")
     pinned = _check_hex(sha256) if sha256 else None
     expected = pinned or recorded_sha256(dest)
     if dest.is_file():

@@ -117,7 +117,8 @@ def read_label_names(f: h5py.File) -> list[str] | None:
 
 
 class H5Writer:
-    """Write a dataset file atomically: into ``<out>.part``, renamed to ``<out>`` only when :meth:`close` succeeds.
+    """Write a dataset file atomically: into a hidden temporary file beside ``<out>``
+    (:func:`d3core.atomic.temporary_path_beside`), renamed to ``<out>`` only when :meth:`close` succeeds.
 
     Use as a context manager; an exception (or Ctrl-C) inside the block deletes the partial file::
 

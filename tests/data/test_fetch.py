@@ -1,4 +1,6 @@
-"""``d3 data fetch`` against a local HTTP server on 127.0.0.1: pinned and recorded hashes, nothing left on failure."""
+"""``d3 data fetch`` against a local HTTP server on 127.0.0.1: pinned and recorded hashes, nothing left on failure,
+nothing written outside the data folder whatever the plugin, URL or server say.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -7,6 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from d3core.errors import D3UserError
+
+#: a URL path whose last segment decodes to ../../evil.h5
+EVIL_PATH = "/..%2F..%2Fevil.h5"
 
 class _Handler(BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
@@ -19,6 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Disposition", 'attachment; filename="../../evil.h5"')  # must be ignored
         self.end_headers()
 
     def do_HEAD(self):
@@ -48,7 +55,7 @@ def server(tmp_path_factory, data_pm, monkeypatch):
     ds = data_pm.get("datasets", "deepstarr").load()()
     src = ds.synthesize(tmp_path_factory.mktemp("src") / "DeepSTARR_data.h5", 64, seed=0)
     body = src.read_bytes()
-    _Handler.files = {"/DeepSTARR_data.h5": body, "/junk.h5": b"not hdf5 at all\n" * 64}
+    _Handler.files = {"/DeepSTARR_data.h5": body, "/junk.h5": b"not hdf5 at all\n" * 64, EVIL_PATH: body}
     _Handler.gets = []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -120,3 +127,58 @@ def test_bad_sha256_flag(server, tmp_path, d3):
     base, _ = server
     result = d3("data", "fetch", "deepstarr", "--sha256", "xyz", env=_env(tmp_path, f"{base}/DeepSTARR_data.h5"))
     assert result.exit_code == 2 and "64 hexadecimal digits" in result.output
+
+
+def _tree(root):
+    """Every path under ``root``, relative to it, sorted."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("filename", ["../../.bashrc", "sub/../../x.h5", "sub/x.h5", "..", ".", "a\0b.h5",
+                                      "..\\..\\x.h5", "ABSOLUTE"])
+def test_plugin_file_name_outside_the_data_folder_is_refused(server, tmp_path, monkeypatch, filename):
+    from d3_deepstarr.dataset import DeepSTARR
+
+    base, _ = server
+    cache = tmp_path / "a" / "b" / "cache"
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("D3_DATA_DIR", str(cache))
+    filename = str(tmp_path / "a" / "abs.h5") if filename == "ABSOLUTE" else filename
+    evil = type("Evil", (DeepSTARR,), {"filename": filename})()
+    before = _tree(tmp_path)
+    with pytest.raises(D3UserError) as caught:
+        evil.fetch(url=f"{base}/DeepSTARR_data.h5", progress=False, echo=lambda line: None)
+    message = str(caught.value)
+    assert "\n" not in message and "'deepstarr'" in message and repr(filename) in message
+    assert "plain name" in message and "--out" in message
+    with pytest.raises(D3UserError):
+        evil.default_path()
+    assert _tree(tmp_path) == before and _Handler.gets == []
+
+
+def test_plugin_names_are_checked_without_touching_the_file_system(monkeypatch, tmp_path):
+    from d3_deepstarr.dataset import DeepSTARR
+
+    monkeypatch.setenv("D3_DATA_DIR", str(tmp_path))
+    for bad in ({"filename": "/etc/passwd"}, {"filename": "", "name": "../evil"}):
+        with pytest.raises(D3UserError, match="not a plain file name inside the data folder"):
+            type("Evil", (DeepSTARR,), bad)().default_path()
+    assert type("Unnamed", (DeepSTARR,), {"filename": ""})().default_path() == tmp_path / "deepstarr.h5"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_url_and_server_cannot_choose_the_file_name(server, tmp_path, d3):
+    base, body = server
+    result = d3("data", "fetch", "deepstarr", env=_env(tmp_path / "a", f"{base}{EVIL_PATH}"))
+    assert result.exit_code == 0, result.output
+    assert _Handler.gets == [EVIL_PATH]
+    assert _tree(tmp_path) == ["a", "a/cache", "a/cache/DeepSTARR_data.h5", "a/cache/DeepSTARR_data.h5.sha256"]
+    assert (tmp_path / "a" / "cache" / "DeepSTARR_data.h5").read_bytes() == body
+
+
+def test_fetch_to_a_folder_is_refused(server, tmp_path, deepstarr):
+    base, _ = server
+    for dest in (tmp_path, tmp_path / "x" / ".."):
+        with pytest.raises(D3UserError, match="is a folder, not a file name"):
+            deepstarr.fetch(dest, url=f"{base}/DeepSTARR_data.h5", progress=False, echo=lambda line: None)
+    assert _tree(tmp_path) == [] and _Handler.gets == []

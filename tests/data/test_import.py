@@ -98,7 +98,7 @@ def test_n_policy_error_names_file_and_line_and_random_replaces(tmp_path, deepst
     r = d3("data", "import", "deepstarr", "--table", str(table), "--out", str(tmp_path / "x.h5"),
            "--replace_n", "random", "--split_seed", "3")  # underscore spellings too
     assert r.exit_code == 0, r.output
-    assert not (tmp_path / "x.h5.part").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["withn.csv", "x.h5"]  # no temporary file left
 
 
 @pytest.mark.parametrize("case", ["length", "nan", "no_label", "no_seq", "pairing", "mixed", "bad_label_spec",
