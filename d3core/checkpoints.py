@@ -312,7 +312,7 @@ def build_network(config: dict[str, Any], architecture: str | None = None, *, ma
 
     config = plain_config(config)
     graph, _ = build_diffusion(config)
-    arch = _manager(manager).get("architectures", architecture or config["arch"]).load()
+    arch = _manager(manager).architecture(architecture or config["arch"])
     if device is None:
         return arch.build(_model_config(config, graph.dim))
     with torch.device(device):
@@ -395,7 +395,7 @@ def model_from_bundle(bundle: CheckpointBundle, *, use_ema: bool = True, manager
     """
     config = plain_config(bundle.config)
     graph, noise = build_diffusion(config)
-    architecture = _manager(manager).get("architectures", bundle.architecture or config["arch"]).load()
+    architecture = _manager(manager).architecture(bundle.architecture or config["arch"])
     model = architecture.build(_model_config(config, graph.dim))
     weights = dict(bundle.model)
     if use_ema and bundle.ema:

@@ -213,6 +213,28 @@ class D3PluginManager:
         """Resolve a component name of one kind (see :meth:`Registry.get`)."""
         return self.registry(kind).get(name)
 
+    def dataset(self, name: str):
+        """The dataset registered as ``name``, instantiated (a :class:`~d3core.data.base.SequenceDataset`).
+
+        A plugin whose dataset is not a ``SequenceDataset`` subclass, or fails to construct, is a
+        :class:`PluginError` naming the plugin -- not an ``AttributeError`` deep inside a command.
+        """
+        from d3core.data.base import SequenceDataset
+
+        entry = self.get("datasets", name)
+        cls = _component_class(entry, SequenceDataset, "d3core.data.SequenceDataset")
+        try:
+            return cls()
+        except Exception as exc:
+            raise PluginError(f"{_described(entry)} cannot be created: {_one_line(exc)}; fix the plugin, or "
+                              f"'pip uninstall {entry.provider.distribution}'") from exc
+
+    def architecture(self, name: str):
+        """The architecture class registered as ``name`` (a :class:`~d3core.architecture.Architecture` subclass)."""
+        from d3core.architecture import Architecture
+
+        return _component_class(self.get("architectures", name), Architecture, "d3core.Architecture")
+
     def is_plugin_distribution(self, name: str) -> bool:
         key = normalize_distribution(name)
         return any(normalize_distribution(r.name) == key for r in self.records.values())
@@ -265,3 +287,18 @@ def set_plugin_manager(manager: D3PluginManager | None) -> None:
 def get_registry(kind: str) -> Registry:
     """The registry of one kind from the process-wide plugin manager, e.g. ``get_registry("datasets")``."""
     return get_plugin_manager().registry(kind)
+
+
+def _described(entry: Entry) -> str:
+    version = f" {entry.provider.version}" if entry.provider.version else ""
+    return f"{entry.kind[:-1].replace('_', ' ')} {entry.name!r} from {entry.provider.distribution}{version}"
+
+
+def _component_class(entry: Entry, base: type, base_name: str) -> type:
+    """The entry's factory, checked to be a subclass of ``base`` (the interface of its kind)."""
+    obj = entry.load()
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        raise PluginError(f"{_described(entry)} is {entry.factory_path} ({type(obj).__name__} "
+                          f"{getattr(obj, '__qualname__', obj)!r}), not a {base_name} subclass; fix the plugin "
+                          f"(see docs/writing-plugins.md), or 'pip uninstall {entry.provider.distribution}'")
+    return obj

@@ -177,4 +177,5 @@ class Registry:
                                for f in related)
             message += f". Plugin {broken} and may provide it: fix or reinstall it"
         available = ", ".join(self.names()) or "none installed"
-        return f"{message}. Available: {available} (see 'd3 plugins list --kind {self.kind}')"
+        return f"{message}{'' if message.endswith('?') else '.'} Available: {available} (see 'd3 plugins list " \
+               f"--kind {self.kind}')"

@@ -101,9 +101,17 @@ class LightningFormat:
     suffix = ".ckpt"
 
     @staticmethod
-    def detect(path: Path) -> bool:
-        """A file holding Lightning's ``state_dict``/``pytorch-lightning_version`` keys (read lazily with mmap)."""
+    def checkpoint_file(path: Path) -> Path:
+        """``path`` itself, or ``<run>/checkpoints/last.ckpt`` when ``path`` is a ``d3 train`` run directory."""
         path = Path(path)
+        last = path / "checkpoints" / "last.ckpt"
+        return last if path.is_dir() and (path / "config.yaml").is_file() and last.is_file() else path
+
+    @staticmethod
+    def detect(path: Path) -> bool:
+        """A file holding Lightning's ``state_dict``/``pytorch-lightning_version`` keys (read lazily with mmap), or a
+        ``d3 train`` run directory (its ``checkpoints/last.ckpt``)."""
+        path = LightningFormat.checkpoint_file(path)
         if not path.is_file():
             return False
         import zipfile
@@ -122,10 +130,12 @@ class LightningFormat:
 
     @staticmethod
     def load(path: Path):
-        """Read a d3 ``.ckpt`` into a :class:`~d3core.checkpoints.CheckpointBundle` (optimizer state by name)."""
+        """Read a d3 ``.ckpt`` (or a run directory's ``last.ckpt``) into a
+        :class:`~d3core.checkpoints.CheckpointBundle` (optimizer state by name)."""
         from d3core.checkpoints import CheckpointBundle, optimizer_by_name, parameter_names, safe_torch_load
         from d3core.errors import D3UserError
 
+        path = LightningFormat.checkpoint_file(path)
         content = safe_torch_load(path, mmap=True)
         if not isinstance(content, dict) or "state_dict" not in content:
             raise D3UserError(f"{path}: not a Lightning checkpoint (no 'state_dict')")

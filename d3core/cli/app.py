@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from difflib import get_close_matches
 from importlib import import_module
 
 import click
@@ -28,8 +29,40 @@ def debug_enabled(ctx: click.Context | None = None) -> bool:
     return bool(root is not None and root.meta.get("d3.traceback"))
 
 
+def _usage_error_line(exc: click.UsageError) -> str:
+    """Click's usage error as one line, pointing to the command's ``--help``."""
+    message = exc.format_message().rstrip()
+    where = f" See '{exc.ctx.command_path} --help'." if exc.ctx is not None else ""
+    return f"Error: {message}{'' if message.endswith(('.', '?')) else '.'}{where}"
+
+
+#: click's "no arguments: show the help" (click >= 8.2), shown as click shows it
+_HELP_REQUESTS = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class D3Group(click.Group):
-    """A click group that turns :class:`D3UserError` into ``Error: ...`` and exit code 2."""
+    """A click group whose errors are one line on stderr and exit code 2, without traceback.
+
+    :class:`D3UserError` -> ``Error: ...``; click's usage errors (bad option value, unknown command) -> the same one
+    line instead of click's usage block. ``--traceback`` / ``D3_DEBUG=1`` let them propagate.
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:  # this group's own options, e.g. 'd3 --bogus'
+            if debug_enabled(parent) or isinstance(exc, _HELP_REQUESTS):
+                raise
+            click.echo(_usage_error_line(exc), err=True)
+            raise click.exceptions.Exit(exc.exit_code) from exc
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint} Commands: {', '.join(self.list_commands(ctx))}")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -38,6 +71,11 @@ class D3Group(click.Group):
             if debug_enabled(ctx):
                 raise
             click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except click.UsageError as exc:
+            if debug_enabled(ctx) or isinstance(exc, _HELP_REQUESTS):
+                raise
+            click.echo(_usage_error_line(exc), err=True)
             ctx.exit(exc.exit_code)
 
 

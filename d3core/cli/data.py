@@ -17,36 +17,35 @@ from d3core.errors import D3UserError
 
 def _dataset_by_name(name: str):
     """The dataset plugin object registered as ``name`` (``dist:name`` allowed)."""
-    from d3core.plugins import get_registry
+    from d3core.plugins import get_plugin_manager
 
-    return get_registry("datasets").get(name).load()()
+    return get_plugin_manager().dataset(name)
 
 
 def _datasets_matching(path: Path):
     """Registered datasets whose layout matches the file's keys (or its ``d3_dataset`` attribute)."""
-    from d3core.data.base import SequenceDataset
     from d3core.data.layout import open_h5
     from d3core.errors import PluginError
-    from d3core.plugins import get_registry
+    from d3core.plugins import get_plugin_manager
 
     with open_h5(path) as f:
         keys = list(f.keys())
         named = f.attrs.get("d3_dataset")
     if isinstance(named, bytes):
         named = named.decode()
-    registry = get_registry("datasets")
+    manager = get_plugin_manager()
     if named:
         try:
-            return [registry.get(str(named)).load()()], keys
+            return [manager.dataset(str(named))], keys
         except PluginError:
-            pass  # made by a dataset that is not installed here: fall back to the keys
+            pass  # made by a dataset that is not installed (or broken) here: fall back to the keys
     found = []
-    for entry in registry.entries():
+    for entry in manager.registry("datasets").entries():
         try:
-            dataset = entry.load()()
-        except Exception:  # a broken plugin must not break 'info' for the others
+            dataset = manager.dataset(f"{entry.provider.distribution}:{entry.name}")
+        except PluginError:  # a broken plugin must not break 'info' for the others
             continue
-        if isinstance(dataset, SequenceDataset) and dataset.layout.matches(keys):
+        if dataset.layout.matches(keys):
             found.append(dataset)
     return found, keys
 

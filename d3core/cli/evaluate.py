@@ -74,7 +74,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
     dataset = dataset or meta.get("dataset")
     if not dataset:
         raise D3UserError(f"{samples}: does not record its dataset; pass --dataset NAME")
-    ds = manager_of(ctx).get("datasets", dataset).load()()
+    ds = manager_of(ctx).dataset(dataset)
     if data is None and meta.get("data") and Path(meta["data"]).is_file():
         data = Path(meta["data"])
     data_path = ds.require(data)

@@ -50,8 +50,9 @@ def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | N
     from d3core.errors import D3UserError
     from d3core.evaluation.oracle import default_oracle_path, train_oracle
 
-    ds = manager_of(ctx).get("datasets", dataset).load()()
+    ds = manager_of(ctx).dataset(dataset)
     path = ds.require(data)
+    ds.validate(path)  # another dataset's file or a corrupt one fails before anything is announced
     target = out or default_oracle_path(path)
     if target.exists() and not force:
         raise D3UserError(f"{target}: already exists; pass --force to retrain it, or -o another file")

@@ -72,7 +72,8 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
         source = f"{len(rows)} label row(s)" if len(rows) else "unconditional"
     num = 1 if num is None else num
     steps = DEFAULT_STEPS if steps is None else steps
-    total = max(len(rows), 1) * num if sm.num_labels else num
+    sm.resolve(precision, predictor)  # a bad request fails before anything is announced or written
+    _, total = sm.plan_rows(rows if sm.num_labels else None, num)
     click.echo(f"d3: sampling {total} sequence(s) of {sm.length} bp from {checkpoint} ({source}, {num} per row; "
                f"{steps} steps) on {sm.device}", err=True)
     bar = None

@@ -127,13 +127,13 @@ def _dry_run(plan) -> None:
 
     from d3core.training.runner import build_network, count_parameters, plugin_versions, resolve_precision
 
+    parameters = count_parameters(build_network(plan))  # sizes the architecture cannot build fail before any output
     click.echo("# resolved config")
     click.echo(OmegaConf.to_yaml(plan.config).rstrip())
     click.echo("# plugins")
     for name, version in sorted(plugin_versions(plan).items()):
         click.echo(f"{name}=={version}")
     click.echo(f"# data: {plan.data_path} (valid)")
-    network = build_network(plan)
     click.echo(f"# model: {plan.config.arch} preset {plan.config.preset}, "
-               f"{count_parameters(network):,} parameters; precision {resolve_precision(plan.config)}")
+               f"{parameters:,} parameters; precision {resolve_precision(plan.config)}")
     click.echo(f"# run directory: {plan.run_dir} (dry run: nothing written)")

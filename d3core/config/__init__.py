@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
@@ -41,11 +42,13 @@ def _load_yaml(path: Path) -> DictConfig:
     if not path.is_file():
         raise D3UserError(f"--config_path {path}: no such file; pass a YAML file such as configs/lightning_config.yaml")
     try:
+        top = yaml.safe_load(path.read_text(encoding="utf-8"))
         loaded = OmegaConf.load(path)
     except Exception as exc:
         raise D3UserError(f"--config_path {path}: not valid YAML ({' '.join(str(exc).split())})") from exc
-    if not isinstance(loaded, DictConfig):
-        raise D3UserError(f"--config_path {path}: the top level must be a mapping of keys, got a list")
+    if not (top is None or isinstance(top, dict)) or not isinstance(loaded, DictConfig):
+        raise D3UserError(f"--config_path {path}: the top level must be a mapping of keys (e.g. 'optim:' then "
+                          f"'  lr: 1e-4'), got {type(top).__name__} {str(top)[:40]!r}")
     return loaded
 
 
@@ -90,7 +93,20 @@ def _all_keys(config: DictConfig, prefix: str = "") -> list[str]:
     return keys
 
 
+def _check_sections_kept(config: DictConfig, layer: DictConfig, origin: str, prefix: str = "") -> None:
+    """A section (``model``, ``optim``, ...) may only be given keys, not replaced by a plain value."""
+    for key, value in layer.items():
+        current = config.get(key) if isinstance(config, DictConfig) and key in config else None
+        if isinstance(current, DictConfig) and isinstance(value, DictConfig):
+            _check_sections_kept(current, value, origin, f"{prefix}{key}.")
+        elif isinstance(current, DictConfig) and len(current):
+            first = next(iter(current.keys()))
+            raise D3UserError(f"{origin}: {prefix}{key} is a section ({', '.join(map(str, current.keys()))}), not a "
+                              f"value; set one of its keys, e.g. {prefix}{key}.{first}=...")
+
+
 def _merge_strict(config: DictConfig, layer: DictConfig, origin: str) -> DictConfig:
+    _check_sections_kept(config, layer, origin)
     try:
         return OmegaConf.merge(config, layer)
     except OmegaConfBaseException as exc:
@@ -168,7 +184,25 @@ _NON_NEGATIVE = ("optim.weight_decay", "optim.warmup", "optim.grad_clip", "model
                  "training.early_stopping_patience", "lightning.checkpoint.every_n_train_steps")
 _CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", "loglinear"),
             "sampling.predictor": ("euler", "analytic", "none"),
-            "model.label_mode": ("global", "per_position", "none")}
+            "model.label_mode": ("global", "per_position", "none"),
+            "lightning.accelerator": ("auto", "cpu", "gpu", "cuda", "mps", "tpu"),
+            # Lightning's precision values (ints 16/32/64 are written as strings here), plus d3's "auto"
+            "lightning.precision": ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
+                                    "32", "16", "bf16", "64", "transformer-engine", "transformer-engine-float16")}
+
+
+def _check_devices(devices: Any) -> None:
+    """``auto``, a count (``-1`` = all), a list of device indices, or ``"0,1"``."""
+    if OmegaConf.is_config(devices):
+        devices = OmegaConf.to_container(devices)
+    text = str(devices).strip()
+    count = isinstance(devices, int) and not isinstance(devices, bool) and (devices > 0 or devices == -1)
+    indices = isinstance(devices, list) and devices and all(isinstance(d, int) and d >= 0 for d in devices)
+    listed = isinstance(devices, str) and "," in text and text.replace(",", "").replace(" ", "").isdigit()
+    ok = text == "auto" or count or indices or listed
+    if not ok:
+        raise D3UserError(f"config lightning.devices={devices!r} must be auto, a number of devices (>= 1, or -1 for "
+                          "all), or device indices such as [0, 1] or \"0,1\"")
 
 
 def check_values(config: DictConfig) -> None:
@@ -188,8 +222,12 @@ def check_values(config: DictConfig) -> None:
         if not (is_number(v) and v >= 0):
             raise D3UserError(f"config {key}={v!r} must be a number >= 0")
     for key, choices in _CHOICES.items():
-        if value(key) not in choices:
+        if str(value(key)) not in choices:
             raise D3UserError(f"config {key}={value(key)!r} is not one of: {', '.join(choices)}")
+    _check_devices(value("lightning.devices"))
+    epochs = value("training.max_epochs")
+    if not (isinstance(epochs, int) and not isinstance(epochs, bool) and (epochs >= 1 or epochs == -1)):
+        raise D3UserError(f"config training.max_epochs={epochs!r} must be an integer >= 1, or -1 for no epoch limit")
     for key in ("optim.lr", "noise.sigma_min", "noise.sigma_max", "noise.eps"):
         if not (is_number(value(key)) and value(key) > 0):
             raise D3UserError(f"config {key}={value(key)!r} must be a number > 0")

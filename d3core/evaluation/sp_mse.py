@@ -111,7 +111,7 @@ def make_sp_mse(config: Any = None) -> SPMSECallback:
 
     if config is None:
         raise D3UserError("the sp_mse callback needs the run config (use d3 train --callback sp_mse)")
-    dataset = get_plugin_manager().get("datasets", select_value(config, "dataset", None)).load()()
+    dataset = get_plugin_manager().dataset(select_value(config, "dataset", None))
     data_path = select_value(config, "data.path", None)
     data_path = dataset.require(data_path)
     oracle = select_value(config, "sp_mse.oracle", None) or default_oracle_path(data_path)

@@ -108,7 +108,7 @@ class SamplingModel:
             raise D3UserError(f"{self.checkpoint}: the checkpoint does not name its dataset; pass --dataset")
         from d3core.plugins import get_plugin_manager
 
-        return (self.manager or get_plugin_manager()).get("datasets", self.dataset_name).load()()
+        return (self.manager or get_plugin_manager()).dataset(self.dataset_name)
 
     def data_path(self) -> Path | None:
         path = (self.config.get("data") or {}).get("path")
@@ -171,7 +171,8 @@ class SamplingModel:
                 "arch": self.config.get("arch"), "length": self.length,
                 "label_names": list(self.label_names), "d3core_version": d3core.__version__, **extra}
 
-    def _plan(self, label_rows: np.ndarray | None, num: int):
+    def plan_rows(self, label_rows: np.ndarray | None, num: int) -> tuple[np.ndarray | None, int]:
+        """Check a request; return ``(label rows repeated num times [R*num, C] or None, number of sequences)``."""
         if self.num_labels and (label_rows is None or len(label_rows) == 0):
             example = ",".join(f"{n}=1.0" for n in self.label_names)
             raise D3UserError(f"the model is conditioned on {', '.join(self.label_names)}: give --labels "
@@ -195,7 +196,7 @@ class SamplingModel:
                      predictor: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, seed: int = 0,
                      precision: str | None = None, on_step: Callable[[int, int], None] | None = None):
         """Yield ``(start, tokens [b, L], labels [b, C] | None)`` chunks of ``num`` sequences per label row."""
-        labels, total = self._plan(label_rows, num)
+        labels, total = self.plan_rows(label_rows, num)
         precision, predictor = self.resolve(precision, predictor)
         for start, tokens in iter_chunks(self.model, self.graph, self.noise, length=self.length, num=total,
                                          labels=labels, steps=steps, predictor=predictor, batch_size=batch_size,

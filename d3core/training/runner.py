@@ -6,11 +6,14 @@ plugin used), ``checkpoints/`` (top-k on val_loss and ``last.ckpt``) and the log
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
+from difflib import get_close_matches
 from importlib import import_module
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -24,6 +27,8 @@ RUN_DIR_ENV = "D3_RUN_DIR"
 DEFAULT_PRESET = "paper"
 #: sections that a resumed run takes from its checkpoint (a conflicting user value is an error)
 CHECKPOINT_OWNED = ("model", "graph", "noise", "tokens", "dataset", "arch")
+#: Lightning strategy names accepted without importing Lightning's strategy registry
+COMMON_STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook", "fsdp", "deepspeed", "single_device")
 
 
 @dataclass
@@ -55,10 +60,18 @@ def _logger_names(config: DictConfig) -> list[str]:
     return names
 
 
-def is_rank_zero() -> bool:
-    from pytorch_lightning.utilities.rank_zero import rank_zero_only
+#: where Lightning reads a process's global rank before its strategy sets it (lightning_fabric's ``_get_rank``)
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
 
-    return getattr(rank_zero_only, "rank", 0) == 0
+
+def is_rank_zero() -> bool:
+    """Whether this process is global rank 0: Lightning's ``rank_zero_only.rank`` once Lightning is imported, else
+    the same environment variables Lightning reads (so a typo in a flag fails before the 3-second Lightning import)."""
+    rank_zero = sys.modules.get("pytorch_lightning.utilities.rank_zero")
+    if rank_zero is not None:
+        return getattr(rank_zero.rank_zero_only, "rank", 0) == 0
+    rank = next((os.environ[key] for key in _RANK_VARIABLES if os.environ.get(key) is not None), "0")
+    return int(rank) == 0
 
 
 def _selection(sources: ConfigSources, checkpoint_config: dict | None) -> dict[str, Any]:
@@ -132,8 +145,8 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     chosen = _selection(sources, checkpoint_config)
     dataset_entry = manager.get("datasets", chosen["dataset"])
     arch_entry = manager.get("architectures", chosen["arch"])
-    dataset = dataset_entry.load()()
-    architecture = arch_entry.load()
+    dataset = manager.dataset(chosen["dataset"])
+    architecture = manager.architecture(chosen["arch"])
     preset_name = chosen["preset"] or DEFAULT_PRESET
     dataset_defaults = OmegaConf.to_container(OmegaConf.create(dict(dataset.default_config)))
     dataset_defaults.setdefault("model", {}).update(num_labels=len(dataset.label_names),
@@ -160,6 +173,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
         raise D3UserError(f"run directory {run_dir} already exists; choose another --work_dir, or continue it with "
                           f"--work_dir {run_dir} --resume_from last")
     _check_batch(config)
+    check_trainer_settings(config, manager)
     return RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
                    data_path=data_path, resume_checkpoint=resume_ckpt)
 
@@ -230,11 +244,12 @@ def plugin_versions(plan: RunPlan) -> dict[str, str]:
     return versions
 
 
-def _load_callback(plan: RunPlan, name: str):
-    registry = plan.manager.registry("callbacks")
+def callback_factory(manager: D3PluginManager, name: str) -> Callable[[DictConfig], Any]:
+    """``make(config) -> Callback`` for a ``callbacks`` entry: a registered name (``dist:name`` too) or an importable
+    ``module:Class`` (a ``pytorch_lightning.Callback`` subclass built without arguments). Raises D3UserError."""
     dist = name.rpartition(":")[0]
-    if ":" not in name or plan.manager.is_plugin_distribution(dist):
-        return registry.get(name).load()(plan.config)
+    if ":" not in name or manager.is_plugin_distribution(dist):
+        return manager.get("callbacks", name).load()
     module_name, _, attr = name.partition(":")
     try:
         cls = getattr(import_module(module_name), attr)
@@ -243,10 +258,40 @@ def _load_callback(plan: RunPlan, name: str):
                           "registered callback name or an importable module:Class") from exc
     from pytorch_lightning import Callback
 
-    instance = cls()
-    if not isinstance(instance, Callback):
-        raise D3UserError(f"--callback {name}: {cls!r} is not a pytorch_lightning.Callback")
-    return instance
+    if not (isinstance(cls, type) and issubclass(cls, Callback)):
+        raise D3UserError(f"--callback {name}: {cls!r} is not a pytorch_lightning.Callback subclass; give a "
+                          "registered callback name or a module:Class of a Lightning callback")
+    return lambda config: cls()
+
+
+def check_trainer_settings(config: DictConfig, manager: D3PluginManager) -> None:
+    """What Lightning would only reject after the run directory exists: the accelerator is present here, the
+    strategy is known, every logger and callback resolves. Raises :class:`D3UserError`."""
+    import torch
+
+    accelerator = str(config.lightning.accelerator)
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise D3UserError(f"lightning.accelerator={accelerator} (--gpus/--accelerator) but no CUDA GPU is visible "
+                          "here; use --accelerator cpu, or run on a GPU node with a CUDA build of torch")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise D3UserError("lightning.accelerator=mps but Apple MPS is not available here; use --accelerator cpu")
+    if accelerator == "tpu" and find_spec("torch_xla") is None:
+        raise D3UserError("lightning.accelerator=tpu needs torch_xla, which is not installed; use --accelerator cpu "
+                          "or gpu, or pip install torch_xla")
+    strategy = str(config.lightning.strategy)
+    if strategy not in COMMON_STRATEGIES:  # anything else: ask Lightning's registry (a slow import)
+        from pytorch_lightning.strategies import StrategyRegistry
+
+        known = [*COMMON_STRATEGIES, *StrategyRegistry.available_strategies()]
+    if strategy not in COMMON_STRATEGIES and strategy not in known:
+        close = get_close_matches(strategy, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise D3UserError(f"lightning.strategy={strategy!r} is not a Lightning strategy; {hint}use auto (DDP on "
+                          "several devices), ddp, ddp_spawn, fsdp or deepspeed")
+    for name in _logger_names(config):
+        manager.get("loggers", name).load()
+    for name in config.callbacks:
+        callback_factory(manager, str(name))
 
 
 def build_callbacks(plan: RunPlan) -> list:
@@ -269,7 +314,7 @@ def build_callbacks(plan: RunPlan) -> list:
     callbacks.append(CheckpointOnSigterm(str(checkpoints / "last.ckpt")))
     if int(config.training.early_stopping_patience):
         callbacks.append(plan.manager.get("callbacks", "early_stopping").load()(config))
-    callbacks += [_load_callback(plan, name) for name in config.callbacks]
+    callbacks += [callback_factory(plan.manager, str(name))(config) for name in config.callbacks]
     return callbacks
 
 
@@ -332,6 +377,25 @@ def _finish_loggers(trainer) -> None:
             experiment.finish()
 
 
+def build_trainer(plan: RunPlan, *, fast_dev_run: bool = False):
+    """The ``pytorch_lightning.Trainer`` of a plan, built before anything is written to the run directory.
+
+    Settings Lightning refuses (e.g. more devices than the machine has, or a value a ``configure_trainer`` plugin
+    set) become one :class:`D3UserError` naming the ``lightning.*`` keys to fix.
+    """
+    import pytorch_lightning as pl
+    from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+    kwargs = trainer_kwargs(plan, fast_dev_run=fast_dev_run)
+    try:
+        return pl.Trainer(**kwargs)
+    except (MisconfigurationException, ValueError, TypeError, ImportError) as exc:
+        settings = ", ".join(f"{key}={kwargs.get(key)!r}" for key in ("accelerator", "devices", "num_nodes",
+                                                                        "strategy", "precision"))
+        raise D3UserError(f"Lightning refused the trainer settings ({settings}): {' '.join(str(exc).split()).rstrip('.')}; "
+                          "fix the lightning.* keys (or --accelerator/--devices/--strategy/--precision)") from exc
+
+
 def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
     """Train. Returns a summary: run directory, last checkpoint, final step."""
     import pytorch_lightning as pl
@@ -341,13 +405,13 @@ def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
     from d3core.training.module import D3LightningModule
 
     pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
+    trainer = build_trainer(plan, fast_dev_run=fast_dev_run)
     if not fast_dev_run:
         write_run_files(plan)
     module = D3LightningModule(plan.config, build_network(plan), versions=plugin_versions(plan))
     data = D3DataModule(plan.dataset, str(plan.data_path), per_device_batch=per_device_batch(plan.config),
                         eval_batch=max(1, int(plan.config.eval.batch_size) // world_size(plan.config)),
                         seed=int(plan.config.seed), num_workers=int(plan.config.data.num_workers))
-    trainer = pl.Trainer(**trainer_kwargs(plan, fast_dev_run=fast_dev_run))
     previous = os.environ.get(RUN_DIR_ENV)
     os.environ[RUN_DIR_ENV] = str(plan.run_dir.resolve())  # inherited by the ranks Lightning launches
     interrupted = False

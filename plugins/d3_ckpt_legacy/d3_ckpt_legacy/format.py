@@ -138,7 +138,7 @@ def decide_variant(hydra: dict, model: dict) -> layout.Variant:
 def _architecture(name: str):
     from d3core.plugins import get_plugin_manager
 
-    return get_plugin_manager().get("architectures", name).load()
+    return get_plugin_manager().architecture(name)
 
 
 def d3_model_config(arch: str, hydra_model: dict, model: dict, variant: layout.Variant, file: Path) -> dict[str, Any]:
