@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from d3core.plugins import make_plugin_manager
+from plugin_fixtures import install_fixture_plugins
 
-FIXTURES = Path(__file__).parent / "fixtures"
 D3_SCRIPT = Path(sys.executable).with_name("d3")
 
 
@@ -29,11 +29,7 @@ def bare_pm(warnings_seen):
 @pytest.fixture(scope="session")
 def plugin_site(tmp_path_factory) -> Path:
     """The fixture plugins of tests/fixtures/plugins, really pip-installed into a temporary PYTHONPATH folder."""
-    target = tmp_path_factory.mktemp("plugin-site")
-    packages = sorted(str(p) for p in (FIXTURES / "plugins").iterdir() if (p / "pyproject.toml").exists())
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), *packages], check=True, capture_output=True)
-    return target
+    return install_fixture_plugins(tmp_path_factory.mktemp("plugin-site"))
 
 
 def _run_d3(*args: str, site: Path | None = None, **env: str) -> subprocess.CompletedProcess:

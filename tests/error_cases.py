@@ -1,0 +1,283 @@
+"""The bad-input catalogue: what a user can get wrong, and the one line d3 answers with.
+
+Each :class:`Case` is a ``d3`` command run by the installed console script in a workspace of real files
+(:func:`build_workspace`). ``tests/test_error_catalogue.py`` checks every case (exit code 2, one ``Error:`` line holding
+``says``, no traceback, nothing in the workspace modified); ``scripts/gen_errors_doc.py`` writes ``docs/errors.md``
+from the same cases and their real messages.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+D3_SCRIPT = Path(sys.executable).with_name("d3")
+#: the areas, in the order docs/errors.md lists them
+AREAS = ("command line", "configuration", "data files", "checkpoints", "plugins")
+#: a file that exists only if a malicious checkpoint or YAML file ran its code
+MARKER = "PWNED"
+RUN = "run/checkpoints/last.ckpt"  # a Conv tiny DeepSTARR checkpoint (2 steps)
+TRAIN = ("train", "--dataset", "deepstarr", "--arch", "Tran", "--preset", "tiny", "--data", "ds.h5",
+         "--max_steps", "2", "--accelerator", "cpu")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: ``d3 *args`` must exit 2 with one ``Error:`` line containing every fragment of ``says``."""
+
+    id: str
+    area: str
+    what: str  # what the user did, for docs/errors.md
+    args: tuple[str, ...]
+    says: tuple[str, ...]
+    plugins: str | None = None  # D3_LOAD_PLUGINS value; not None: the fixture plugins are on PYTHONPATH
+    env: dict[str, str] = field(default_factory=dict)
+    cpu_only: bool = False  # the input is only wrong on a machine without a GPU
+
+
+CASES: tuple[Case, ...] = (
+    # -- command line --------------------------------------------------------------------------------------------------
+    Case("unknown-command", "command line", "misspelled a command", ("trian",),
+         ("No such command 'trian'", "Did you mean 'train'?", "See 'd3 --help'")),
+    Case("unknown-option", "command line", "misspelled an option", ("train", "--datset", "deepstarr"),
+         ("No such option '--datset'", "'--dataset'", "See 'd3 train --help'")),
+    Case("option-wrong-type", "command line", "gave text where a number is expected",
+         (*TRAIN, "--batch_size", "abc"), ("'abc' is not a valid integer", "See 'd3 train --help'")),
+    Case("option-out-of-range", "command line", "asked for zero sampling steps",
+         ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--steps", "0"),
+         ("'--steps': 0 is not in the range x>=1",)),
+    Case("unknown-dataset", "command line", "misspelled the dataset",
+         ("train", "--dataset", "deepstar", "--arch", "Tran"),
+         ("unknown dataset 'deepstar'", "did you mean 'deepstarr'?", "d3 plugins list --kind datasets")),
+    Case("unknown-architecture", "command line", "misspelled the architecture",
+         ("train", "--dataset", "deepstarr", "--arch", "Trann"),
+         ("unknown architecture 'Trann'", "did you mean 'Tran'?", "Available: Conv, Tran")),
+    Case("unknown-preset", "command line", "asked for a preset the architecture lacks",
+         ("train", "--dataset", "deepstarr", "--arch", "Tran", "--preset", "huge", "--data", "ds.h5"),
+         ("unknown preset 'huge'", "tiny, paper")),
+    Case("unknown-logger", "command line", "misspelled a logger", (*TRAIN, "--logger", "tensorbord"),
+         ("unknown logger 'tensorbord'", "did you mean 'tensorboard'?")),
+    Case("callback-not-importable", "command line", "named a callback class that cannot be imported",
+         (*TRAIN, "--callback", "mylab.callbacks:Probe"),
+         ("--callback mylab.callbacks:Probe: cannot import", "registered callback name or an importable module:Class")),
+    Case("no-gpu", "command line", "asked for GPUs on a machine without one",
+         ("train", "--dataset", "deepstarr", "--arch", "Tran", "--preset", "tiny", "--data", "ds.h5", "--gpus", "2"),
+         ("no CUDA GPU is visible", "--accelerator cpu"), cpu_only=True),
+    Case("unknown-strategy", "command line", "misspelled the distributed strategy", (*TRAIN, "--strategy", "dpp"),
+         ("lightning.strategy='dpp' is not a Lightning strategy", "did you mean 'ddp'?")),
+    Case("unknown-precision", "command line", "gave an unknown training precision", (*TRAIN, "--precision", "fp8"),
+         ("lightning.precision='fp8' is not one of", "bf16-mixed")),
+    Case("zero-devices", "command line", "asked for zero devices", (*TRAIN, "--devices", "0"),
+         ("lightning.devices=0 must be auto, a number of devices",)),
+    Case("batch-not-divisible", "command line", "chose a global batch the devices cannot share",
+         (*TRAIN, "--devices", "3", "--batch_size", "16"),
+         ("training.batch_size=16 is the global batch and must divide by devices x nodes x accum = 3 x 1",
+          "training.batch_size=15")),
+    Case("run-directory-exists", "command line", "started a new run in an existing run directory",
+         (*TRAIN, "--work_dir", "run"), ("run directory run already exists", "--resume_from last")),
+    Case("resume-last-without-run", "command line", "resumed 'last' without saying which run",
+         ("train", "--resume_from", "last"), ("--resume_from last needs --work_dir",)),
+    Case("sample-unknown-format", "command line", "asked for an unknown sample file type",
+         ("sample", RUN, "-o", "designed.txt", "--labels", "1,1"),
+         ("designed.txt: unknown sample file type '.txt'", ".fasta")),
+    Case("sample-output-exists", "command line", "would overwrite earlier samples",
+         ("sample", RUN, "-o", "samples.fasta", "--labels", "1,1"), ("samples.fasta: already exists", "--force")),
+    Case("sample-unknown-label", "command line", "named a label the model does not have",
+         ("sample", RUN, "-o", "new.fasta", "--labels", "dev=1,foo=2"),
+         ("unknown label 'foo'", "this model's labels are dev, hk")),
+    Case("sample-no-labels", "command line", "sampled a conditional model without labels",
+         ("sample", RUN, "-o", "new.fasta"), ("the model is conditioned on dev, hk", "--labels dev=1.0,hk=1.0")),
+    Case("sample-bad-precision", "command line", "gave an unknown sampling precision",
+         ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--precision", "fp8"),
+         ("--precision 'fp8': use one of",)),
+    Case("fetch-bad-hash", "command line", "pinned a malformed SHA-256",
+         ("data", "fetch", "deepstarr", "--sha256", "xyz"), ("--sha256 'xyz': expected 64 hexadecimal digits",)),
+    # -- configuration -------------------------------------------------------------------------------------------------
+    Case("override-unknown-key", "configuration", "misspelled a config key", (*TRAIN, "optim.lrr=1e-4"),
+         ("unknown config key 'optim.lrr'", "did you mean 'optim.lr'?")),
+    Case("override-wrong-type", "configuration", "gave text for a number", (*TRAIN, "optim.lr=fast"),
+         ("optim.lr='fast' must be a number",)),
+    Case("override-out-of-range", "configuration", "gave a negative learning rate", (*TRAIN, "optim.lr=-1"),
+         ("optim.lr=-1 must be a number > 0",)),
+    Case("override-not-key-value", "configuration", "forgot the value of an override", (*TRAIN, "optim.lr"),
+         ("override 'optim.lr' is not key=value", "optim.lr=1e-4")),
+    Case("override-replaces-section", "configuration", "set a whole section to a value", (*TRAIN, "model=5"),
+         ("model is a section", "set one of its keys")),
+    Case("model-does-not-fit", "configuration", "chose sizes the architecture cannot build",
+         (*TRAIN, "model.n_heads=3", "--dry_run"), ("do not fit architecture Tran", "hidden_size / n_heads")),
+    Case("config-file-missing", "configuration", "pointed --config_path at a missing file",
+         (*TRAIN, "--config_path", "missing.yaml"), ("--config_path missing.yaml: no such file",)),
+    Case("config-file-invalid-yaml", "configuration", "wrote a config file that is not YAML",
+         (*TRAIN, "--config_path", "broken.yaml"), ("--config_path broken.yaml: not valid YAML",)),
+    Case("config-file-unsafe-yaml", "configuration", "loaded a config file with a Python object tag",
+         (*TRAIN, "--config_path", "unsafe.yaml"),
+         ("--config_path unsafe.yaml: not valid YAML", "could not determine a constructor")),
+    Case("config-file-not-mapping", "configuration", "wrote a config file that is a list",
+         (*TRAIN, "--config_path", "list.yaml"), ("the top level must be a mapping of keys",)),
+    Case("config-file-unknown-key", "configuration", "misspelled a key inside a config file",
+         (*TRAIN, "--config_path", "typo.yaml"), ("--config_path typo.yaml: unknown config key", "'optim.lr'")),
+    # -- data files ----------------------------------------------------------------------------------------------------
+    Case("data-missing", "data files", "pointed --data at a file that does not exist",
+         ("train", "--dataset", "deepstarr", "--arch", "Tran", "--data", "missing.h5"),
+         ("deepstarr data not found at missing.h5", "d3 data fetch deepstarr", "d3 data synth deepstarr")),
+    Case("data-not-hdf5", "data files", "gave a text file as the dataset",
+         ("train", "--dataset", "deepstarr", "--arch", "Tran", "--data", "notes.txt"),
+         ("notes.txt: cannot be read as HDF5", "fetch, import or synthesize it again")),
+    Case("data-other-dataset", "data files", "gave an MPRA file to a DeepSTARR run",
+         ("train", "--dataset", "deepstarr", "--arch", "Tran", "--data", "mpra.h5"),
+         ("do not follow the deepstarr layout", "is it another dataset's file? pass --dataset NAME")),
+    Case("data-truncated", "data files", "checked a half-copied dataset file", ("data", "info", "truncated.h5"),
+         ("truncated.h5: cannot be read as HDF5", "truncated")),
+    Case("data-nan-label", "data files", "checked a file with a NaN activity", ("data", "info", "nan.h5"),
+         ("'Y_train' row 3 column 0 ('dev') is nan", "drop or fix that row")),
+    Case("data-is-directory", "data files", "gave a folder as the dataset file", ("data", "info", "run"),
+         ("run: is a directory, not an HDF5 file",)),
+    Case("import-wrong-length", "data files", "imported sequences of the wrong length",
+         ("data", "import", "deepstarr", "--fasta", "short.fa", "--activity", "activity.tsv", "--out", "new.h5"),
+         ("short.fa line 1: sequence has 10 bp, expected 249 bp", "--trim LEFT,RIGHT")),
+    Case("import-missing-table", "data files", "imported a table that does not exist",
+         ("data", "import", "mpra", "--table", "train=missing.tsv", "--out", "new.h5"),
+         ("missing.tsv: file not found",)),
+    Case("synth-output-exists", "data files", "would overwrite an existing dataset file",
+         ("data", "synth", "deepstarr", "--n", "10", "--out", "ds.h5"), ("ds.h5: already exists", "--force")),
+    Case("samples-bad-letters", "data files", "evaluated a FASTA file with letters other than ACGT",
+         ("evaluate", "odd.fasta", "--dataset", "deepstarr", "--data", "ds.h5"),
+         ("is not A, C, G or T", "--replace-n random")),
+    # -- checkpoints ---------------------------------------------------------------------------------------------------
+    Case("checkpoint-missing", "checkpoints", "sampled from a checkpoint that does not exist",
+         ("sample", "missing.ckpt", "-o", "new.fasta"), ("missing.ckpt: no such checkpoint file or run directory",)),
+    Case("checkpoint-not-torch", "checkpoints", "gave random bytes as a checkpoint",
+         ("sample", "garbage.ckpt", "-o", "new.fasta"), ("garbage.ckpt: not a readable torch checkpoint",)),
+    Case("checkpoint-truncated", "checkpoints", "used a half-copied checkpoint",
+         ("checkpoint", "info", "truncated.ckpt"), ("truncated.ckpt: not a readable torch checkpoint",
+                                                      "truncated or corrupt")),
+    Case("checkpoint-runs-code", "checkpoints", "sampled from a checkpoint built to run code when unpickled",
+         ("sample", "malicious.pth", "-o", "new.fasta"),
+         ("refused: malicious.pth holds a non-allow-listed object", "weights_only=True")),
+    Case("resume-runs-code", "checkpoints", "resumed from a checkpoint built to run code",
+         ("train", "--resume_from", "malicious.pth", "--work_dir", "new-run"),
+         ("refused: malicious.pth holds a non-allow-listed object",)),
+    Case("checkpoint-not-an-oracle", "checkpoints", "gave a diffusion checkpoint where an oracle is expected",
+         ("oracle", "info", RUN), ("not a d3 oracle file", "d3 oracle train")),
+    Case("resume-other-architecture", "checkpoints", "resumed a Conv run as Tran",
+         ("train", "--resume_from", "last", "--work_dir", "run", "--arch", "Tran"),
+         ("arch='Tran' conflicts with the checkpoint being resumed ('Conv')", "drop the flag")),
+    Case("resume-other-dataset", "checkpoints", "resumed a DeepSTARR run on MPRA",
+         ("train", "--resume_from", "last", "--work_dir", "run", "--dataset", "mpra"),
+         ("dataset='mpra' conflicts with the checkpoint being resumed ('deepstarr')",)),
+    Case("unknown-checkpoint-format", "checkpoints", "converted to a format no plugin provides",
+         ("convert", RUN, "--to", "safetensor", "--out", "converted"),
+         ("unknown checkpoint format 'safetensor'", "d3 plugins list --kind checkpoint_formats")),
+    Case("checkpoint-unrecognised", "checkpoints", "converted a folder that holds no checkpoint",
+         ("convert", "notes", "--out", "converted"), ("no installed checkpoint format recognises it",)),
+    # -- plugins -------------------------------------------------------------------------------------------------------
+    Case("plugin-hook-raises", "plugins", "used a dataset of a plugin whose registration hook raised",
+         ("train", "--dataset", "flaky-data", "--arch", "Tran"),
+         ("unknown dataset 'flaky-data'", "d3-hookfail-plugin 0.0.1 failed to load",
+          "hook register_datasets raised RuntimeError", "fix or reinstall it"), plugins="d3-hookfail-plugin"),
+    Case("plugin-broken-strict", "plugins", "ran with D3_STRICT_PLUGINS=1 and a plugin that fails to import",
+         ("plugins", "list"), ("plugin d3-broken-plugin failed to load", "D3_STRICT_PLUGINS=1"),
+         plugins="d3-broken-plugin", env={"D3_STRICT_PLUGINS": "1"}),
+    Case("plugin-wrong-interface", "plugins", "used a dataset whose class is not a SequenceDataset",
+         ("train", "--dataset", "example-data", "--arch", "Tran"),
+         ("from d3-example-plugin 1.2.3", "not a d3core.data.SequenceDataset subclass", "pip uninstall"),
+         plugins="d3-example-plugin,d3-arch-tran"),
+    Case("plugin-name-clash", "plugins", "used a name two plugins register",
+         ("train", "--dataset", "example-data", "--arch", "Tran"),
+         ("is registered by several plugins", "d3-example-plugin:example-data", "D3_DISABLE_PLUGINS"),
+         plugins="d3-example-plugin,d3-clash-plugin"),
+    Case("plugin-unknown-kind", "plugins", "listed a component kind that does not exist",
+         ("plugins", "list", "--kind", "model"), ("unknown component kind 'model'", "architectures")),
+)
+
+
+# -- the workspace ---------------------------------------------------------------------------------------------------
+class _RunsCode:
+    """Unpickling this creates the MARKER file: the proof of code execution that must never appear."""
+
+    def __reduce__(self):
+        return exec, (f"open({MARKER!r}, 'w').write('unpickled')",)
+
+
+def d3_env(workspace: Path, plugin_site: Path | None = None, plugins: str | None = None,
+           extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a case: no inherited D3_* switches, the data cache inside the workspace."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("D3_")}
+    env["D3_DATA_DIR"] = str(workspace / "cache")
+    if plugins is not None:
+        assert plugin_site is not None, "plugin cases need the installed fixture plugins"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_site), env.get("PYTHONPATH")]))
+        env["D3_LOAD_PLUGINS"] = plugins
+    env.update(extra or {})
+    return env
+
+
+def run_case(case: Case, workspace: Path, plugin_site: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``d3 *case.args`` in ``workspace`` as a user would."""
+    return subprocess.run([str(D3_SCRIPT), *case.args], cwd=workspace, capture_output=True, text=True, timeout=300,
+                          env=d3_env(workspace, plugin_site, case.plugins, case.env))
+
+
+def build_workspace(workspace: Path) -> Path:
+    """Real files of every kind the cases need: datasets, a trained run, broken and malicious files."""
+    import h5py
+    import torch
+
+    from d3_deepstarr.dataset import DeepSTARR
+    from d3_mpra.dataset import MPRA
+
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "cache").mkdir()
+    DeepSTARR().synthesize(workspace / "ds.h5", 64, seed=1)
+    MPRA().synthesize(workspace / "mpra.h5", 64, seed=1)
+    trained = subprocess.run([str(D3_SCRIPT), "train", "--dataset", "deepstarr", "--arch", "Conv", "--preset", "tiny",
+                              "--data", "ds.h5", "--work_dir", "run", "--max_steps", "2", "--batch_size", "16",
+                              "--accelerator", "cpu"], cwd=workspace, capture_output=True, text=True, timeout=600,
+                             env=d3_env(workspace))
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    checkpoint = (workspace / RUN).read_bytes()
+    (workspace / "truncated.ckpt").write_bytes(checkpoint[: len(checkpoint) // 3])
+    (workspace / "garbage.ckpt").write_bytes(bytes(range(256)) * 20)
+    torch.save({"model": _RunsCode(), "ema": {}, "optimizer": {}, "step": 1}, workspace / "malicious.pth",
+               pickle_module=pickle)
+    shutil.copyfile(workspace / "ds.h5", workspace / "nan.h5")
+    with h5py.File(workspace / "nan.h5", "r+") as f:
+        labels = f["Y_train"][:]
+        labels[3, 0] = float("nan")
+        f["Y_train"][:] = labels
+    data = (workspace / "ds.h5").read_bytes()
+    (workspace / "truncated.h5").write_bytes(data[: len(data) // 4])
+    (workspace / "samples.fasta").write_text(">earlier\n" + "ACGT" * 62 + "A\n")
+    (workspace / "odd.fasta").write_text(">a\n" + "ACGT" * 62 + "A\n>b\n" + "ACGQ" * 62 + "A\n")
+    (workspace / "short.fa").write_text(">s1\nACGTACGTAC\n")
+    (workspace / "activity.tsv").write_text("sequence\tDev_log2_enrichment\tHk_log2_enrichment\nACGTACGTAC\t1\t2\n")
+    (workspace / "notes.txt").write_text("lab notes\n")
+    (workspace / "notes").mkdir()
+    (workspace / "notes" / "README.txt").write_text("no checkpoints here\n")
+    (workspace / "broken.yaml").write_text("optim:\n  lr: [1, 2\n")
+    (workspace / "unsafe.yaml").write_text(f"optim: !!python/object/apply:os.system ['touch {MARKER}']\n")
+    (workspace / "list.yaml").write_text("- optim\n- training\n")
+    (workspace / "typo.yaml").write_text("optim:\n  lrr: 0.001\n")
+    return workspace
+
+
+def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
+    """``{relative path: (sha256, mtime_ns)}`` of every file under ``folder`` (folders listed with an empty hash)."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        if path.is_dir():
+            state[key] = ("", 0)
+        else:
+            state[key] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+    return state
+
+
+def error_line(result: subprocess.CompletedProcess) -> list[str]:
+    """The stderr lines of a failed command, without ``d3: warning:`` lines (a skipped plugin's notice)."""
+    return [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("d3: warning:")]
