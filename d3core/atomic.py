@@ -4,8 +4,9 @@ Everything is written to a temporary file in the target's folder (same file syst
 into place with ``os.replace``. Light: no torch import until :func:`atomic_torch_save` is called.
 
 A process killed mid-write (SIGKILL, out of memory, a node lost) cannot delete its temporary file. Temporary names
-therefore carry the writer's host and process id, ``.<name>.<host>-<pid>.<random>.part``, and the next
-:func:`temporary_path_beside` for the same target removes those left on this host by processes that no longer exist.
+therefore carry the writer's host, process-id namespace and process id, ``.<name>.<host>-<ns>-<pid>.<random>.part``,
+and the next :func:`temporary_path_beside` for the same target removes those left by processes that no longer exist
+in this very host and namespace (containers sharing a host name and a file system have different namespaces).
 """
 from __future__ import annotations
 
@@ -22,6 +23,19 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "unknown-host"
 
 
+def _pid_namespace() -> str:
+    """The inode of this process's pid namespace (Linux), so that a pid is only compared within its namespace."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+def writer_tag(pid: int | None = None) -> str:
+    """``<host>-<pid namespace>-<pid>``: who wrote a temporary file (default: this process)."""
+    return f"{_host()}-{_pid_namespace()}-{os.getpid() if pid is None else pid}"
+
+
 def _process_exists(pid: int) -> bool:
     """Whether process ``pid`` exists on this host (also when it belongs to another user)."""
     try:
@@ -36,15 +50,15 @@ def _process_exists(pid: int) -> bool:
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     """Remove temporaries of ``path`` left on this host by processes that no longer exist; return what was removed.
 
-    Only names ``.<name>.<this host>-<pid>.<random>.part`` of this very target are candidates, and only when process
-    ``pid`` is gone: temporaries of other hosts (a shared cluster file system) and of living processes are never
-    touched. Never raises: a temporary that cannot be removed is left for a later sweep. Only on POSIX systems, where
+    Only names ``.<name>.<this host>-<this pid namespace>-<pid>.<random>.part`` of this very target are candidates,
+    and only when process ``pid`` is gone: temporaries of other hosts (a shared cluster file system), of other
+    containers and of living processes are never touched. Never raises: a temporary that cannot be removed is left for a later sweep. Only on POSIX systems, where
     ``os.kill(pid, 0)`` merely probes.
     """
     path = Path(path)
     if os.name != "posix":
         return []
-    pattern = re.compile(re.escape(f".{path.name}.{_host()}-") + r"(\d+)\.[a-z0-9_]+\.part")
+    pattern = re.compile(re.escape(f".{path.name}.{writer_tag(0)[:-1]}") + r"(\d+)\.[a-z0-9_]+\.part")
     removed = []
     try:
         entries = list(os.scandir(path.parent))
@@ -63,7 +77,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
 
 
 def temporary_path_beside(path: str | os.PathLike) -> Path:
-    """A new empty file ``.<name>.<host>-<pid>.<random>.part`` in the folder of ``path`` (created if needed).
+    """A new empty file ``.<name>.<writer tag>.<random>.part`` in the folder of ``path`` (created if needed).
 
     For streaming writers, which move it onto ``path`` when done. Leftovers of killed writers of the same target on
     this host are removed first (:func:`remove_stale_temporaries`).
@@ -71,8 +85,7 @@ def temporary_path_beside(path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=".part",
-                                    dir=path.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.{writer_tag()}.", suffix=".part", dir=path.parent)
     os.close(handle)
     return Path(name)
 

@@ -226,7 +226,7 @@ class D3PluginManager:
         try:
             return cls()
         except Exception as exc:
-            raise PluginError(f"{_described(entry)} cannot be created: {_one_line(exc)}; fix the plugin, or "
+            raise PluginError(f"{entry.label} cannot be created: {_one_line(exc)}; fix the plugin, or "
                               f"'pip uninstall {entry.provider.distribution}'") from exc
 
     def architecture(self, name: str):
@@ -289,16 +289,11 @@ def get_registry(kind: str) -> Registry:
     return get_plugin_manager().registry(kind)
 
 
-def _described(entry: Entry) -> str:
-    version = f" {entry.provider.version}" if entry.provider.version else ""
-    return f"{entry.kind[:-1].replace('_', ' ')} {entry.name!r} from {entry.provider.distribution}{version}"
-
-
 def _component_class(entry: Entry, base: type, base_name: str) -> type:
     """The entry's factory, checked to be a subclass of ``base`` (the interface of its kind)."""
     obj = entry.load()
     if not (isinstance(obj, type) and issubclass(obj, base)):
-        raise PluginError(f"{_described(entry)} is {entry.factory_path} ({type(obj).__name__} "
+        raise PluginError(f"{entry.label} is {entry.factory_path} ({type(obj).__name__} "
                           f"{getattr(obj, '__qualname__', obj)!r}), not a {base_name} subclass; fix the plugin "
                           f"(see docs/writing-plugins.md), or 'pip uninstall {entry.provider.distribution}'")
     return obj

@@ -77,6 +77,11 @@ class Entry:
             return self.factory
         return f"{getattr(self.factory, '__module__', '?')}:{getattr(self.factory, '__qualname__', repr(self.factory))}"
 
+    @property
+    def label(self) -> str:
+        """``dataset 'deepstarr' from d3-deepstarr 0.1.0``: how messages name this entry."""
+        return f"{self.kind[:-1].replace('_', ' ')} {self.name!r} from {self.provider}"
+
     def load(self) -> Any:
         """Import and return the factory object (a class or function)."""
         if not isinstance(self.factory, str):
@@ -88,7 +93,7 @@ class Entry:
                 obj = getattr(obj, part)
         except Exception as exc:  # report which plugin is broken, not just the ImportError
             raise PluginError(
-                f"{self.kind[:-1].replace('_', ' ')} {self.name!r} from {self.provider} cannot be loaded: "
+                f"{self.label} cannot be loaded: "
                 f"{type(exc).__name__}: {exc} (factory {self.factory!r}); reinstall or fix the plugin, or "
                 f"'pip uninstall {self.provider.distribution}'") from exc
         return obj

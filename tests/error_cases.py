@@ -37,7 +37,7 @@ class Case:
     says: tuple[str, ...]
     plugins: str | None = None  # D3_LOAD_PLUGINS value; not None: the fixture plugins are on PYTHONPATH
     env: dict[str, str] = field(default_factory=dict)
-    cpu_only: bool = False  # the input is only wrong on a machine without a GPU
+    cpu_only: bool = False  # the input is only wrong without a GPU: run with CUDA_VISIBLE_DEVICES=""
 
 
 CASES: tuple[Case, ...] = (
@@ -46,6 +46,8 @@ CASES: tuple[Case, ...] = (
          ("No such command 'trian'", "Did you mean 'train'?", "See 'd3 --help'")),
     Case("unknown-option", "command line", "misspelled an option", ("train", "--datset", "deepstarr"),
          ("No such option '--datset'", "'--dataset'", "See 'd3 train --help'")),
+    Case("unknown-global-option", "command line", "gave d3 itself an option it does not have", ("--verbose", "train"),
+         ("No such option '--verbose'", "See 'd3 --help'")),
     Case("option-wrong-type", "command line", "gave text where a number is expected",
          (*TRAIN, "--batch_size", "abc"), ("'abc' is not a valid integer", "See 'd3 train --help'")),
     Case("option-out-of-range", "command line", "asked for zero sampling steps",
@@ -74,6 +76,10 @@ CASES: tuple[Case, ...] = (
          ("lightning.precision='fp8' is not one of", "bf16-mixed")),
     Case("zero-devices", "command line", "asked for zero devices", (*TRAIN, "--devices", "0"),
          ("lightning.devices=0 must be auto, a number of devices",)),
+    Case("trainer-refused", "command line", "chose a strategy Lightning refuses on this accelerator",
+         (*TRAIN, "--strategy", "fsdp", "--logger", "mlflow", "--work_dir", "new-run"),
+         ("Lightning refused the trainer settings", "strategy='fsdp'", "requires a GPU accelerator",
+          "fix the lightning.* keys")),
     Case("batch-not-divisible", "command line", "chose a global batch the devices cannot share",
          (*TRAIN, "--devices", "3", "--batch_size", "16"),
          ("training.batch_size=16 is the global batch and must divide by devices x nodes x accum = 3 x 1",
@@ -219,8 +225,9 @@ def d3_env(workspace: Path, plugin_site: Path | None = None, plugins: str | None
 
 def run_case(case: Case, workspace: Path, plugin_site: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``d3 *case.args`` in ``workspace`` as a user would."""
+    extra = {**case.env, **({"CUDA_VISIBLE_DEVICES": ""} if case.cpu_only else {})}
     return subprocess.run([str(D3_SCRIPT), *case.args], cwd=workspace, capture_output=True, text=True, timeout=300,
-                          env=d3_env(workspace, plugin_site, case.plugins, case.env))
+                          env=d3_env(workspace, plugin_site, case.plugins, extra))
 
 
 def build_workspace(workspace: Path) -> Path:

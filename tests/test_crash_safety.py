@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from d3core.atomic import remove_stale_temporaries, temporary_path_beside
+from d3core.atomic import remove_stale_temporaries, temporary_path_beside, writer_tag
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and the stale-temporary sweep are POSIX-only")
 
@@ -78,6 +77,7 @@ def _kill(proc: subprocess.Popen) -> None:
     assert proc.wait(timeout=30) == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_checkpoint_killed_mid_save_is_the_last_complete_version(tmp_path):
     import torch
 
@@ -150,23 +150,24 @@ def test_sweep_removes_only_dead_writers_temporaries_of_this_target_on_this_host
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    host = socket.gethostname()
+    dead_tag, host = writer_tag(dead.pid), writer_tag(0)[:-2]  # host-namespace
     try:
         names = {
-            "stale": f".x.h5.{host}-{dead.pid}.abc_12.part",
-            "living writer": f".x.h5.{host}-{alive.pid}.abc_12.part",
-            "this process": f".x.h5.{host}-{os.getpid()}.abc_12.part",
-            "other host": f".x.h5.other-node-{dead.pid}.abc_12.part",
-            "other target": f".y.h5.{host}-{dead.pid}.abc_12.part",
-            "other target with a similar name": f".x.h5.{host}-1.h5.{host}-{dead.pid}.abc_12.part",
-            "not a temporary": f"x.h5.{host}-{dead.pid}.abc_12.part",
+            "stale": f".x.h5.{dead_tag}.abc_12.part",
+            "living writer": f".x.h5.{writer_tag(alive.pid)}.abc_12.part",
+            "this process": f".x.h5.{writer_tag()}.abc_12.part",
+            "other host": f".x.h5.other-node-{dead_tag.rsplit('-', 2)[1]}-{dead.pid}.abc_12.part",
+            "other pid namespace (a container with the same host name)": f".x.h5.{host}7-{dead.pid}.abc_12.part",
+            "other target": f".y.h5.{dead_tag}.abc_12.part",
+            "other target with a similar name": f".x.h5.{host}-1.h5.{dead_tag}.abc_12.part",
+            "not a temporary": f"x.h5.{dead_tag}.abc_12.part",
         }
         for name in names.values():
             (tmp_path / name).write_bytes(b"partial")
-        undeletable = tmp_path / f".x.h5.{host}-{dead.pid}.zzz.part"
+        undeletable = tmp_path / f".x.h5.{dead_tag}.zzz.part"
         undeletable.mkdir()  # unlink fails: left alone, no error
         fresh = temporary_path_beside(tmp_path / "x.h5")
-        assert fresh.name.startswith(f".x.h5.{host}-{os.getpid()}.") and fresh.suffix == ".part"
+        assert fresh.name.startswith(f".x.h5.{writer_tag()}.") and fresh.suffix == ".part"
         left = {p.name for p in tmp_path.iterdir()}
         assert names.pop("stale") not in left
         assert set(names.values()) | {undeletable.name, fresh.name} == left

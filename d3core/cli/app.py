@@ -33,7 +33,7 @@ def _usage_error_line(exc: click.UsageError) -> str:
     """Click's usage error as one line, pointing to the command's ``--help``."""
     message = exc.format_message().rstrip()
     where = f" See '{exc.ctx.command_path} --help'." if exc.ctx is not None else ""
-    return f"Error: {message}{'' if message.endswith(('.', '?')) else '.'}{where}"
+    return f"Error: {message}{'' if message.endswith(('.', '?', ')')) else '.'}{where}"
 
 
 #: click's "no arguments: show the help" (click >= 8.2), shown as click shows it
@@ -44,7 +44,8 @@ class D3Group(click.Group):
     """A click group whose errors are one line on stderr and exit code 2, without traceback.
 
     :class:`D3UserError` -> ``Error: ...``; click's usage errors (bad option value, unknown command) -> the same one
-    line instead of click's usage block. ``--traceback`` / ``D3_DEBUG=1`` let them propagate.
+    line instead of click's usage block. ``D3_DEBUG=1`` lets both propagate (``--traceback`` too, once the root
+    options are parsed).
     """
 
     def make_context(self, info_name, args, parent=None, **extra):
@@ -58,7 +59,7 @@ class D3Group(click.Group):
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name = args[0] if args else ""
-        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+        if name and not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
             close = get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             ctx.fail(f"No such command {name!r}.{hint} Commands: {', '.join(self.list_commands(ctx))}")
@@ -111,6 +112,7 @@ def make_cli(manager: D3PluginManager | None = None) -> click.Group:
         if not debug_enabled(ctx):
             warnings.filterwarnings("ignore")
             warnings.filterwarnings("default", module=r"d3")
+            os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO lines when MLflow makes its store
 
     for target in CORE_COMMANDS:
         module_name, attr = target.split(":")

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from d3core.cli.app import manager_of
+from d3core.cli.app import D3Group, manager_of
 from d3core.cli.options import option
 from d3core.errors import D3UserError
 
@@ -75,8 +75,8 @@ def _naming(source: Path) -> tuple[str, Path]:
 
 
 def _walk(root: Path, manager, suffixes: set[str], skip: Path | None = None) -> list[Job]:
-    """Every checkpoint under ``root``: run directories (not descended into) and recognised files (``skip``: the
-    output directory, when it lies inside the tree)."""
+    """Every checkpoint under ``root``: original and plugin run directories (not descended into), and recognised files,
+    every ``.ckpt`` of a ``d3 train`` run included (``skip``: the output directory, when it lies inside the tree)."""
     jobs: list[Job] = []
     skip = skip.resolve() if skip is not None else None
     for dirpath, dirnames, filenames in os.walk(root):
@@ -85,7 +85,7 @@ def _walk(root: Path, manager, suffixes: set[str], skip: Path | None = None) -> 
             dirnames[:] = []
             continue
         fmt = _detect_or_none(directory, manager)
-        if fmt is not None:
+        if fmt is not None and fmt != "lightning":  # a d3 run directory is descended into: each .ckpt is converted
             jobs.append(Job(directory, fmt))
             dirnames[:] = []
             continue
@@ -205,7 +205,7 @@ def convert(ctx: click.Context, path: Path, to: str | None, out: Path | None, re
 
 
 # -- d3 checkpoint info / verify ---------------------------------------------------------------------------------------
-@click.group("checkpoint", context_settings={"max_content_width": 110})
+@click.group("checkpoint", cls=D3Group, context_settings={"max_content_width": 110})
 def checkpoint() -> None:
     """Inspect and check checkpoints of any registered format."""
 

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Sequence
 
 import click
 
-from d3core.cli.app import manager_of
+from d3core.cli.app import D3Group, manager_of
 from d3core.cli.plugins_new import new as new_plugin
 from d3core.registry import KINDS, normalize_kind
 
@@ -35,7 +35,7 @@ def _metadata_text(metadata: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-@click.group()
+@click.group(cls=D3Group)
 def plugins() -> None:
     """Inspect installed plugins and the components they register."""
 

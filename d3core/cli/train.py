@@ -102,16 +102,19 @@ def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
                             overrides=list(overrides))
     from d3core.training.runner import plan_run
 
-    plan = plan_run(sources, resume_from=values.get("resume_from"), manager=manager_of(ctx))
+    plan = plan_run(sources, resume_from=values.get("resume_from"), manager=manager_of(ctx),
+                    check_hardware=not values.get("dry_run"))
     if values.get("dry_run"):
         _dry_run(plan)
         return
     from d3core.training.runner import fit, is_rank_zero
 
-    if is_rank_zero():
-        click.echo(f"d3: training {plan.config.arch} ({plan.config.preset}) on {plan.config.dataset} "
-                   f"[{plan.data_path}] -> {plan.run_dir}", err=True)
-    summary = fit(plan, fast_dev_run=bool(values.get("fast_dev_run")))
+    def announce() -> None:
+        if is_rank_zero():
+            click.echo(f"d3: training {plan.config.arch} ({plan.config.preset}) on {plan.config.dataset} "
+                       f"[{plan.data_path}] -> {plan.run_dir}", err=True)
+
+    summary = fit(plan, fast_dev_run=bool(values.get("fast_dev_run")), announce=announce)
     if is_rank_zero() and summary["interrupted"]:
         click.echo(f"d3: stopped by SIGTERM at step {summary['global_step']}; checkpoint {summary['last_checkpoint']}; "
                    f"continue with: d3 train --work_dir {summary['run_dir']} --resume_from last")
@@ -136,4 +139,8 @@ def _dry_run(plan) -> None:
     click.echo(f"# data: {plan.data_path} (valid)")
     click.echo(f"# model: {plan.config.arch} preset {plan.config.preset}, "
                f"{parameters:,} parameters; precision {resolve_precision(plan.config)}")
+    lightning = plan.config.lightning
+    click.echo(f"# trainer: accelerator {lightning.accelerator}, devices {lightning.devices}, num_nodes "
+               f"{lightning.num_nodes}, strategy {lightning.strategy} (whether this machine has them is checked when "
+               "training starts)")
     click.echo(f"# run directory: {plan.run_dir} (dry run: nothing written)")

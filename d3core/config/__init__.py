@@ -42,14 +42,17 @@ def _load_yaml(path: Path) -> DictConfig:
     if not path.is_file():
         raise D3UserError(f"--config_path {path}: no such file; pass a YAML file such as configs/lightning_config.yaml")
     try:
-        top = yaml.safe_load(path.read_text(encoding="utf-8"))
-        loaded = OmegaConf.load(path)
-    except Exception as exc:
+        with open(path, encoding="utf-8") as handle:  # safe loader; errors name the file, line and column
+            top = yaml.safe_load(handle)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise D3UserError(f"--config_path {path}: not valid YAML ({' '.join(str(exc).split())})") from exc
-    if not (top is None or isinstance(top, dict)) or not isinstance(loaded, DictConfig):
+    if not (top is None or isinstance(top, dict)):
         raise D3UserError(f"--config_path {path}: the top level must be a mapping of keys (e.g. 'optim:' then "
                           f"'  lr: 1e-4'), got {type(top).__name__} {str(top)[:40]!r}")
-    return loaded
+    try:
+        return OmegaConf.load(path)  # OmegaConf's own reading of the same file (its number and null rules)
+    except Exception as exc:
+        raise D3UserError(f"--config_path {path}: not valid YAML ({' '.join(str(exc).split())})") from exc
 
 
 def _parse_overrides(overrides: list[str]) -> DictConfig:
@@ -144,7 +147,7 @@ def assemble_config(sources: ConfigSources, *, dataset_defaults: Mapping[str, An
 
 #: keys whose value may be of another type than their default (int or fraction, "auto" or a count, ...)
 _FLEXIBLE_TYPES = {"lightning.devices", "lightning.precision", "lightning.strategy", "training.val_check_interval",
-                   "training.limit_val_batches", "training.max_epochs"}
+                   "training.limit_val_batches"}
 
 
 def _leaf_values(config: DictConfig, prefix: str = "") -> dict[str, Any]:
@@ -185,7 +188,6 @@ _NON_NEGATIVE = ("optim.weight_decay", "optim.warmup", "optim.grad_clip", "model
 _CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", "loglinear"),
             "sampling.predictor": ("euler", "analytic", "none"),
             "model.label_mode": ("global", "per_position", "none"),
-            "lightning.accelerator": ("auto", "cpu", "gpu", "cuda", "mps", "tpu"),
             # Lightning's precision values (ints 16/32/64 are written as strings here), plus d3's "auto"
             "lightning.precision": ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
                                     "32", "16", "bf16", "64", "transformer-engine", "transformer-engine-float16")}
@@ -196,6 +198,8 @@ def _check_devices(devices: Any) -> None:
     if OmegaConf.is_config(devices):
         devices = OmegaConf.to_container(devices)
     text = str(devices).strip()
+    if isinstance(devices, str) and text.lstrip("-").isdigit():  # "2", "-1" from YAML or an override
+        devices = int(text)
     count = isinstance(devices, int) and not isinstance(devices, bool) and (devices > 0 or devices == -1)
     indices = isinstance(devices, list) and devices and all(isinstance(d, int) and d >= 0 for d in devices)
     listed = isinstance(devices, str) and "," in text and text.replace(",", "").replace(" ", "").isdigit()

@@ -6,6 +6,7 @@ plugin used), ``checkpoints/`` (top-k on val_loss and ``last.ckpt``) and the log
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ RUN_DIR_ENV = "D3_RUN_DIR"
 DEFAULT_PRESET = "paper"
 #: sections that a resumed run takes from its checkpoint (a conflicting user value is an error)
 CHECKPOINT_OWNED = ("model", "graph", "noise", "tokens", "dataset", "arch")
-#: Lightning strategy names accepted without importing Lightning's strategy registry
+#: Lightning accelerator and strategy names accepted without importing Lightning's registries
+COMMON_ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 COMMON_STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook", "fsdp", "deepspeed", "single_device")
 
 
@@ -107,8 +109,11 @@ def _resume_source(resume_from: str | None, work_dir: str | None, manager: D3Plu
     from d3core.checkpoints import detect_format, load_bundle, save_bundle
 
     name, fmt = detect_format(resume_from, manager)
-    if name == "lightning":
-        return Path(resume_from), fmt.load(Path(resume_from)).config
+    if name == "lightning":  # a .ckpt, or a run directory's checkpoints/last.ckpt
+        from d3core.builtin.checkpoint_lightning import LightningFormat
+
+        checkpoint = LightningFormat.checkpoint_file(Path(resume_from))
+        return checkpoint, fmt.load(checkpoint).config
     _, bundle = load_bundle(resume_from, manager, format=name)
     folder = Path(tempfile.mkdtemp(prefix="d3-resume-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
@@ -136,8 +141,11 @@ def _default_run_dir(config: DictConfig) -> Path:
 
 
 def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager: D3PluginManager | None = None,
-             check_data: bool = True) -> RunPlan:
-    """Resolve plugins, assemble and check the config, choose the run directory. Raises :class:`D3UserError`."""
+             check_data: bool = True, check_hardware: bool = True) -> RunPlan:
+    """Resolve plugins, assemble and check the config, choose the run directory. Raises :class:`D3UserError`.
+
+    ``check_hardware=False`` (a dry run prepared on a login node) does not require the accelerator to be present.
+    """
     manager = manager or get_plugin_manager()
     shared_run_dir = None if is_rank_zero() else os.environ.get(RUN_DIR_ENV)  # set by rank 0 before the launch
     work_dir_flag = shared_run_dir or sources.flags.get("work_dir")
@@ -173,7 +181,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
         raise D3UserError(f"run directory {run_dir} already exists; choose another --work_dir, or continue it with "
                           f"--work_dir {run_dir} --resume_from last")
     _check_batch(config)
-    check_trainer_settings(config, manager)
+    check_trainer_settings(config, manager, check_hardware=check_hardware)
     return RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
                    data_path=data_path, resume_checkpoint=resume_ckpt)
 
@@ -197,6 +205,8 @@ def world_size(config: DictConfig) -> int:
         devices = int(devices)
     if isinstance(devices, int):
         count = devices if devices > 0 else _visible_gpus()
+    elif isinstance(devices, str) and "," in devices:  # device indices, "0,1"
+        count = len([d for d in devices.split(",") if d.strip()])
     elif isinstance(devices, str):  # "auto"
         accelerator = str(config.lightning.accelerator)
         count = _visible_gpus() if accelerator in ("auto", "gpu", "cuda") else 1
@@ -264,12 +274,46 @@ def callback_factory(manager: D3PluginManager, name: str) -> Callable[[DictConfi
     return lambda config: cls()
 
 
-def check_trainer_settings(config: DictConfig, manager: D3PluginManager) -> None:
-    """What Lightning would only reject after the run directory exists: the accelerator is present here, the
-    strategy is known, every logger and callback resolves. Raises :class:`D3UserError`."""
+def check_trainer_settings(config: DictConfig, manager: D3PluginManager, *, check_hardware: bool = True) -> None:
+    """What Lightning would only reject once training starts: the accelerator and strategy are known (and, with
+    ``check_hardware``, the accelerator is present on this machine), every logger and callback resolves. Raises
+    :class:`D3UserError`."""
+    accelerator = str(config.lightning.accelerator)
+    _check_registered("accelerator", accelerator, "use auto, cpu, gpu (cuda), mps or tpu")
+    _check_registered("strategy", str(config.lightning.strategy),
+                      "use auto (DDP on several devices), ddp, ddp_spawn, fsdp or deepspeed")
+    if check_hardware:
+        _check_accelerator_present(accelerator)
+    for name in _logger_names(config):
+        manager.get("loggers", name).load()
+    for name in config.callbacks:
+        callback_factory(manager, str(name))
+
+
+def _check_registered(kind: str, value: str, advice: str) -> None:
+    """``value`` of ``lightning.<kind>`` (accelerator or strategy) is a common name, or one in Lightning's registry
+    of that kind (a slow import, only for uncommon names)."""
+    common = COMMON_ACCELERATORS if kind == "accelerator" else COMMON_STRATEGIES
+    if value in common:
+        return
+    if kind == "accelerator":
+        from pytorch_lightning.accelerators import AcceleratorRegistry
+
+        registered = AcceleratorRegistry.available_accelerators()
+    else:
+        from pytorch_lightning.strategies import StrategyRegistry
+
+        registered = StrategyRegistry.available_strategies()
+    known = [*common, *registered]
+    if value not in known:
+        close = get_close_matches(value, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise D3UserError(f"lightning.{kind}={value!r} is not a Lightning {kind}; {hint}{advice}")
+
+
+def _check_accelerator_present(accelerator: str) -> None:
     import torch
 
-    accelerator = str(config.lightning.accelerator)
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise D3UserError(f"lightning.accelerator={accelerator} (--gpus/--accelerator) but no CUDA GPU is visible "
                           "here; use --accelerator cpu, or run on a GPU node with a CUDA build of torch")
@@ -278,20 +322,6 @@ def check_trainer_settings(config: DictConfig, manager: D3PluginManager) -> None
     if accelerator == "tpu" and find_spec("torch_xla") is None:
         raise D3UserError("lightning.accelerator=tpu needs torch_xla, which is not installed; use --accelerator cpu "
                           "or gpu, or pip install torch_xla")
-    strategy = str(config.lightning.strategy)
-    if strategy not in COMMON_STRATEGIES:  # anything else: ask Lightning's registry (a slow import)
-        from pytorch_lightning.strategies import StrategyRegistry
-
-        known = [*COMMON_STRATEGIES, *StrategyRegistry.available_strategies()]
-    if strategy not in COMMON_STRATEGIES and strategy not in known:
-        close = get_close_matches(strategy, known, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise D3UserError(f"lightning.strategy={strategy!r} is not a Lightning strategy; {hint}use auto (DDP on "
-                          "several devices), ddp, ddp_spawn, fsdp or deepspeed")
-    for name in _logger_names(config):
-        manager.get("loggers", name).load()
-    for name in config.callbacks:
-        callback_factory(manager, str(name))
 
 
 def build_callbacks(plan: RunPlan) -> list:
@@ -377,27 +407,45 @@ def _finish_loggers(trainer) -> None:
             experiment.finish()
 
 
-def build_trainer(plan: RunPlan, *, fast_dev_run: bool = False):
-    """The ``pytorch_lightning.Trainer`` of a plan, built before anything is written to the run directory.
+def _raised_in_lightning(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` is Lightning's own code (a refused setting, not a bug elsewhere)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename if tb is not None else ""
+    return any(part in filename for part in ("pytorch_lightning", "lightning_fabric", "lightning_utilities"))
 
-    Settings Lightning refuses (e.g. more devices than the machine has, or a value a ``configure_trainer`` plugin
-    set) become one :class:`D3UserError` naming the ``lightning.*`` keys to fix.
+
+def build_trainer(plan: RunPlan, *, fast_dev_run: bool = False):
+    """The ``pytorch_lightning.Trainer`` of a plan, built before d3 writes anything to the run directory.
+
+    Settings Lightning refuses (e.g. more devices than the machine has, a strategy whose library is missing) become
+    one :class:`D3UserError` naming the ``lightning.*`` keys to fix; a run directory that a logger created while the
+    Trainer was refused is removed again. Errors raised outside Lightning (a plugin's bug) propagate unchanged.
     """
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-    kwargs = trainer_kwargs(plan, fast_dev_run=fast_dev_run)
+    existed = plan.run_dir.exists()
     try:
-        return pl.Trainer(**kwargs)
-    except (MisconfigurationException, ValueError, TypeError, ImportError) as exc:
-        settings = ", ".join(f"{key}={kwargs.get(key)!r}" for key in ("accelerator", "devices", "num_nodes",
-                                                                        "strategy", "precision"))
-        raise D3UserError(f"Lightning refused the trainer settings ({settings}): {' '.join(str(exc).split()).rstrip('.')}; "
-                          "fix the lightning.* keys (or --accelerator/--devices/--strategy/--precision)") from exc
+        return pl.Trainer(**trainer_kwargs(plan, fast_dev_run=fast_dev_run))
+    except Exception as exc:
+        if not existed:  # e.g. MLflow's store, made when its logger was built
+            shutil.rmtree(plan.run_dir, ignore_errors=True)
+        refused = isinstance(exc, (MisconfigurationException, ValueError, TypeError, ImportError))
+        if not (refused and _raised_in_lightning(exc)):
+            raise
+        lightning = plan.config.lightning
+        settings = ", ".join(f"{key}={lightning[key]!r}"
+                             for key in ("accelerator", "devices", "num_nodes", "strategy", "precision"))
+        reason = " ".join(str(exc).split()).rstrip(".")
+        raise D3UserError(f"Lightning refused the trainer settings ({settings}): {reason}; fix the lightning.* keys "
+                          "(or --accelerator/--devices/--strategy/--precision)") from exc
 
 
-def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
-    """Train. Returns a summary: run directory, last checkpoint, final step."""
+def fit(plan: RunPlan, *, fast_dev_run: bool = False, announce: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Train (``announce()`` is called once the Trainer accepted the settings). Returns a summary: run directory,
+    last checkpoint, final step."""
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -406,6 +454,8 @@ def fit(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
 
     pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
     trainer = build_trainer(plan, fast_dev_run=fast_dev_run)
+    if announce is not None:
+        announce()
     if not fast_dev_run:
         write_run_files(plan)
     module = D3LightningModule(plan.config, build_network(plan), versions=plugin_versions(plan))
