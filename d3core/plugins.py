@@ -233,7 +233,7 @@ class D3PluginManager:
         """The architecture class registered as ``name`` (a :class:`~d3core.architecture.Architecture` subclass)."""
         from d3core.architecture import Architecture
 
-        return _component_class(self.get("architectures", name), Architecture, "d3core.Architecture")
+        return _component_class(self.get("architectures", name), Architecture, "d3core.architecture.Architecture")
 
     def is_plugin_distribution(self, name: str) -> bool:
         key = normalize_distribution(name)

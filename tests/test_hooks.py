@@ -135,3 +135,31 @@ def test_hook_names_are_the_contract():
     assert HOOK_NAMES == ["configure_trainer", "register_architectures", "register_callbacks",
                           "register_checkpoint_formats", "register_commands", "register_datasets",
                           "register_loggers"]
+
+
+def test_components_are_checked_against_their_base_class(bare_pm):
+    from d3core.data.base import SequenceDataset
+    from d3core.errors import PluginError
+
+    class Broken(SequenceDataset):
+        name = "broken"
+
+        def __init__(self):
+            raise OSError("license server unreachable")
+
+    class Plugin:
+        @hookimpl
+        def register_datasets(self, register):
+            register("broken-data", Broken)
+
+    bare_pm.register(RegistersOne(), "d3-toy", version="0.1")
+    bare_pm.register(Plugin(), "d3-broken-data", version="2.0")
+    with pytest.raises(PluginError, match=r"dataset 'toy-data' from d3-toy 0.1 is collections:OrderedDict .*not a "
+                                          r"d3core.data.SequenceDataset subclass.*pip uninstall d3-toy"):
+        bare_pm.dataset("toy")
+    with pytest.raises(PluginError, match=r"architecture 'ToyNet' from d3-toy 0.1 .*not a "
+                                          r"d3core.architecture.Architecture subclass"):
+        bare_pm.architecture("toynet")
+    with pytest.raises(PluginError, match=r"dataset 'broken-data' from d3-broken-data 2.0 cannot be created: "
+                                          r"OSError: license server unreachable"):
+        bare_pm.dataset("broken-data")
