@@ -110,20 +110,15 @@ def test_checkpoint_killed_mid_save_is_the_last_complete_version(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
 
 
-def _run_d3(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("D3_")}
-    return subprocess.run([str(D3_SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120)
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("existed", [True, False], ids=["replacing", "new"])
-def test_hdf5_killed_mid_write_leaves_the_old_file_or_none(tmp_path, existed):
+def test_hdf5_killed_mid_write_leaves_the_old_file_or_none(tmp_path, existed, run_d3):
     out = tmp_path / "ds.h5"
     if existed:
-        assert _run_d3("data", "synth", "deepstarr", "--n", "64", "--out", str(out)).returncode == 0
+        assert run_d3("data", "synth", "deepstarr", "--n", "64", "--out", str(out)).returncode == 0
         digest = _sha256(out)
     env = {k: v for k, v in os.environ.items() if not k.startswith("D3_")}
     proc = subprocess.Popen([str(D3_SCRIPT), "data", "synth", "deepstarr", "--n", "400000", "--out", str(out),
@@ -137,11 +132,11 @@ def test_hdf5_killed_mid_write_leaves_the_old_file_or_none(tmp_path, existed):
     assert tmp.exists(), "the kill did not land in the middle of the write"
     if existed:
         assert _sha256(out) == digest
-        info = _run_d3("data", "info", str(out))
+        info = run_d3("data", "info", str(out))
         assert info.returncode == 0, info.stdout + info.stderr
     else:
         assert not out.exists()
-    again = _run_d3("data", "synth", "deepstarr", "--n", "64", "--out", str(out), "--force")
+    again = run_d3("data", "synth", "deepstarr", "--n", "64", "--out", str(out), "--force")
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds.h5"]  # the killed writer's temporary was swept
 
