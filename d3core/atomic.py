@@ -31,9 +31,14 @@ def _pid_namespace() -> str:
         return "0"
 
 
+def _this_machine() -> str:
+    """``<host>-<pid namespace>-``: the part of a writer tag shared by every process of this host and namespace."""
+    return f"{_host()}-{_pid_namespace()}-"
+
+
 def writer_tag(pid: int | None = None) -> str:
     """``<host>-<pid namespace>-<pid>``: who wrote a temporary file (default: this process)."""
-    return f"{_host()}-{_pid_namespace()}-{os.getpid() if pid is None else pid}"
+    return f"{_this_machine()}{os.getpid() if pid is None else pid}"
 
 
 def _process_exists(pid: int) -> bool:
@@ -52,13 +57,13 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
 
     Only names ``.<name>.<this host>-<this pid namespace>-<pid>.<random>.part`` of this very target are candidates,
     and only when process ``pid`` is gone: temporaries of other hosts (a shared cluster file system), of other
-    containers and of living processes are never touched. Never raises: a temporary that cannot be removed is left for a later sweep. Only on POSIX systems, where
-    ``os.kill(pid, 0)`` merely probes.
+    containers and of living processes are never touched. Never raises: a temporary that cannot be removed is left
+    for a later sweep. Only on POSIX systems, where ``os.kill(pid, 0)`` merely probes.
     """
     path = Path(path)
     if os.name != "posix":
         return []
-    pattern = re.compile(re.escape(f".{path.name}.{writer_tag(0)[:-1]}") + r"(\d+)\.[a-z0-9_]+\.part")
+    pattern = re.compile(re.escape(f".{path.name}.{_this_machine()}") + r"(\d+)\.[a-z0-9_]+\.part")
     removed = []
     try:
         entries = list(os.scandir(path.parent))

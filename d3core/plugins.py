@@ -213,15 +213,16 @@ class D3PluginManager:
         """Resolve a component name of one kind (see :meth:`Registry.get`)."""
         return self.registry(kind).get(name)
 
-    def dataset(self, name: str):
-        """The dataset registered as ``name``, instantiated (a :class:`~d3core.data.base.SequenceDataset`).
+    def dataset(self, name: str | Entry):
+        """The dataset registered as ``name`` (or of a registry entry), instantiated (a
+        :class:`~d3core.data.base.SequenceDataset`).
 
         A plugin whose dataset is not a ``SequenceDataset`` subclass, or fails to construct, is a
         :class:`PluginError` naming the plugin -- not an ``AttributeError`` deep inside a command.
         """
         from d3core.data.base import SequenceDataset
 
-        entry = self.get("datasets", name)
+        entry = name if isinstance(name, Entry) else self.get("datasets", name)
         cls = _component_class(entry, SequenceDataset, "d3core.data.SequenceDataset")
         try:
             return cls()
@@ -229,11 +230,13 @@ class D3PluginManager:
             raise PluginError(f"{entry.label} cannot be created: {_one_line(exc)}; fix the plugin, or "
                               f"'pip uninstall {entry.provider.distribution}'") from exc
 
-    def architecture(self, name: str):
-        """The architecture class registered as ``name`` (a :class:`~d3core.architecture.Architecture` subclass)."""
+    def architecture(self, name: str | Entry):
+        """The architecture class registered as ``name`` (or of a registry entry), an
+        :class:`~d3core.architecture.Architecture` subclass."""
         from d3core.architecture import Architecture
 
-        return _component_class(self.get("architectures", name), Architecture, "d3core.architecture.Architecture")
+        entry = name if isinstance(name, Entry) else self.get("architectures", name)
+        return _component_class(entry, Architecture, "d3core.architecture.Architecture")
 
     def is_plugin_distribution(self, name: str) -> bool:
         key = normalize_distribution(name)

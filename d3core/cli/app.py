@@ -29,15 +29,19 @@ def debug_enabled(ctx: click.Context | None = None) -> bool:
     return bool(root is not None and root.meta.get("d3.traceback"))
 
 
-def _usage_error_line(exc: click.UsageError) -> str:
-    """Click's usage error as one line, pointing to the command's ``--help``."""
-    message = exc.format_message().rstrip()
-    where = f" See '{exc.ctx.command_path} --help'." if exc.ctx is not None else ""
-    return f"Error: {message}{'' if message.endswith(('.', '?', ')')) else '.'}{where}"
-
-
 #: click's "no arguments: show the help" (click >= 8.2), shown as click shows it
 _HELP_REQUESTS = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _report_usage_error(exc: click.UsageError, ctx: click.Context | None) -> None:
+    """Print click's usage error as one line pointing to the command's ``--help`` and exit 2; re-raise it when
+    debugging, and leave click's "no arguments: show the help" to click."""
+    if debug_enabled(ctx) or isinstance(exc, _HELP_REQUESTS):
+        raise exc
+    message = exc.format_message().rstrip()
+    where = f" See '{exc.ctx.command_path} --help'." if exc.ctx is not None else ""
+    click.echo(f"Error: {message}{'' if message.endswith(('.', '?', ')')) else '.'}{where}", err=True)
+    raise click.exceptions.Exit(exc.exit_code) from exc
 
 
 class D3Group(click.Group):
@@ -52,10 +56,7 @@ class D3Group(click.Group):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:  # this group's own options, e.g. 'd3 --bogus'
-            if debug_enabled(parent) or isinstance(exc, _HELP_REQUESTS):
-                raise
-            click.echo(_usage_error_line(exc), err=True)
-            raise click.exceptions.Exit(exc.exit_code) from exc
+            _report_usage_error(exc, parent)
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name = args[0] if args else ""
@@ -74,10 +75,7 @@ class D3Group(click.Group):
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except click.UsageError as exc:
-            if debug_enabled(ctx) or isinstance(exc, _HELP_REQUESTS):
-                raise
-            click.echo(_usage_error_line(exc), err=True)
-            ctx.exit(exc.exit_code)
+            _report_usage_error(exc, ctx)
 
 
 def manager_of(ctx: click.Context) -> D3PluginManager:

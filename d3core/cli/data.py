@@ -42,7 +42,7 @@ def _datasets_matching(path: Path):
     found = []
     for entry in manager.registry("datasets").entries():
         try:
-            dataset = manager.dataset(f"{entry.provider.distribution}:{entry.name}")
+            dataset = manager.dataset(entry)
         except PluginError:  # a broken plugin must not break 'info' for the others
             continue
         if dataset.layout.matches(keys):

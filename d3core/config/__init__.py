@@ -193,20 +193,22 @@ _CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", 
                                     "32", "16", "bf16", "64", "transformer-engine", "transformer-engine-float16")}
 
 
-def _check_devices(devices: Any) -> None:
-    """``auto``, a count (``-1`` = all), a list of device indices, or ``"0,1"``."""
+def parse_devices(devices: Any) -> str | int | list[int]:
+    """``lightning.devices`` as Lightning reads it: ``"auto"``, a count (``-1`` = all; ``"2"`` from YAML or an
+    override counts too) or device indices (``[0, 1]`` or ``"0,1"``). Raises :class:`D3UserError` otherwise."""
     if OmegaConf.is_config(devices):
         devices = OmegaConf.to_container(devices)
     text = str(devices).strip()
-    if isinstance(devices, str) and text.lstrip("-").isdigit():  # "2", "-1" from YAML or an override
+    if isinstance(devices, str) and text.lstrip("-").isdigit():
         devices = int(text)
+    elif isinstance(devices, str) and "," in text and text.replace(",", "").replace(" ", "").isdigit():
+        devices = [int(d) for d in text.split(",") if d.strip()]
     count = isinstance(devices, int) and not isinstance(devices, bool) and (devices > 0 or devices == -1)
     indices = isinstance(devices, list) and devices and all(isinstance(d, int) and d >= 0 for d in devices)
-    listed = isinstance(devices, str) and "," in text and text.replace(",", "").replace(" ", "").isdigit()
-    ok = text == "auto" or count or indices or listed
-    if not ok:
+    if not (text == "auto" or count or indices):
         raise D3UserError(f"config lightning.devices={devices!r} must be auto, a number of devices (>= 1, or -1 for "
                           "all), or device indices such as [0, 1] or \"0,1\"")
+    return devices
 
 
 def check_values(config: DictConfig) -> None:
@@ -228,7 +230,7 @@ def check_values(config: DictConfig) -> None:
     for key, choices in _CHOICES.items():
         if str(value(key)) not in choices:
             raise D3UserError(f"config {key}={value(key)!r} is not one of: {', '.join(choices)}")
-    _check_devices(value("lightning.devices"))
+    parse_devices(value("lightning.devices"))
     epochs = value("training.max_epochs")
     if not (isinstance(epochs, int) and not isinstance(epochs, bool) and (epochs >= 1 or epochs == -1)):
         raise D3UserError(f"config training.max_epochs={epochs!r} must be an integer >= 1, or -1 for no epoch limit")

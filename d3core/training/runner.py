@@ -19,7 +19,7 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 
 import d3core
-from d3core.config import ConfigSources, assemble_config, peek_selection
+from d3core.config import ConfigSources, assemble_config, parse_devices, peek_selection
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager, get_plugin_manager
 
@@ -153,8 +153,8 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     chosen = _selection(sources, checkpoint_config)
     dataset_entry = manager.get("datasets", chosen["dataset"])
     arch_entry = manager.get("architectures", chosen["arch"])
-    dataset = manager.dataset(chosen["dataset"])
-    architecture = manager.architecture(chosen["arch"])
+    dataset = manager.dataset(dataset_entry)
+    architecture = manager.architecture(arch_entry)
     preset_name = chosen["preset"] or DEFAULT_PRESET
     dataset_defaults = OmegaConf.to_container(OmegaConf.create(dict(dataset.default_config)))
     dataset_defaults.setdefault("model", {}).update(num_labels=len(dataset.label_names),
@@ -200,13 +200,9 @@ def resolve_precision(config: DictConfig) -> str:
 
 def world_size(config: DictConfig) -> int:
     """Processes taking part: devices x nodes (``auto`` devices: every GPU when training on GPU, else 1)."""
-    devices = config.lightning.devices
-    if isinstance(devices, str) and devices.strip().lstrip("-").isdigit():
-        devices = int(devices)
+    devices = parse_devices(config.lightning.devices)
     if isinstance(devices, int):
         count = devices if devices > 0 else _visible_gpus()
-    elif isinstance(devices, str) and "," in devices:  # device indices, "0,1"
-        count = len([d for d in devices.split(",") if d.strip()])
     elif isinstance(devices, str):  # "auto"
         accelerator = str(config.lightning.accelerator)
         count = _visible_gpus() if accelerator in ("auto", "gpu", "cuda") else 1
