@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from error_cases import AREAS, CASES, build_workspace, error_line, run_case  # noqa: E402
-from plugin_fixtures import install_fixture_plugins  # noqa: E402
+from installed_d3 import install_fixture_plugins  # noqa: E402
 
 from d3core.atomic import atomic_write_text  # noqa: E402
 

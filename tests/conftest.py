@@ -1,17 +1,13 @@
 """Shared fixtures of the core tests."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from d3core.plugins import make_plugin_manager
-from plugin_fixtures import install_fixture_plugins
-
-D3_SCRIPT = Path(sys.executable).with_name("d3")
+from installed_d3 import D3_SCRIPT, install_fixture_plugins, user_env
 
 
 @pytest.fixture
@@ -34,11 +30,8 @@ def plugin_site(tmp_path_factory) -> Path:
 
 def _run_d3(*args: str, site: Path | None = None, **env: str) -> subprocess.CompletedProcess:
     """Run the installed ``d3`` console script with extra environment variables (and plugin site on PYTHONPATH)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("D3_")}
-    if site is not None:
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), full_env.get("PYTHONPATH")]))
-    full_env.update(env)
-    return subprocess.run([str(D3_SCRIPT), *args], capture_output=True, text=True, env=full_env, timeout=120)
+    return subprocess.run([str(D3_SCRIPT), *args], capture_output=True, text=True, env=user_env(site, **env),
+                          timeout=120)
 
 
 @pytest.fixture(scope="session")

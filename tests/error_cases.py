@@ -8,15 +8,13 @@ from the same cases and their real messages.
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-D3_SCRIPT = Path(sys.executable).with_name("d3")
+from installed_d3 import D3_SCRIPT, user_env
+
 #: the areas, in the order docs/errors.md lists them
 AREAS = ("command line", "configuration", "data files", "checkpoints", "plugins")
 #: a file that exists only if a malicious checkpoint or YAML file ran its code
@@ -213,14 +211,10 @@ class _RunsCode:
 def d3_env(workspace: Path, plugin_site: Path | None = None, plugins: str | None = None,
            extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a case: no inherited D3_* switches, the data cache inside the workspace."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("D3_")}
-    env["D3_DATA_DIR"] = str(workspace / "cache")
-    if plugins is not None:
-        assert plugin_site is not None, "plugin cases need the installed fixture plugins"
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_site), env.get("PYTHONPATH")]))
-        env["D3_LOAD_PLUGINS"] = plugins
-    env.update(extra or {})
-    return env
+    if plugins is None:
+        return user_env(D3_DATA_DIR=str(workspace / "cache"), **(extra or {}))
+    assert plugin_site is not None, "plugin cases need the installed fixture plugins"
+    return user_env(plugin_site, D3_DATA_DIR=str(workspace / "cache"), D3_LOAD_PLUGINS=plugins, **(extra or {}))
 
 
 def run_case(case: Case, workspace: Path, plugin_site: Path | None = None) -> subprocess.CompletedProcess:
@@ -250,8 +244,7 @@ def build_workspace(workspace: Path) -> Path:
     checkpoint = (workspace / RUN).read_bytes()
     (workspace / "truncated.ckpt").write_bytes(checkpoint[: len(checkpoint) // 3])
     (workspace / "garbage.ckpt").write_bytes(bytes(range(256)) * 20)
-    torch.save({"model": _RunsCode(), "ema": {}, "optimizer": {}, "step": 1}, workspace / "malicious.pth",
-               pickle_module=pickle)
+    torch.save({"model": _RunsCode(), "ema": {}, "optimizer": {}, "step": 1}, workspace / "malicious.pth")
     shutil.copyfile(workspace / "ds.h5", workspace / "nan.h5")
     with h5py.File(workspace / "nan.h5", "r+") as f:
         labels = f["Y_train"][:]

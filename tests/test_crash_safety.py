@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from d3core.atomic import remove_stale_temporaries, temporary_path_beside, writer_tag
+from installed_d3 import D3_SCRIPT
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and the stale-temporary sweep are POSIX-only")
 
-D3_SCRIPT = Path(sys.executable).with_name("d3")
 ROWS = 4 * 1024 * 1024  # int64: a 32 MB checkpoint
 
 # Imports first (slow), then waits for a line on stdin, then saves {"version": v, "state": [v] * ROWS} in a loop,
@@ -145,16 +145,18 @@ def test_sweep_removes_only_dead_writers_temporaries_of_this_target_on_this_host
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    dead_tag, host = writer_tag(dead.pid), writer_tag(0)[:-2]  # host-namespace
+    dead_tag = writer_tag(dead.pid)
+    host, namespace, _ = dead_tag.rsplit("-", 2)
     try:
         names = {
             "stale": f".x.h5.{dead_tag}.abc_12.part",
             "living writer": f".x.h5.{writer_tag(alive.pid)}.abc_12.part",
             "this process": f".x.h5.{writer_tag()}.abc_12.part",
-            "other host": f".x.h5.other-node-{dead_tag.rsplit('-', 2)[1]}-{dead.pid}.abc_12.part",
-            "other pid namespace (a container with the same host name)": f".x.h5.{host}7-{dead.pid}.abc_12.part",
+            "other host": f".x.h5.other-node-{namespace}-{dead.pid}.abc_12.part",
+            "other pid namespace (a container with the same host name)": f".x.h5.{host}-{namespace}7-{dead.pid}"
+                                                                          ".abc_12.part",
             "other target": f".y.h5.{dead_tag}.abc_12.part",
-            "other target with a similar name": f".x.h5.{host}-1.h5.{dead_tag}.abc_12.part",
+            "other target with a similar name": f".x.h5.{host}-{namespace}-1.h5.{dead_tag}.abc_12.part",
             "not a temporary": f"x.h5.{dead_tag}.abc_12.part",
         }
         for name in names.values():
