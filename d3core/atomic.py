@@ -95,18 +95,77 @@ def temporary_path_beside(path: str | os.PathLike) -> Path:
     return Path(name)
 
 
+def _move_into_place(tmp: Path, path: Path) -> None:
+    """fsync the finished temporary file, then rename it onto ``path`` (one atomic step)."""
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, and move it onto ``path``."""
     path = Path(path)
     tmp = temporary_path_beside(path)
     try:
         write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        _move_into_place(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+class AtomicWriter:
+    """Base of streaming writers whose file appears under its name only when complete.
+
+    A subclass writes into :attr:`tmp` (a temporary file beside :attr:`path`) and implements :meth:`_finish` (write
+    what is left and close its handles) and :meth:`_discard` (close its handles, quietly). Used as a context manager,
+    the file is committed when the block ends without an exception; otherwise the temporary file is removed and a file
+    already at :attr:`path` is left untouched::
+
+        with MyWriter(out) as writer:
+            writer.write(chunk)
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.tmp = temporary_path_beside(self.path)
+        self._open = True
+
+    def _finish(self) -> None:
+        """Write what is left into :attr:`tmp` and close it (subclasses)."""
+
+    def _discard(self) -> None:
+        """Close the handles on :attr:`tmp` without finishing it (subclasses; must not raise)."""
+
+    def commit(self) -> Path:
+        """Finish the file and move it onto :attr:`path` (fsync first); returns :attr:`path`."""
+        if self._open:
+            try:
+                self._finish()
+                _move_into_place(self.tmp, self.path)
+            except BaseException:
+                self.abort()
+                raise
+            self._open = False
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file (what was at :attr:`path` before stays)."""
+        if self._open:
+            self._open = False
+            try:
+                self._discard()
+            finally:
+                self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:

@@ -22,9 +22,6 @@ split; with prefixes a missing valid or test split is carved out of train the sa
 """
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +31,7 @@ import numpy as np
 
 from d3core.data.encoding import canonical, encode
 from d3core.data.layout import SPLITS, SPLIT_ALIASES
+from d3core.data.readers import read_delimited, read_fasta_records
 from d3core.errors import D3UserError
 
 SEQUENCE_COLUMNS = ("seq", "sequence", "sequences", "dna", "seqs")
@@ -52,14 +50,6 @@ class Source:
     @property
     def name(self) -> str:
         return str(self.path)
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if not path.is_file():
-        raise D3UserError(f"{path}: file not found")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
 
 
 def parse_input_spec(text: str) -> tuple[str | None, Path]:
@@ -82,25 +72,10 @@ def parse_label_spec(text: str) -> tuple[str, str | None, str]:
 def read_fasta(path: str | Path) -> Source:
     """FASTA records (multi-line sequences allowed) -> :class:`Source` with an ``id`` column."""
     path = Path(path)
-    ids: list[str] = []
-    seqs: list[list[str]] = []
-    lines: list[int] = []
-    with _open_text(path) as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                ids.append(line[1:].split()[0] if line[1:].split() else "")
-                seqs.append([])
-                lines.append(lineno)
-            elif not seqs:
-                raise D3UserError(f"{path} line {lineno}: sequence data before the first '>' header; is it FASTA?")
-            else:
-                seqs[-1].append(line)
-    if not ids:
+    records = read_fasta_records(path)
+    if not records:
         raise D3UserError(f"{path}: no FASTA records (lines starting with '>') found")
-    return Source(path, ["".join(s) for s in seqs], lines, {"id": ids})
+    return Source(path, [r.sequence for r in records], [r.line for r in records], {"id": [r.id for r in records]})
 
 
 def read_table(path: str | Path, *, sequence_column: str | None = None, need_sequences: bool = True) -> Source:
@@ -109,14 +84,10 @@ def read_table(path: str | Path, *, sequence_column: str | None = None, need_seq
     The sequence column is ``sequence_column`` or the first of :data:`SEQUENCE_COLUMNS` (case-insensitive).
     """
     path = Path(path)
-    with _open_text(path) as fh:
-        header_line = fh.readline()
-        if not header_line.strip():
-            raise D3UserError(f"{path}: empty file (expected a header line with column names)")
-        delimiter = "\t" if "\t" in header_line else ","
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
-        rows = [(lineno, row) for lineno, row in enumerate(reader, start=2) if row and any(c.strip() for c in row)]
+    rows = read_delimited(path)
+    if not rows:
+        raise D3UserError(f"{path}: empty file (expected a header line with column names)")
+    header, rows = rows[0][1], rows[1:]
     seq_col = None
     if need_sequences:
         lower = {h.lower(): h for h in header}
@@ -135,7 +106,7 @@ def read_table(path: str | Path, *, sequence_column: str | None = None, need_seq
             raise D3UserError(f"{path} line {lineno}: {len(row)} fields, the header has {len(header)}; "
                               "fix the row (quote fields that contain the delimiter)")
         for h, value in zip(header, row):
-            columns[h].append(value.strip())
+            columns[h].append(value)
     sequences = [s.upper() for s in columns.pop(seq_col)] if seq_col else []
     return Source(path, sequences, [lineno for lineno, _ in rows], columns)
 

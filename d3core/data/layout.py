@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import h5py
 import numpy as np
 
-from d3core.atomic import temporary_path_beside
+from d3core.atomic import AtomicWriter
 from d3core.data.encoding import one_hot
 from d3core.errors import D3UserError
 
@@ -116,9 +116,9 @@ def read_label_names(f: h5py.File) -> list[str] | None:
     return [str(v) for v in value]
 
 
-class H5Writer:
-    """Write a dataset file atomically: into a hidden temporary file beside ``<out>``
-    (:func:`d3core.atomic.temporary_path_beside`), renamed to ``<out>`` only when :meth:`close` succeeds.
+class H5Writer(AtomicWriter):
+    """Write a dataset file atomically (:class:`d3core.atomic.AtomicWriter`): into a hidden temporary file beside
+    ``<out>``, renamed to ``<out>`` only when :meth:`close` succeeds.
 
     Use as a context manager; an exception (or Ctrl-C) inside the block deletes the partial file::
 
@@ -141,7 +141,7 @@ class H5Writer:
         self.layout = layout
         self.label_names = list(label_names)
         self.x_dtype = np.dtype(x_dtype)
-        self.tmp = temporary_path_beside(self.out)
+        super().__init__(self.out)
         self._file: h5py.File | None = h5py.File(self.tmp, "w", locking=False)
         self._file.attrs["label_names"] = json.dumps(self.label_names)
         for key, value in (attrs or {}).items():
@@ -171,26 +171,15 @@ class H5Writer:
 
     def close(self) -> Path:
         """Finish the file and move it into place."""
+        return self.commit()
+
+    def _finish(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-            os.replace(self.tmp, self.out)
-        return self.out
 
-    def abort(self) -> None:
-        """Drop the partial file."""
-        if self._file is not None:
-            try:
-                self._file.close()
-            finally:
-                self._file = None
-        self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> "H5Writer":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+    def _discard(self) -> None:
+        try:
+            self._finish()
+        except Exception:  # a half-written HDF5 file may refuse to close cleanly; it is deleted anyway
+            self._file = None

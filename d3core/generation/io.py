@@ -28,8 +28,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from d3core.atomic import temporary_path_beside
+from d3core.atomic import AtomicWriter
 from d3core.data.encoding import decode, encode
+from d3core.data.readers import read_fasta_records
 from d3core.errors import D3UserError
 from d3core.generation.labels import format_labels, format_value
 
@@ -74,7 +75,7 @@ class SampleSet:
 
 
 # ------------------------------------------------------------------------------------------------------- writing
-class SampleWriter:
+class SampleWriter(AtomicWriter):
     """Write a sample file chunk by chunk: ``with SampleWriter(path, names, metadata) as w: w.write(tokens, labels)``.
 
     The file is committed (renamed into place) when the ``with`` block ends without an exception; otherwise the
@@ -93,7 +94,8 @@ class SampleWriter:
         self.metadata = dict(metadata or {})
         self.split = self.metadata.get("reference_split")
         self.count = 0
-        self._tmp = temporary_path_beside(self.path)
+        super().__init__(self.path)
+        self._tmp = self.tmp
         self._text = None
         self._h5 = None
         self._chunks: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
@@ -155,7 +157,7 @@ class SampleWriter:
             data[n:n + b] = value
         self._has_labels = getattr(self, "_has_labels", True) and labels is not None
 
-    def commit(self) -> Path:
+    def _finish(self) -> None:
         meta = {"d3_samples_version": FORMAT_VERSION, **self.metadata}
         if self.format in ("fasta", "csv"):
             self._text.close()
@@ -174,26 +176,14 @@ class SampleWriter:
                 arrays["labels"] = sample[1]
             with open(self._tmp, "wb") as f:
                 np.savez_compressed(f, **arrays)
-        os.replace(self._tmp, self.path)
-        return self.path
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         for handle in (self._text, self._h5):
             try:
                 if handle is not None:
                     handle.close()
             except Exception:
                 pass
-        self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> "SampleWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 def load_chunks(chunks, num_labels: int, length: int):
@@ -238,25 +228,8 @@ def _parse_ref(text: str) -> tuple[str | None, int]:
 
 
 def _read_fasta(path: Path) -> SampleSet:
-    headers, sequences, current = [], [], []
-    line_of = []
-    with open(path) as f:
-        for number, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line or line.startswith(";"):
-                continue
-            if line.startswith(">"):
-                if headers:
-                    sequences.append("".join(current))
-                headers.append(line[1:])
-                line_of.append(number)
-                current = []
-            elif not headers:
-                raise D3UserError(f"{path} line {number}: sequence before the first '>' header; not a FASTA file")
-            else:
-                current.append(line)
-    if headers:
-        sequences.append("".join(current))
+    records = read_fasta_records(path)
+    headers, sequences, line_of = [r.header for r in records], [r.sequence for r in records], [r.line for r in records]
     names, values, refs, split = None, [], [], None
     for header in headers:
         fields = header.split()[1:]

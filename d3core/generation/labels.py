@@ -9,7 +9,6 @@ Every source becomes a float32 matrix ``[R, C]`` of label rows in the model's la
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from d3core.data.readers import read_delimited
 from d3core.errors import D3UserError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -69,15 +69,14 @@ def read_label_table(path: str | os.PathLike, names: Sequence[str]) -> np.ndarra
     exactly one column per label in ``names`` order. Blank lines and lines starting with ``#`` are skipped."""
     path = Path(path)
     names = list(names)
+    if not path.is_file():
+        raise D3UserError(f"--labels {path}: cannot read the label table (no such file)")
     try:
-        text = path.read_text()
+        rows = [cells for _, cells in read_delimited(path, comment="#")]
     except OSError as exc:
         raise D3UserError(f"--labels {path}: cannot read the label table ({exc.strerror or exc})") from exc
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    if not lines:
+    if not rows:
         raise D3UserError(f"--labels {path}: the label table has no rows")
-    delimiter = "\t" if "\t" in lines[0] else ","
-    rows = [[cell.strip() for cell in row] for row in csv.reader(lines, delimiter=delimiter)]
     first = rows[0]
     try:
         [float(cell) for cell in first]
