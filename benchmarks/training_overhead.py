@@ -41,7 +41,7 @@ def bare_loop(config, network, data_path: str, dataset, steps: int) -> float:
     from d3core.diffusion import ExponentialMovingAverage, sedd_loss
     from d3core.training.datamodule import EpochSeededBatchSampler
     from d3core.checkpoints import build_diffusion
-    from d3core.training.module import warmup_factor
+    from d3core.checkpoints.optimizer import warmup_factor
 
     torch.manual_seed(0)
     graph, noise = build_diffusion(config)

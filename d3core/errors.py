@@ -17,3 +17,12 @@ class D3UserError(Exception):
 
 class PluginError(D3UserError):
     """A plugin could not be loaded, or a registry name cannot be resolved (unknown, ambiguous, failed provider)."""
+
+
+def one_line(exc: BaseException, *, with_type: bool = True) -> str:
+    """``exc`` as one line for a message: its text with every run of whitespace (newlines included) collapsed to one
+    space, after its type name (``ValueError: bad value``) when ``with_type``; the bare type name when it has no text."""
+    text = " ".join(str(exc).split())
+    if not text:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if with_type else text

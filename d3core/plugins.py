@@ -287,6 +287,12 @@ def set_plugin_manager(manager: D3PluginManager | None) -> None:
     _DEFAULT = manager
 
 
+def architecture_class(name: str) -> type:
+    """The architecture class registered as ``name`` in the running d3 (an
+    :class:`~d3core.architecture.Architecture` subclass); a :class:`PluginError` when it is unknown."""
+    return get_plugin_manager().architecture(name)
+
+
 def get_registry(kind: str) -> Registry:
     """The registry of one kind from the process-wide plugin manager, e.g. ``get_registry("datasets")``."""
     return get_plugin_manager().registry(kind)

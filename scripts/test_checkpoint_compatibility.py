@@ -12,7 +12,6 @@ when every check passes, 1 when one fails, 2 when nothing is found.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -24,44 +23,24 @@ _SUFFIXES = {".ckpt", ".pth", ".pt"}
 
 
 def find_checkpoints(root: Path, manager) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """``(checkpoints, skipped)``: ``root`` itself when a format recognises it, else the checkpoints under it.
+    """``(checkpoints, skipped)``: ``root`` itself when a format recognises it, else the checkpoints under it
+    (``d3 convert --recursive``'s walk, oracle checkpoints left out).
 
     ``skipped`` lists files with a checkpoint suffix that no installed format recognises, with the reason.
     """
-    from d3core.checkpoints import detect_format, is_original_run_dir
+    from d3core.checkpoints.convert import find_checkpoints as walk
+    from d3core.checkpoints.formats import detect_format
     from d3core.errors import D3UserError
 
-    def reason(path: Path) -> str | None:
-        try:
-            detect_format(path, manager)
-        except D3UserError as exc:
-            return " ".join(str(exc).split())
-        return None
-
-    if root.is_file() or is_original_run_dir(root) or reason(root) is None:
+    try:
+        detect_format(root, manager)
         return [root], []
-    suffixes = set(_SUFFIXES)
-    for entry in manager.registry("checkpoint_formats").entries():
-        suffix = entry.metadata.get("suffix")
-        if isinstance(suffix, str) and suffix.startswith("."):
-            suffixes.add(suffix)
-    found, skipped = [], []
-    for folder, subfolders, files in os.walk(root):
-        here = Path(folder)
-        if here != root and is_original_run_dir(here):
-            found.append(here)
-            subfolders[:] = []
-            continue
-        subfolders.sort()
-        for name in sorted(files):
-            path = here / name
-            if path.suffix not in suffixes or name.endswith(".oracle.ckpt"):
-                continue
-            why = reason(path)
-            if why is None:
-                found.append(path)
-            else:
-                skipped.append((path, why))
+    except D3UserError:
+        if root.is_file():
+            return [root], []
+    jobs = [job for job in walk(root, manager) if not job.source.name.endswith(".oracle.ckpt")]
+    found = [job.source for job in jobs if job.source_format is not None]
+    skipped = [(job.source, job.status.split(": ", 1)[-1]) for job in jobs if job.source_format is None]
     return found, skipped
 
 

@@ -2,7 +2,7 @@
 
 The fixture ``legacy_runs/deepstarr_tran_tiny`` is a recipe (MANIFEST.json) for an original-format run plus the
 outputs the original code computed with its weights (reference_outputs.pt, fp32, CPU, plain softmax attention).
-The weights are rebuilt with :mod:`d3core.testing.legacy_runs`; only the transformer-path keys are loaded into ``Tran``
+The weights are rebuilt with :mod:`d3_ckpt_legacy.testing`; only the transformer-path keys are loaded into ``Tran``
 (the original's dead modules -- ``scale``, ``label_embed``, ``embed``, the convolutional tower -- are dropped).
 """
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from d3core.testing.legacy_runs import build_legacy_state, ema_by_name, load_manifest, write_legacy_run
+from d3_ckpt_legacy.testing import build_legacy_state, ema_by_name, load_manifest, write_legacy_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "legacy_runs" / "deepstarr_tran_tiny"
 TOLERANCE = 1e-4  # max abs difference, fp32 (fixtures/README.md)

@@ -40,6 +40,7 @@ def _lightning_version() -> str:
     return "2.0.0"
 
 
+# -- the one piece of Lightning's private state d3 writes by hand ------------------------------------------------------
 def _progress(value: int, fields: tuple[str, ...]) -> dict[str, Any]:
     counters = {name: int(value) for name in fields}
     return {"total": dict(counters), "current": dict(counters)}
@@ -50,7 +51,9 @@ def lightning_loops(step: int, batches: int) -> dict[str, Any]:
 
     The counters are those ``trainer.save_checkpoint`` writes at the end of a training batch (Lightning 2.x key
     layout); the d3 data module places the data stream from ``global_step`` alone, so the epoch is irrelevant to
-    which batch comes next.
+    which batch comes next. Building them through a Trainer would import Lightning (seconds) for every conversion,
+    so this is the only Lightning state written by hand; ``tests/checkpoints/test_resume_from_pth.py`` compares its
+    key layout with what a real resumed Trainer writes, and fails when Lightning changes it.
     """
     batch_fields = ("ready", "started", "processed", "completed")
     zero_batches = {**_progress(0, batch_fields), "is_last_batch": False}
@@ -76,22 +79,21 @@ def lightning_loops(step: int, batches: int) -> dict[str, Any]:
     }
 
 
-def warmup_scheduler_state(base_lr: float, warmup: int, step: int) -> tuple[dict[str, Any], float]:
-    """``(LambdaLR state dict, current lr)`` of d3's warm-up ``min((k + 1) / warmup, 1)`` after ``step`` steps."""
-    factor = 1.0 if warmup <= 0 else min((step + 1) / warmup, 1.0)
-    lr = float(base_lr) * factor
-    state = {"base_lrs": [float(base_lr)], "last_epoch": int(step), "_step_count": int(step) + 1,
-             "_get_lr_called_within_step": False, "_last_lr": [lr], "lr_lambdas": [None], "_is_initial": False}
-    return state, lr
+def optimizer_and_scheduler_state(network, optim: dict[str, Any], step: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(optimizer state dict, LambdaLR state dict)`` of d3's optimiser after ``step`` optimizer steps, as torch
+    itself writes them: the real AdamW and LambdaLR (:mod:`d3core.checkpoints.optimizer`) are built over the
+    parameters of ``network`` (meta tensors are fine: nothing is allocated) and the scheduler is started at ``step``.
+    The optimizer state has no moments yet."""
+    import torch
 
+    from d3core.checkpoints.optimizer import build_optimizer, warmup_factor
 
-def _python_scalars(value: Any) -> Any:
-    """numpy scalars -> Python numbers (a plain ``weights_only`` load refuses numpy objects); tuples kept."""
-    if hasattr(value, "item") and type(value).__module__ == "numpy":
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_python_scalars(v) for v in value)
-    return value
+    optimizer = build_optimizer(network.parameters(), optim)
+    for group in optimizer.param_groups:  # torch's convention for a scheduler resumed at last_epoch
+        group["initial_lr"] = group["lr"]
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(int(optim.get("warmup", 0))),
+                                                  last_epoch=int(step) - 1)
+    return optimizer.state_dict(), scheduler.state_dict()
 
 
 class LightningFormat:
@@ -165,10 +167,12 @@ class LightningFormat:
         """Write ``bundle`` as a resumable d3 Lightning checkpoint at ``path`` (atomically)."""
         import d3core
         from d3core.atomic import atomic_torch_save
-        from d3core.checkpoints import build_network, optimizer_by_index, plain_config
+        from d3core.checkpoints import build_network, optimizer_by_index
+        from d3core.config import load_base
         from d3core.errors import D3UserError
+        from d3core.plain_data import to_plain
 
-        config = plain_config(bundle.config)
+        config = to_plain(bundle.config)
         step = int(bundle.step)
         network = build_network(config, bundle.architecture, device="meta")
         names = [name for name, _ in network.named_parameters()]
@@ -196,27 +200,18 @@ class LightningFormat:
         checkpoint["loops"] = passthrough["loops"] if keep_loops else lightning_loops(step, step * accum)
         checkpoint["callbacks"] = passthrough.get("callbacks", {}) if keep_loops else {}
 
-        optim = config.get("optim") or {}
-        base_lr = float(optim.get("lr", 3e-4))
-        scheduler, lr = warmup_scheduler_state(base_lr, int(optim.get("warmup", 0)), step)
+        optim = {**to_plain(load_base().optim), **(config.get("optim") or {})}  # base.yaml fills what a bundle lacks
+        torch_optimizer, scheduler = optimizer_and_scheduler_state(network, optim, step)
         if bundle.scheduler and bundle.source_format == "lightning":
             scheduler = bundle.scheduler
-            lr = float((scheduler.get("_last_lr") or [lr])[0])
-        optimizer = optimizer_by_index(bundle.optimizer, names, shapes, target=str(path))
-        if optimizer is None:
-            optimizer = {"state": {}, "param_groups": [{"params": list(range(len(names)))}]}
-        group = optimizer["param_groups"][0]
-        group.update({key: _python_scalars(value) for key, value in group.items() if key != "params"})
-        betas = group.get("betas", (optim.get("beta1", 0.9), optim.get("beta2", 0.999)))
-        defaults = {"betas": tuple(float(b) for b in betas), "eps": float(optim.get("eps", 1e-8)),
-                    "weight_decay": float(optim.get("weight_decay", 0.0)), "amsgrad": False, "maximize": False,
-                    "foreach": None, "capturable": False, "differentiable": False, "fused": None,
-                    "decoupled_weight_decay": True}
-        for key, value in defaults.items():
-            group.setdefault(key, value)
-        group["betas"] = tuple(float(b) for b in group["betas"])
-        group["lr"], group["initial_lr"] = lr, base_lr
-        checkpoint["optimizer_states"] = [optimizer]
+        group = torch_optimizer["param_groups"][0]
+        named = optimizer_by_index(bundle.optimizer, names, shapes, target=str(path))
+        if named is not None:  # the bundle's own hyper-parameters (and moments) win over the config's
+            group.update({k: to_plain(v) for k, v in named["param_groups"][0].items()
+                          if k not in ("params", "lr", "initial_lr")})
+            group["betas"] = tuple(float(b) for b in group["betas"])
+        group["lr"] = float((scheduler.get("_last_lr") or [group["lr"]])[0])
+        checkpoint["optimizer_states"] = [{"state": named["state"] if named else {}, "param_groups": [group]}]
         checkpoint["lr_schedulers"] = [scheduler]
 
         checkpoint[CONFIG_KEY] = config

@@ -6,54 +6,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
 
 import click
 
-from d3core.cli.app import D3Group
+from d3core.cli.app import D3Group, manager_of
 from d3core.cli.options import option
+from d3core.cli.tables import format_table
 from d3core.errors import D3UserError
 
 
 def _dataset_by_name(name: str):
     """The dataset plugin object registered as ``name`` (``dist:name`` allowed)."""
-    from d3core.plugins import get_plugin_manager
-
-    return get_plugin_manager().dataset(name)
-
-
-def _datasets_matching(path: Path):
-    """Registered datasets whose layout matches the file's keys (or its ``d3_dataset`` attribute)."""
-    from d3core.data.layout import open_h5
-    from d3core.errors import PluginError
-    from d3core.plugins import get_plugin_manager
-
-    with open_h5(path) as f:
-        keys = list(f.keys())
-        named = f.attrs.get("d3_dataset")
-    if isinstance(named, bytes):
-        named = named.decode()
-    manager = get_plugin_manager()
-    if named:
-        try:
-            return [manager.dataset(str(named))], keys
-        except PluginError:
-            pass  # made by a dataset that is not installed (or broken) here: fall back to the keys
-    found = []
-    for entry in manager.registry("datasets").entries():
-        try:
-            dataset = manager.dataset(entry)
-        except PluginError:  # a broken plugin must not break 'info' for the others
-            continue
-        if dataset.layout.matches(keys):
-            found.append(dataset)
-    return found, keys
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+    return manager_of(click.get_current_context()).dataset(name)
 
 
 def _fmt(value: float) -> str:
@@ -200,12 +164,9 @@ def info_cmd(path: Path, dataset: str | None, full: bool | None, as_json: bool |
     if dataset:
         ds = _dataset_by_name(dataset)
     else:
-        found, keys = _datasets_matching(path)
-        if len(found) != 1:
-            which = (f"several datasets match ({', '.join(d.name for d in found)})" if found
-                     else f"no installed dataset layout matches its keys ({', '.join(keys) or 'none'})")
-            raise D3UserError(f"{path}: {which}; pass --dataset NAME (see 'd3 plugins list --kind datasets')")
-        ds = found[0]
+        from d3core.data.detect import detect_dataset
+
+        ds = detect_dataset(path, manager_of(click.get_current_context()))
     summary = ds.validate(path, full=bool(full))
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
@@ -216,15 +177,16 @@ def info_cmd(path: Path, dataset: str | None, full: bool | None, as_json: bool |
     lines = [f"{path}  ({human_size(summary.size_bytes)})",
              f"dataset: {ds.name}   layout: {summary.layout}",
              f"labels:  {', '.join(summary.label_names)} ({origin})", ""]
-    lines.append(_table(("split", "rows", "X", "X dtype", "Y", "Y dtype"),
-                        [(s, v.rows, v.x_shape, v.x_dtype, v.y_shape, v.y_dtype) for s, v in summary.splits.items()]))
+    lines.append(format_table(("split", "rows", "X", "X dtype", "Y", "Y dtype"),
+                        [(s, v.rows, v.x_shape, v.x_dtype, v.y_shape, v.y_dtype) for s, v in summary.splits.items()],
+                                    rule=False))
     lines.append("")
     stats = []
     for s, v in summary.splits.items():
         for i, label in enumerate(summary.label_names):
             stats.append((s, label, _fmt(v.label_mean[i]), _fmt(v.label_std[i]), _fmt(v.label_min[i]),
                           _fmt(v.label_max[i])))
-    lines.append(_table(("split", "label", "mean", "std", "min", "max"), stats))
+    lines.append(format_table(("split", "label", "mean", "std", "min", "max"), stats, rule=False))
     checked = sum(v.checked_rows for v in summary.splits.values())
     total = sum(v.rows for v in summary.splits.values())
     unknown = sum(v.unknown_positions for v in summary.splits.values())

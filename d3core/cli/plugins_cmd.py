@@ -2,24 +2,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import click
 
 from d3core.cli.app import D3Group, manager_of
 from d3core.cli.plugins_new import new as new_plugin
+from d3core.cli.tables import format_table
 from d3core.registry import KINDS, normalize_kind
 
 _KIND_HELP = "One of: " + ", ".join(KINDS) + " (singular, '-' or '_' accepted)."
-
-
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain left-aligned text table."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _provides_text(provides: dict[str, list[str]]) -> str:

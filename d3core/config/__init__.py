@@ -145,6 +145,14 @@ def assemble_config(sources: ConfigSources, *, dataset_defaults: Mapping[str, An
     return config
 
 
+def run_config(settings: Mapping[str, Any], *, model_defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A full run config as plain containers: ``base.yaml`` < ``model_defaults`` (an architecture's ``model.*``
+    defaults) < ``settings`` (a nested mapping of any keys), checked like ``d3 train``'s (raises
+    :class:`D3UserError`)."""
+    config = assemble_config(ConfigSources(), dataset_defaults=settings, model_defaults=model_defaults)
+    return OmegaConf.to_container(config, resolve=True)
+
+
 #: keys whose value may be of another type than their default (int or fraction, "auto" or a count, ...)
 _FLEXIBLE_TYPES = {"lightning.devices", "lightning.precision", "lightning.strategy", "training.val_check_interval",
                    "training.limit_val_batches"}
@@ -187,6 +195,7 @@ _NON_NEGATIVE = ("optim.weight_decay", "optim.warmup", "optim.grad_clip", "model
                  "training.early_stopping_patience", "lightning.checkpoint.every_n_train_steps")
 _CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", "loglinear"),
             "sampling.predictor": ("euler", "analytic", "none"),
+            "optim.optimizer": ("AdamW",),
             "model.label_mode": ("global", "per_position", "none"),
             # Lightning's precision values (ints 16/32/64 are written as strings here), plus d3's "auto"
             "lightning.precision": ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",

@@ -19,6 +19,6 @@ torch).
   :func:`~.helpers.train_smoke`.
 - :mod:`d3core.testing.components`: the tiny test components ``tiny-dna`` (a 32 bp dataset with one label) and
   ``tiny-arch`` (a small convolutional score network), registered by :mod:`d3core.testing.plugin`.
-- :mod:`d3core.testing.legacy_runs`: rebuild an original-format D3 run directory (``hydra/config.yaml`` +
-  ``checkpoints/checkpoint.pth``) from a ``MANIFEST.json`` recipe.
+
+Original-format D3 runs for tests are built by the plugin that knows that format: ``d3_ckpt_legacy.testing``.
 """

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -10,18 +10,12 @@ from omegaconf import DictConfig, OmegaConf
 
 # the checkpoint keys d3 writes next to Lightning's own live with the lightning format (importable without Lightning)
 from d3core.builtin.checkpoint_lightning import CONFIG_KEY, EMA_KEY, RNG_KEY, VERSIONS_KEY
-from d3core.checkpoints import build_diffusion
+from d3core.checkpoints.models import build_diffusion
+from d3core.checkpoints.optimizer import build_optimizer, warmup_factor
 from d3core.diffusion import TRAIN_EPS, ExponentialMovingAverage, sedd_loss
 
 #: offset of the seed of the fixed validation draws (t and corruption), so they differ from the training stream
 VALIDATION_SEED_OFFSET = 7919
-
-
-def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
-    """LambdaLR factor of D3: ``min((k + 1) / warmup, 1)`` at optimizer step k (constant afterwards, no decay)."""
-    def factor(step: int) -> float:
-        return 1.0 if warmup_steps <= 0 else min((step + 1) / warmup_steps, 1.0)
-    return factor
 
 
 def stratified_times(batch_size: int, *, generator: torch.Generator, eps: float = TRAIN_EPS) -> torch.Tensor:
@@ -85,11 +79,8 @@ class D3LightningModule(pl.LightningModule):
 
     # -- optimisation -----------------------------------------------------------------------------------------------
     def configure_optimizers(self):
-        optim = self.config.optim
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=float(optim.lr),
-                                      betas=(float(optim.beta1), float(optim.beta2)), eps=float(optim.eps),
-                                      weight_decay=float(optim.weight_decay))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(int(optim.warmup)))
+        optimizer = build_optimizer(self.model.parameters(), self.config.optim)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(int(self.config.optim.warmup)))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:

@@ -80,7 +80,7 @@ def test_train_lightning_runs_d3_train(tmp_path):
 @pytest.fixture(scope="module")
 def original_run(tmp_path_factory) -> Path:
     """An original D3 run directory (hydra/config.yaml + checkpoints/checkpoint.pth) from the tiny fixture recipe."""
-    from d3core.testing.legacy_runs import load_manifest, write_legacy_run
+    from d3_ckpt_legacy.testing import load_manifest, write_legacy_run
 
     return write_legacy_run(load_manifest(LEGACY_FIXTURE), tmp_path_factory.mktemp("zoo") / "deepstarr" / "Tran")
 

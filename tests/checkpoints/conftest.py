@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from d3core.cli import make_cli
 from d3core.plugins import make_plugin_manager
-from d3core.testing.legacy_runs import load_manifest, write_legacy_run
+from d3_ckpt_legacy.testing import load_manifest, write_legacy_run
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "legacy_runs" / "deepstarr_tran_tiny"
 TOLERANCE = 1e-4  # max abs difference, fp32 (fixtures/README.md)

@@ -5,7 +5,9 @@ import shutil
 
 import pytest
 
-from d3core.checkpoints import detect_format, is_original_checkpoint, load_bundle, original_run_checkpoints
+from d3_ckpt_legacy.run_dir import is_original_checkpoint, original_run_checkpoints
+
+from d3core.checkpoints import detect_format, load_bundle
 from d3core.errors import D3UserError
 
 

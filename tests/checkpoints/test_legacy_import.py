@@ -10,7 +10,7 @@ import yaml
 
 from d3core.checkpoints import load_bundle, load_model_local
 from d3core.errors import D3UserError
-from d3core.testing.legacy_runs import build_legacy_state
+from d3_ckpt_legacy.testing import build_legacy_state
 
 from .conftest import TOLERANCE, outputs
 
@@ -68,7 +68,7 @@ def test_loss_per_sequence_reproduces_the_reference(legacy_run, reference):
 
 def test_mapping_is_name_exact(manifest, legacy_run):
     """Every EMA tensor lands on the parameter of the same original name; moments likewise (no positional drift)."""
-    from d3core.testing.legacy_runs import ema_by_name
+    from d3_ckpt_legacy.testing import ema_by_name
 
     state = build_legacy_state(manifest)
     _, bundle = load_bundle(legacy_run)

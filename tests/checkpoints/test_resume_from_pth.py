@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from d3core.checkpoints import load_bundle
-from d3core.testing.legacy_runs import write_legacy_run
+from d3_ckpt_legacy.testing import write_legacy_run
 
 STEP, WARMUP, LR = 40, 100, 3e-4
 

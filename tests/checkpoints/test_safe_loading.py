@@ -10,14 +10,9 @@ import zipfile
 import pytest
 import torch
 
-from d3core.checkpoints import (
-    UnsafeCheckpointError,
-    allowed_globals,
-    detect_format,
-    is_original_checkpoint,
-    load_model_local,
-    safe_torch_load,
-)
+from d3_ckpt_legacy.run_dir import is_original_checkpoint
+
+from d3core.checkpoints import UnsafeCheckpointError, allowed_globals, detect_format, load_model_local, safe_torch_load
 from d3core.errors import D3UserError
 
 

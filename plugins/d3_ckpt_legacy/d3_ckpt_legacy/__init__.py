@@ -12,6 +12,6 @@ from d3core import hookimpl
 
 @hookimpl
 def register_checkpoint_formats(register):
-    register("legacy", "d3_ckpt_legacy.format:LegacyFormat", aliases=("pth", "original"),
+    register("legacy", "d3_ckpt_legacy.format:LegacyRunFormat", aliases=("pth", "original"),
              description="original D3 run directories and .pth files (hydra/config.yaml + checkpoints/*.pth)",
              suffix="", layout="run directory")

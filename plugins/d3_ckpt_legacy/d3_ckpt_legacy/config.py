@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from d3core.errors import D3UserError
+from d3core.api import D3UserError, one_line, run_config
 
 _GRAPHS = {"uniform": "uniform", "absorb": "absorbing", "absorbing": "absorbing"}
 
@@ -26,7 +26,7 @@ def read_hydra_config(path: str | os.PathLike) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise D3UserError(f"{path}: cannot read the original run's config ({' '.join(str(exc).split())[:160]})") \
+        raise D3UserError(f"{path}: cannot read the original run's config ({one_line(exc, with_type=False)[:160]})") \
             from exc
     if not isinstance(loaded, dict) or not isinstance(loaded.get("model"), dict):
         raise D3UserError(f"{path}: not an original D3 hydra config (no 'model' section); pass the run's "
@@ -46,10 +46,6 @@ def d3_config(hydra: dict[str, Any], *, arch: str, dataset: str, model: dict[str
     ``model`` holds the d3 architecture's ``model.*`` keys (sizes already checked against the weights);
     ``architecture`` the registered architecture class (its defaults fill the remaining keys).
     """
-    from omegaconf import OmegaConf
-
-    from d3core.config import ConfigSources, assemble_config
-
     training, optim, noise = _section(hydra, "training"), _section(hydra, "optim"), _section(hydra, "noise")
     sampling, evaluation = _section(hydra, "sampling"), _section(hydra, "eval")
     graph = _GRAPHS.get(str(_section(hydra, "graph").get("type", "uniform")).lower(), "uniform")
@@ -86,10 +82,9 @@ def d3_config(hydra: dict[str, Any], *, arch: str, dataset: str, model: dict[str
         layer["preset"] = matching_preset(architecture, model)
     defaults = dict(getattr(architecture, "defaults", {}) or {})
     try:
-        config = assemble_config(ConfigSources(), dataset_defaults=layer, model_defaults=defaults)
+        return run_config(layer, model_defaults=defaults)
     except D3UserError as exc:
         raise D3UserError(f"the original run's config does not translate to a d3 config: {exc}") from exc
-    return OmegaConf.to_container(config, resolve=True)
 
 
 def matching_preset(architecture: Any, model: dict[str, Any]) -> str | None:
@@ -131,7 +126,7 @@ def hydra_config(config: dict[str, Any], *, transformer: dict[str, Any], cond_di
                      "noise_removal": True},
         "eval": {"batch_size": int((config.get("eval") or {}).get("batch_size", 256)), "perplexity": False,
                  "perplexity_batch_size": 32},
-        "optim": {"weight_decay": optim.get("weight_decay", 0.0), "optimizer": "AdamW", "lr": optim.get("lr", 3e-4),
+        "optim": {"weight_decay": optim.get("weight_decay", 0.0), "optimizer": optim.get("optimizer", "AdamW"), "lr": optim.get("lr", 3e-4),
                   "beta1": optim.get("beta1", 0.9), "beta2": optim.get("beta2", 0.999), "eps": optim.get("eps", 1e-8),
                   "warmup": int(optim.get("warmup", 2500)), "grad_clip": optim.get("grad_clip", 1.0)},
         "model": {"name": "small", "type": "ddit", "hidden_size": int(transformer["hidden_size"]),

@@ -2,8 +2,8 @@
 
 Loading (spec §7, DESIGN "Legacy checkpoints"):
 
-1. read the file with ``torch.load(weights_only=True)`` and the numpy allow-list (:func:`d3core.checkpoints.
-   safe_torch_load`); strip an optional DDP ``module.`` prefix;
+1. read the file with ``torch.load(weights_only=True)`` and the numpy allow-list (``d3core.api.
+   safe_torch_load``); strip an optional DDP ``module.`` prefix;
 2. reconstruct the original orders from the file's own model keys: parameters = keys minus buffers; EMA names =
    parameters minus the frozen ``embed.0.W``; optimizer indices = parameters + ``noise.empty``. Every count and every
    shape is checked (no silent ``zip`` truncation);
@@ -23,61 +23,31 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from d3core.atomic import atomic_torch_save, atomic_write_text
-from d3core.checkpoints import (
-    ORIGINAL_CHECKPOINT_KEYS,
+from d3core.api import (
     CheckpointBundle,
+    D3UserError,
+    architecture_class,
+    atomic_torch_save,
+    atomic_write_text,
     build_network,
-    is_original_checkpoint,
-    is_original_run_dir,
-    original_config_file,
-    original_run_checkpoints,
-    plain_config,
+    lr_after,
     safe_torch_load,
+    to_plain,
 )
-from d3core.errors import D3UserError
 
 from d3_ckpt_legacy import layout
 from d3_ckpt_legacy.config import d3_config, hydra_config, read_hydra_config
-
-#: what ``d3 convert --to legacy`` writes inside the output directory
-CHECKPOINT_PATH = Path("checkpoints") / "checkpoint.pth"
-CONFIG_PATH = Path("hydra") / "config.yaml"
-
-
-# -- locating the files ------------------------------------------------------------------------------------------------
-def locate(path: str | os.PathLike, config: str | os.PathLike | None = None) -> tuple[Path, Path, Path | None]:
-    """``(checkpoint file, config file, run directory or None)`` for a run directory or a lone ``.pth``.
-
-    A lone file takes its config from ``config`` (``--legacy_config``), else ``<dir>/{hydra,.hydra}/config.yaml``,
-    else ``<dir>/../{hydra,.hydra}/config.yaml``.
-    """
-    path = Path(path)
-    if path.is_dir():
-        if not is_original_run_dir(path):
-            raise D3UserError(f"{path}: not an original D3 run directory (needs hydra/config.yaml or "
-                              ".hydra/config.yaml and checkpoints/checkpoint.pth, checkpoints/checkpoint_N.pth or "
-                              "checkpoints-meta/checkpoint.pth)")
-        checkpoint = original_run_checkpoints(path)[0]
-        config_file = Path(config) if config else original_config_file(path)
-        return checkpoint, config_file, path
-    config_file = Path(config) if config else None
-    run_dir = None
-    for directory in (path.parent, path.parent.parent):
-        found = original_config_file(directory)
-        if found is not None:
-            run_dir = directory
-            config_file = config_file or found
-            break
-    if config_file is None:
-        raise D3UserError(f"{path}: an original D3 checkpoint without its run config (no hydra/config.yaml or "
-                          ".hydra/config.yaml beside it or one level up); pass the run's config with "
-                          "--legacy_config PATH/config.yaml")
-    if not config_file.is_file():
-        raise D3UserError(f"--legacy_config {config_file}: no such file")
-    return path, config_file, run_dir
+from d3_ckpt_legacy.run_dir import (
+    CHECKPOINT_PATH,
+    CONFIG_PATH,
+    ORIGINAL_CHECKPOINT_KEYS,
+    is_original_checkpoint,
+    locate,
+    run_name,
+)
 
 
+# -- reading the file --------------------------------------------------------------------------------------------
 def read_original(path: Path) -> dict[str, Any]:
     """The original checkpoint dict (memory-mapped), its keys checked; ``module.`` prefixes stripped."""
     content = safe_torch_load(path, mmap=True)
@@ -135,12 +105,6 @@ def decide_variant(hydra: dict, model: dict) -> layout.Variant:
                       "do not say either")
 
 
-def _architecture(name: str):
-    from d3core.plugins import get_plugin_manager
-
-    return get_plugin_manager().architecture(name)
-
-
 def d3_model_config(arch: str, hydra_model: dict, model: dict, variant: layout.Variant, file: Path) -> dict[str, Any]:
     """The d3 ``model.*`` keys of the trained tower, sizes read from the tensors and checked against the config."""
     length = int(hydra_model.get("length") or variant.length)
@@ -169,7 +133,7 @@ def d3_model_config(arch: str, hydra_model: dict, model: dict, variant: layout.V
 
 
 # -- the format -----------------------------------------------------------------------------------------------------
-class LegacyFormat:
+class LegacyRunFormat:
     """Original D3 run directories (``hydra/config.yaml`` + ``checkpoints/checkpoint.pth``) and lone ``.pth`` files."""
 
     name = "legacy"
@@ -180,11 +144,29 @@ class LegacyFormat:
         return is_original_checkpoint(path)
 
     @staticmethod
+    def run_name(path: Path) -> tuple[str, Path] | None:
+        """A file inside an original run is named after the run (``d3 convert``)."""
+        return run_name(path)
+
+    @staticmethod
+    def describe(bundle: CheckpointBundle) -> dict[str, Any]:
+        """``d3 checkpoint info``'s ``original`` facts: variant, file, how the tower was decided, unused modules."""
+        legacy = (bundle.extra or {}).get("legacy")
+        if not legacy or bundle.source_format != "legacy":
+            return {}
+        facts = {k: legacy.get(k) for k in ("file", "variant", "arch_decided_by", "original_parameters",
+                                             "unused_parameters")}
+        facts["summary"] = (f"{facts['variant']} run, file {facts['file']}; tower decided by "
+                            f"{facts['arch_decided_by']}; {facts['original_parameters']:,} parameters in the file, "
+                            f"{facts['unused_parameters']:,} in unused modules (dropped)")
+        return {"original": facts}
+
+    @staticmethod
     def load(path: Path, *, arch: str | None = None, config: str | os.PathLike | None = None) -> CheckpointBundle:
         """Map an original run onto the d3 architecture it trained (see the module docstring)."""
         import torch
 
-        file, config_file, run_dir = locate(path, config)
+        file, config_file, folder = locate(path, config)
         hydra = read_hydra_config(config_file)
         content = read_original(file)
         model: dict[str, Any] = content["model"]
@@ -225,7 +207,7 @@ class LegacyFormat:
         hydra_model = hydra.get("model") or {}
         cond = int(model["sigma_map.mlp.0.weight"].shape[0]) if "sigma_map.mlp.0.weight" in model else \
             int(hydra_model.get("cond_dim", 0))
-        arch, why = decide_arch(arch=arch, moment_names=moment_names, cond_dim=cond, run_dir=run_dir, file=file)
+        arch, why = decide_arch(arch=arch, moment_names=moment_names, cond_dim=cond, run_dir=folder, file=file)
         unused = layout.UNUSED_MODULES[(variant.name, arch)]
         tower = layout.TOWERS[arch]
         stray = [k for k in moment_names if layout.in_modules(k, unused)]
@@ -238,7 +220,7 @@ class LegacyFormat:
                               f"({len(unexpected)} such keys); is data.train={variant.name} right?")
 
         model_cfg = d3_model_config(arch, hydra_model, model, variant, file)
-        architecture = _architecture(arch)
+        architecture = architecture_class(arch)
         # the original ran the transformer blocks under CUDA bf16 autocast (fp32 on CPU) -- what "auto" does -- and
         # the convolutional network in fp32
         precision = "auto" if arch == "Tran" else "32-true"
@@ -267,7 +249,7 @@ class LegacyFormat:
             name = optimizer_names[int(index)]
             if name in expected and values:
                 state[name] = dict(values)
-        group = {k: _plain(v) for k, v in (groups[0] if groups else {}).items() if k != "params"}
+        group = {k: to_plain(v) for k, v in (groups[0] if groups else {}).items() if k != "params"}
         named_optimizer = {"state": state, "param_groups": [{**group, "params": d3_params}]}
 
         total = sum(int(model[k].numel()) for k in params)
@@ -296,7 +278,7 @@ class LegacyFormat:
         import torch
         import yaml
 
-        config = plain_config(bundle.config)
+        config = to_plain(bundle.config)
         arch = {"tran": "Tran", "conv": "Conv"}.get(str(bundle.architecture or config.get("arch")).lower())
         if arch is None:
             raise D3UserError(f"the original D3 format holds Tran or Conv runs only, not {bundle.architecture!r}")
@@ -365,15 +347,14 @@ class LegacyFormat:
                               f"{unknown[0]}")
         opt_state = {i: moments[name] for i, name in enumerate(optimizer_names) if name in moments}
         groups = (bundle.optimizer or {}).get("param_groups") or [{}]
-        group = {k: _plain(v) for k, v in groups[0].items() if k not in ("params", "initial_lr")}
+        group = {k: to_plain(v) for k, v in groups[0].items() if k not in ("params", "initial_lr")}
         optim = config.get("optim") or {}
-        warmup = int(optim.get("warmup", 0))
         step = int(bundle.step)
         base = float(optim.get("lr", group.get("lr", 3e-4)))
         group.setdefault("betas", (float(optim.get("beta1", 0.9)), float(optim.get("beta2", 0.999))))
         group.setdefault("eps", float(optim.get("eps", 1e-8)))
         group.setdefault("weight_decay", float(optim.get("weight_decay", 0.0)))
-        group["lr"] = base * (min(step / warmup, 1.0) if warmup > 0 else 1.0)  # the original's lr after `step` steps
+        group["lr"] = lr_after(base, int(optim.get("warmup", 0)), step)  # the original's lr after `step` steps
         group["params"] = list(range(len(optimizer_names)))
         checkpoint = {
             "optimizer": {"state": opt_state, "param_groups": [group]},
@@ -386,12 +367,3 @@ class LegacyFormat:
         path = Path(path)
         atomic_write_text(path / CONFIG_PATH, yaml.safe_dump(hydra, sort_keys=False))
         atomic_torch_save(checkpoint, path / CHECKPOINT_PATH)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python numbers, lists of numbers kept (tuples stay tuples)."""
-    if hasattr(value, "item") and type(value).__module__ == "numpy":
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
-    return value

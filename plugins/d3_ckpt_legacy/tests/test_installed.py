@@ -14,5 +14,5 @@ def test_registers_the_legacy_format():
     registry = make_plugin_manager(env={"D3_LOAD_PLUGINS": "d3-ckpt-legacy"}).registry("checkpoint_formats")
     entry = registry.get("pth")
     assert entry.name == "legacy" and entry.provider.distribution == "d3-ckpt-legacy"
-    assert entry.factory_path == "d3_ckpt_legacy.format:LegacyFormat"
+    assert entry.factory_path == "d3_ckpt_legacy.format:LegacyRunFormat"
     assert entry.load().suffix == ""

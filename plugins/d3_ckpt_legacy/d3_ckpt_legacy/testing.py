@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from d3core.atomic import atomic_write_bytes
+from d3core.api import atomic_write_bytes
 
 __all__ = [
     "MANIFEST_FORMAT",
