@@ -20,8 +20,11 @@ The five ``register_*`` hooks all receive one callback::
 - ``metadata``: plain JSON-able facts shown by ``d3 plugins list``/``show`` without importing the factory
   (sequence length, label names, presets, ...).
 
-Hooks are called once per process, one plugin at a time: a plugin whose hook raises is skipped with a one-line warning
-(an error under ``D3_STRICT_PLUGINS=1``) and whatever it registered during that call is discarded.
+Hooks are called through pluggy, once per process: ``@hookimpl(tryfirst=True)`` / ``trylast=True`` order an
+implementation before / after the others (which run latest-registered first: the built-ins before installed plugins),
+and ``@hookimpl(wrapper=True)`` wraps the others (``results = yield``). Registry entries keep the call order, so a
+``tryfirst`` checkpoint format is detected first. A plugin whose hook raises is skipped with a one-line warning (an
+error under ``D3_STRICT_PLUGINS=1``), the other implementations still run, and nothing it registered is kept.
 """
 import pluggy
 

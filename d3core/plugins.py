@@ -7,7 +7,9 @@ Discovery goes through ``importlib.metadata`` entry points in the group ``d3``, 
 2. each entry point is imported and registered; a failure (import error, invalid hook signature, misspelled hook name
    caught by ``check_pending``) is recorded, reported as one warning line on stderr and the plugin is skipped;
 3. the built-in plugins (``d3core.builtin.*``) register through the same hooks;
-4. the registration hooks run one implementation at a time, so a hook that raises only loses its own plugin.
+4. hooks are called through pluggy (``pm.hook.<name>(...)``), so ``tryfirst``/``trylast`` and wrappers work as
+   pluggy documents; every implementation is guarded when it is registered, so one that raises is reported and
+   skipped, loses whatever it registered, and the other plugins' implementations still run.
 
 ``D3_STRICT_PLUGINS=1`` turns every such failure into a :class:`~d3core.errors.PluginError` (tests, CI).
 Nothing here imports torch.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
@@ -24,7 +27,7 @@ from typing import Any, Callable, Iterable, Mapping
 import pluggy
 
 from d3core import PROJECT_NAME, hookspecs
-from d3core.errors import PluginError
+from d3core.errors import PluginError, one_line
 from d3core.registry import KINDS, Entry, FailedProvider, Provider, Registry, normalize_distribution
 
 ENTRY_POINT_GROUP = PROJECT_NAME
@@ -57,11 +60,6 @@ def _env_list(value: str | None) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 class D3PluginManager:
     """Loads plugins and holds the registries. Build one with :func:`make_plugin_manager`."""
 
@@ -76,6 +74,7 @@ class D3PluginManager:
             self.pm.enable_tracing()
         self.records: dict[str, PluginRecord] = {}
         self._registries: dict[str, Registry] | None = None
+        self._calling: list[PluginRecord] = []  # the plugin whose hook implementation is running (innermost last)
         disabled = _env_list(self.env.get("D3_DISABLE_PLUGINS")) or []
         self._disabled = {normalize_distribution(name) for name in disabled}
 
@@ -105,7 +104,7 @@ class D3PluginManager:
         try:
             module = ep.load()
         except Exception as exc:
-            self._fail(record, _one_line(exc))
+            self._fail(record, one_line(exc))
             return
         self._register_module(module, record)
 
@@ -139,9 +138,14 @@ class D3PluginManager:
         except Exception as exc:  # pluggy.PluginValidationError: bad signature or misspelled hook name
             if self.pm.get_plugin(record.name) is not None:
                 self.pm.unregister(name=record.name)
-            self._fail(record, _one_line(exc))
+            self._fail(record, one_line(exc))
             return
-        record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or ())
+        callers = self.pm.get_hookcallers(module) or ()
+        for caller in callers:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is module:
+                    impl.function = self._guarded(impl, record, caller.name)
+        record.hooks = sorted(caller.name for caller in callers)
         self._registries = None
 
     def _fail(self, record: PluginRecord, error: str) -> None:
@@ -153,50 +157,91 @@ class D3PluginManager:
                    + f" skipped: {error}{hint}")
 
     # -- hooks ------------------------------------------------------------------------------------------------------
-    def _plugin_record(self, plugin: Any) -> PluginRecord:
-        return self.records[self.pm.get_name(plugin)]
+    @contextmanager
+    def _running(self, record: PluginRecord):
+        self._calling.append(record)
+        try:
+            yield
+        finally:
+            self._calling.pop()
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> None:
-        """Call every implementation of a hook one at a time; a raising plugin is reported and skipped."""
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
-            record = self._plugin_record(impl.plugin)
-            if record.error:
-                continue
-            try:
-                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except Exception as exc:
-                self._fail(record, f"hook {hook_name} raised {_one_line(exc)}")
+    def _guarded(self, impl: pluggy.HookImpl, record: PluginRecord, hook_name: str) -> Callable:
+        """``impl.function`` wrapped so that pluggy can call it like the original: while it runs, :attr:`_calling`
+        names its plugin; an exception is reported (:meth:`_fail`) instead of propagating, and a plugin that already
+        failed is not called again. A wrapper (``wrapper=True`` or ``hookwrapper=True``) stays a generator that yields
+        exactly once, so the implementations inside it still run when its own code raises."""
+        function = impl.function
+
+        def failed(exc: BaseException) -> None:
+            self._fail(record, f"hook {hook_name} raised {one_line(exc)}")
+
+        if not (impl.wrapper or impl.hookwrapper):
+            def call(*args):
+                if record.error:
+                    return None
+                with self._running(record):
+                    try:
+                        return function(*args)
+                    except Exception as exc:
+                        failed(exc)
+                        return None
+            return call
+
+        def wrap(*args):
+            generator = None
+            if not record.error:
+                with self._running(record):
+                    try:
+                        generator = function(*args)
+                        next(generator)
+                    except Exception as exc:  # StopIteration included: a wrapper that never yields is broken
+                        failed(exc if not isinstance(exc, StopIteration) else RuntimeError("the wrapper did not yield"))
+                        generator = None
+            result = yield
+            if generator is None:
+                return result
+            with self._running(record):
+                try:
+                    generator.send(result)
+                except StopIteration as stop:
+                    return stop.value if impl.wrapper else result
+                except Exception as exc:
+                    failed(exc)
+                    return result
+            failed(RuntimeError("the wrapper yielded more than once"))
+            return result
+
+        return wrap
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call a hook through pluggy (every implementation, in pluggy's order); a raising plugin is reported and
+        skipped. Returns pluggy's list of results."""
+        return getattr(self.pm.hook, hook_name)(**kwargs)
 
     def _failed_providers(self) -> Iterable[FailedProvider]:
         return [FailedProvider(r.name, r.version, r.error) for r in self.records.values() if r.error]
 
     def _collect(self) -> dict[str, Registry]:
-        registries = {kind: Registry(kind, self._failed_providers) for kind in KINDS}
+        """Run the five ``register_*`` hooks; an entry belongs to the plugin whose implementation registered it, and a
+        plugin that failed (in any hook) contributes nothing at all."""
+        staged: dict[str, list[Entry]] = {kind: [] for kind in KINDS}
         for kind, hook_name in _HOOK_OF_KIND.items():
-            registry = registries[kind]
-            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-                record = self._plugin_record(impl.plugin)
-                if record.error:
-                    continue
-                staged: list[Entry] = []
+            def register(name: str, factory: Any, *, aliases: Iterable[str] = (), description: str | None = None,
+                         replace: bool = False, _kind: str = kind, **metadata: Any) -> None:
+                if not self._calling:
+                    raise PluginError(f"register() of hook register_{_kind} called outside a hook implementation")
+                record = self._calling[-1]
+                staged[_kind].append(Entry(kind=_kind, name=name, factory=factory, provider=record.provider,
+                                           aliases=tuple(aliases), description=description, replace=replace,
+                                           metadata=metadata))
 
-                def register(name: str, factory: Any, *, aliases: Iterable[str] = (), description: str | None = None,
-                             replace: bool = False, _kind: str = kind, _record: PluginRecord = record,
-                             _staged: list[Entry] = staged, **metadata: Any) -> None:
-                    _staged.append(Entry(kind=_kind, name=name, factory=factory, provider=_record.provider,
-                                         aliases=tuple(aliases), description=description, replace=replace,
-                                         metadata=metadata))
-
-                try:
-                    impl.function(register=register)
-                except Exception as exc:
-                    self._fail(record, f"hook {hook_name} raised {_one_line(exc)}")
-                    for other in registries.values():  # a broken plugin contributes nothing at all
-                        other.discard_provider(record.name)
-                    continue
-                for entry in staged:
-                    registry.add(entry)
+            self.call_each(hook_name, register=register)
+        failed = {r.name for r in self.records.values() if r.error}
+        registries = {kind: Registry(kind, self._failed_providers) for kind in KINDS}
+        for kind, entries in staged.items():
+            for entry in entries:
+                if entry.provider.distribution not in failed:
+                    registries[kind].add(entry)
         return registries
 
     # -- registries -------------------------------------------------------------------------------------------------
@@ -227,7 +272,7 @@ class D3PluginManager:
         try:
             return cls()
         except Exception as exc:
-            raise PluginError(f"{entry.label} cannot be created: {_one_line(exc)}; fix the plugin, or "
+            raise PluginError(f"{entry.label} cannot be created: {one_line(exc)}; fix the plugin, or "
                               f"'pip uninstall {entry.provider.distribution}'") from exc
 
     def architecture(self, name: str | Entry):

@@ -120,6 +120,139 @@ def test_hook_that_raises_is_skipped_and_reported(bare_pm, warnings_seen):
     assert "pip uninstall d3-raises" in warnings_seen[0]
 
 
+def _formats(bare_pm) -> list[str]:
+    return [e.name for e in bare_pm.registry("checkpoint_formats").entries() if not e.provider.builtin]
+
+
+def test_pluggy_orders_the_implementations_tryfirst_and_trylast(bare_pm):
+    """Hooks go through pm.hook: tryfirst runs first, trylast last, the others latest-registered first (pluggy's
+    rule); registry entries keep that order, so format detection tries a tryfirst plugin's format first."""
+    class Plain:
+        @hookimpl
+        def register_checkpoint_formats(self, register):
+            register("plain", "collections:ChainMap")
+
+    class First:
+        @hookimpl(tryfirst=True)
+        def register_checkpoint_formats(self, register):
+            register("first", "collections:ChainMap")
+
+    class Last:
+        @hookimpl(trylast=True)
+        def register_checkpoint_formats(self, register):
+            register("last", "collections:ChainMap")
+
+    class Later:
+        @hookimpl
+        def register_checkpoint_formats(self, register):
+            register("later", "collections:ChainMap")
+
+    for plugin, name in ((Last(), "d3-last"), (First(), "d3-first"), (Plain(), "d3-plain"), (Later(), "d3-later")):
+        bare_pm.register(plugin, name)
+    assert _formats(bare_pm) == ["first", "later", "plain", "last"]
+    assert bare_pm.get("checkpoint_formats", "first").provider.distribution == "d3-first"
+
+
+def test_hookwrappers_wrap_the_other_implementations(bare_pm, warnings_seen):
+    """New-style (wrapper=True) and old-style (hookwrapper=True) wrappers see the others' results; what a wrapper
+    registers is attributed to it; a wrapper that raises is skipped and the implementations inside it still run."""
+    seen = {}
+
+    class Inner:
+        @hookimpl
+        def configure_trainer(self, trainer_kwargs, config):
+            trainer_kwargs["inner"] = True
+            return "inner"
+
+    class NewStyle:
+        @hookimpl(wrapper=True)
+        def configure_trainer(self, trainer_kwargs, config):
+            trainer_kwargs["order"] = ["new before"]
+            results = yield
+            seen["new"] = list(results)
+            trainer_kwargs["order"].append("new after")
+            return results + ["from the wrapper"]
+
+    class OldStyle:
+        @hookimpl(hookwrapper=True)
+        def configure_trainer(self, trainer_kwargs, config):
+            outcome = yield
+            seen["old"] = list(outcome.get_result())
+
+    class BrokenWrapper:
+        @hookimpl(wrapper=True)
+        def register_datasets(self, register):
+            register("from-broken-wrapper", "collections:OrderedDict")
+            raise RuntimeError("wrapper broke")
+            yield  # pragma: no cover
+
+    class Wraps:
+        @hookimpl(wrapper=True)
+        def register_datasets(self, register):
+            register("before-inner", "collections:OrderedDict")
+            result = yield
+            register("after-inner", "collections:OrderedDict")
+            return result
+
+    class Datasets:
+        @hookimpl
+        def register_datasets(self, register):
+            register("plain-data", "collections:OrderedDict")
+
+    for plugin, name in ((Inner(), "d3-inner"), (NewStyle(), "d3-new"), (OldStyle(), "d3-old"),
+                         (Datasets(), "d3-datasets"), (Wraps(), "d3-wraps"), (BrokenWrapper(), "d3-broken")):
+        bare_pm.register(plugin, name)
+    kwargs = {}
+    results = bare_pm.call_each("configure_trainer", trainer_kwargs=kwargs, config={})
+    assert kwargs == {"order": ["new before", "new after"], "inner": True}
+    assert seen == {"new": ["inner"], "old": ["inner", "from the wrapper"]} and results == seen["old"]
+
+    registry = bare_pm.registry("datasets")
+    assert {registry.get(n).provider.distribution for n in ("before-inner", "after-inner")} == {"d3-wraps"}
+    assert registry.get("plain-data").provider.distribution == "d3-datasets"
+    assert "from-broken-wrapper" not in registry
+    assert bare_pm.records["d3-broken"].error == "hook register_datasets raised RuntimeError: wrapper broke"
+    assert len(warnings_seen) == 1 and "d3-broken" in warnings_seen[0]
+
+
+def test_a_plugin_that_failed_once_contributes_nothing_and_is_not_called_again(bare_pm, warnings_seen):
+    calls = []
+
+    class FailsLate:
+        @hookimpl
+        def register_datasets(self, register):
+            register("early-data", "collections:OrderedDict")
+
+        @hookimpl
+        def register_loggers(self, register):
+            raise ValueError("late failure")
+
+        @hookimpl
+        def configure_trainer(self, trainer_kwargs):
+            calls.append("called")
+
+    bare_pm.register(FailsLate(), "d3-fails-late")
+    assert "early-data" not in bare_pm.registry("datasets")  # registered by the same plugin before it failed
+    bare_pm.call_each("configure_trainer", trainer_kwargs={}, config={})
+    assert calls == [] and len(warnings_seen) == 1
+
+
+def test_strict_mode_raises_through_pluggy():
+    from d3core.errors import PluginError
+    from d3core.plugins import make_plugin_manager
+
+    class Raises:
+        @hookimpl
+        def configure_trainer(self, trainer_kwargs):
+            raise ValueError("strict boom")
+
+    manager = make_plugin_manager(load_entrypoints=False, env={"D3_STRICT_PLUGINS": "1"})
+    manager.register(Raises(), "d3-strict")
+    with pytest.raises(PluginError, match="d3-strict failed to load: hook configure_trainer raised ValueError: "
+                                          "strict boom"):
+        manager.call_each("configure_trainer", trainer_kwargs={}, config={})
+
+
 @pytest.mark.parametrize("hook_name", HOOK_NAMES)
 def test_every_hookspec_is_documented(hook_name):
     doc = inspect.getdoc(getattr(hookspecs, hook_name))
