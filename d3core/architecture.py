@@ -29,24 +29,16 @@ plugin does).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from d3core.errors import D3UserError
+from d3core.plain_data import to_plain
 
 if TYPE_CHECKING:  # torch stays out of module import (this module is imported by light code paths)
     from torch import nn
 
 __all__ = ["Architecture"]
-
-
-def _plain(value: Any) -> Any:
-    """OmegaConf containers and other mappings/sequences -> plain dicts/lists (for JSON-able configs)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [_plain(v) for v in value]
-    return value
 
 
 class Architecture:
@@ -94,15 +86,15 @@ class Architecture:
         ``preset`` defaults to ``model_config["preset"]`` when that key is present. ``model_config`` may be a dict or
         an OmegaConf ``DictConfig`` (the ``model`` section of a run config).
         """
-        given = _plain(model_config) if model_config is not None else {}
+        given = to_plain(model_config, keep_tuples=False) if model_config is not None else {}
         if not isinstance(given, dict):
             raise D3UserError(
                 f"architecture {cls.name or cls.__name__} needs a mapping of model.* keys, got {type(model_config).__name__}"
             )
         preset = preset if preset is not None else given.get("preset")
-        config: dict[str, Any] = _plain(dict(cls.defaults))
+        config: dict[str, Any] = to_plain(dict(cls.defaults), keep_tuples=False)
         if preset is not None:
-            config.update(_plain(cls.preset(preset)))
+            config.update(to_plain(cls.preset(preset), keep_tuples=False))
             config["preset"] = str(preset)
         config.update({k: v for k, v in given.items() if v is not None or k not in config})
         missing = [key for key in cls.required if config.get(key) is None]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from d3core import hookimpl
+from d3core.plain_data import to_plain
 
 
 def _available(module: str) -> bool:
@@ -33,19 +34,8 @@ def register_loggers(register):
 
 def _section(config: Any, key: str) -> dict:
     """``config[key]`` as a plain dict (config may be an OmegaConf DictConfig, a dict or None)."""
-    if config is None:
-        return {}
-    value = config.get(key) if hasattr(config, "get") else None
-    if value is None:
-        return {}
-    try:
-        from omegaconf import OmegaConf
-
-        if OmegaConf.is_config(value):
-            return OmegaConf.to_container(value, resolve=True)
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        pass
-    return dict(value)
+    value = config.get(key) if config is not None and hasattr(config, "get") else None
+    return {} if value is None else dict(to_plain(value))
 
 
 def make_tensorboard_logger(run_dir: Path, config: Any = None):
