@@ -71,7 +71,7 @@ def bare_loop(config, network, data_path: str, dataset, steps: int) -> float:
 
 
 def runner_loop(sources, steps: int) -> tuple[float, object]:
-    from d3core.training.runner import fit, plan_run
+    from d3core.training import fit, plan_run
 
     plan = plan_run(sources)
     fit(plan)
@@ -94,7 +94,7 @@ def main() -> None:
     from d3_deepstarr.dataset import DeepSTARR
 
     from d3core.config import ConfigSources
-    from d3core.training.runner import build_network
+    from d3core.training import build_network
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "synth.h5"

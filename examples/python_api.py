@@ -27,7 +27,7 @@ from d3core.config import ConfigSources
 from d3core.data import decode
 from d3core.diffusion import sample
 from d3core.evaluation.metrics import gc_content, js_distance, kmer_spectrum
-from d3core.training.runner import fit, plan_run, trainer_kwargs
+from d3core.training import fit, plan_run, trainer_kwargs
 
 
 def main(out: Path, steps: int = 10) -> dict:

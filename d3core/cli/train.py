@@ -100,14 +100,15 @@ def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
     values["devices"] = _devices(values.get("devices"))
     sources = ConfigSources(config_path=values.get("config_path"), flags=collect_flags(values),
                             overrides=list(overrides))
-    from d3core.training.runner import plan_run
+    from d3core.training.plan import plan_run
 
     plan = plan_run(sources, resume_from=values.get("resume_from"), manager=manager_of(ctx),
                     check_hardware=not values.get("dry_run"))
     if values.get("dry_run"):
         _dry_run(plan)
         return
-    from d3core.training.runner import fit, is_rank_zero
+    from d3core.training.ranks import is_rank_zero
+    from d3core.training.runner import fit
 
     def announce() -> None:
         if is_rank_zero():
@@ -128,7 +129,8 @@ def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
 def _dry_run(plan) -> None:
     from omegaconf import OmegaConf
 
-    from d3core.training.runner import build_network, count_parameters, plugin_versions, resolve_precision
+    from d3core.training.plan import build_network, count_parameters, plugin_versions
+    from d3core.training.settings import resolve_precision
 
     parameters = count_parameters(build_network(plan))  # sizes the architecture cannot build fail before any output
     click.echo("# resolved config")

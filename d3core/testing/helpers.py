@@ -138,10 +138,10 @@ def train_smoke(manager: D3PluginManager | None, work_dir: str | os.PathLike, *,
     otherwise. ``overrides`` are config keys (a mapping of dotted keys, or ``"key=value"`` strings) applied last.
     ``work_dir`` (the run directory) must not exist yet. Returns the summary of :func:`d3core.training.runner.fit`
     (``run_dir``, ``last_checkpoint`` -- a Lightning ``.ckpt`` unless ``fast_dev_run`` --, ``global_step``,
-    ``metrics``) plus ``plan`` (the :class:`~d3core.training.runner.RunPlan`).
+    ``metrics``) plus ``plan`` (the :class:`~d3core.training.plan.RunPlan`).
     """
     from d3core.config import ConfigSources
-    from d3core.training.runner import fit, plan_run
+    from d3core.training import fit, plan_run
 
     manager = manager or get_plugin_manager()
     work_dir = Path(work_dir)

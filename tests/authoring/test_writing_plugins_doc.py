@@ -134,7 +134,7 @@ def test_training_with_the_logger_callback_and_trainer_hook_then_the_format(lab,
 
     from d3core import load_model_local
     from d3core.checkpoints import convert_checkpoint, detect_format, load_bundle
-    from d3core.training.runner import trainer_kwargs
+    from d3core.training import trainer_kwargs
     from d3_my_lab.dataset import MyEnhancers
 
     data = MyEnhancers().synthesize(tmp_path / "synth.h5", 64)

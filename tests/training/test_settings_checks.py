@@ -47,7 +47,25 @@ def test_rank_is_read_from_the_environment_before_lightning_is_imported(rank, ex
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "SLURM_PROCID")}
     if rank is not None:
         env["SLURM_PROCID"] = rank
-    code = ("import sys\nfrom d3core.training.runner import is_rank_zero\n"
+    code = ("import sys\nfrom d3core.training.ranks import is_rank_zero\n"
             "print(is_rank_zero(), 'pytorch_lightning' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.stdout.split() == [expected, "False"], result.stderr
+
+
+@pytest.mark.parametrize("variable", ["RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK", "SLURM_RANK"])
+def test_the_rank_variables_are_those_lightning_reads(monkeypatch, variable):
+    """d3 reads the rank before Lightning is imported: from the variables Lightning's own _get_rank reads, in its
+    order (a variable Lightning ignores, or one it adds, makes this fail)."""
+    from lightning_fabric.utilities.rank_zero import _get_rank
+
+    from d3core.training.ranks import RANK_VARIABLES, environment_rank
+
+    for key in (*RANK_VARIABLES, "SLURM_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    assert environment_rank() is None and _get_rank() is None
+    monkeypatch.setenv(variable, "3")
+    assert environment_rank() == _get_rank()
+    for later in RANK_VARIABLES[1:]:  # the first one set wins, as in Lightning
+        monkeypatch.setenv(later, "5")
+    assert environment_rank() == _get_rank()

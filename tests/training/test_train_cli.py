@@ -115,7 +115,7 @@ def test_trainer_settings_follow_the_config(tiny_args, deepstarr_file, tmp_path)
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from d3core.config import ConfigSources
-    from d3core.training.runner import plan_run, trainer_kwargs
+    from d3core.training import plan_run, trainer_kwargs
 
     sources = ConfigSources(flags={"dataset": "deepstarr", "arch": "Conv", "preset": "tiny",
                                    "data.path": str(deepstarr_file), "work_dir": str(tmp_path / "run")},
