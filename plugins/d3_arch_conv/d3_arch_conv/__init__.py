@@ -3,7 +3,7 @@
 This module holds only light hook implementations (no torch import at module level); the network lives in
 :mod:`d3_arch_conv.network` and the factory in :mod:`d3_arch_conv.model`, imported when the architecture is used.
 """
-from d3core import hookimpl
+from d3core.api import hookimpl
 
 PRESETS = ["tiny", "paper"]
 LABEL_MODES = ["global", "per_position", "none"]

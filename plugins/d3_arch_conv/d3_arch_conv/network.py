@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.errors import D3UserError
-from d3core.nn import TimestepEmbedder, check_labels, zero_self_logit
+from d3core.api import D3UserError, TimestepEmbedder, check_labels, zero_self_logit
 
 KERNEL_SIZE = 9
 PAPER_DILATIONS = (1, 1, 4, 16, 64)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from d3core.architecture import Architecture
-from d3core.errors import D3UserError
+from d3core.api import Architecture, D3UserError
 
 from d3_arch_tran import LABEL_MODES
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.nn import LayerNorm, Rotary, TimestepEmbedder, apply_rotary, check_labels, modulate, zero_self_logit
+from d3core.api import LayerNorm, Rotary, TimestepEmbedder, apply_rotary, check_labels, modulate, zero_self_logit
 
 
 class EmbeddingLayer(nn.Module):

@@ -7,7 +7,7 @@ Registers the format ``legacy`` (aliases ``pth``, ``original``): an original run
 
 This module holds only light hook implementations (no torch import at module level).
 """
-from d3core import hookimpl
+from d3core.api import hookimpl
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 This module holds only light hook implementations (no torch import at module level); the dataset class lives in
 :mod:`d3_deepstarr.dataset` and is imported when the dataset is used.
 """
-from d3core import hookimpl
+from d3core.api import hookimpl
 
 
 @hookimpl

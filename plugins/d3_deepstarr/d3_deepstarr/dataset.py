@@ -25,8 +25,7 @@ literature named in each ``note``). Activity per planted instance (log2 units)::
 
     y_dev = sum(dev effects * counts) + 0.3 * N(0, 1);  y_hk = sum(hk effects * counts) + 0.3 * N(0, 1)
 """
-from d3core.data.base import SequenceDataset
-from d3core.data.synth import Motif
+from d3core.api import Motif, SequenceDataset
 
 
 class DeepSTARR(SequenceDataset):

@@ -26,8 +26,7 @@ activators in all three: SP1 GC-box, NRF1). Activity per planted instance (log2 
 
     y_c = sum_m effect[m][c] * count_m + 0.3 * N(0, 1)
 """
-from d3core.data.base import SequenceDataset
-from d3core.data.synth import Motif
+from d3core.api import Motif, SequenceDataset
 
 
 class MPRA(SequenceDataset):
