@@ -69,7 +69,7 @@ def load_bundle(path: str | os.PathLike, manager=None, *, format: str | None = N
                 **options: Any) -> tuple[str, CheckpointBundle]:
     """``(format name, bundle)`` of any checkpoint a registered format recognises (or the given ``format``).
 
-    ``options`` (e.g. ``arch="Tran"``, ``config="run/hydra/config.yaml"`` for original files) reach the format's
+    ``options`` (e.g. ``arch="Tran"``, ``config="path/to/config.yaml"`` for original files) reach the format's
     ``load`` when its signature names them.
     """
     if format:

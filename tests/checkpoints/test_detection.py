@@ -76,3 +76,14 @@ def test_lone_pth_takes_its_config_from_the_flag_or_the_neighbourhood(legacy_run
     assert result.exit_code == 0 and "Tran" in result.output
     # <dir>/../hydra/config.yaml (the file inside the original run's checkpoints/ folder) is found on its own
     assert load_bundle(legacy_run / "checkpoints" / "checkpoint.pth")[1].step == 4321
+
+
+def test_without_the_legacy_plugin_the_core_does_not_know_original_runs(legacy_run):
+    """The original layout lives in d3-ckpt-legacy: with it disabled, an original run is nobody's checkpoint."""
+    from d3core.plugins import make_plugin_manager
+
+    manager = make_plugin_manager(env={"D3_DISABLE_PLUGINS": "d3-ckpt-legacy"})
+    assert "legacy" not in manager.registry("checkpoint_formats")
+    for path in (legacy_run, legacy_run / "checkpoints" / "checkpoint.pth"):
+        with pytest.raises(D3UserError, match="no installed checkpoint format recognises it"):
+            detect_format(path, manager)
