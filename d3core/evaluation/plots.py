@@ -103,3 +103,25 @@ def histograms(path: Path, series: dict[str, np.ndarray], xlabel: str, title: st
     ax.set_title(title)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def attribution_logos(path: Path, tokens: np.ndarray, attributions: np.ndarray, titles: Sequence[str]) -> Path:
+    """One logomaker logo per sequence: its attribution map times its one-hot sequence (the observed base's score at
+    each position), as in the paper's figures. ``tokens [n, L]``, ``attributions [n, L, 4]``."""
+    from d3core.evaluation.extras import require
+
+    logomaker = require("logomaker", "attribution logos")
+    import pandas as pd
+
+    plt = _pyplot()
+    n, length = tokens.shape
+    fig, axes = plt.subplots(n, 1, figsize=(min(24, 0.08 * length + 2), 1.5 * n), squeeze=False)
+    for ax, seq, attr, title in zip(axes[:, 0], tokens, attributions, titles):
+        values = attr * np.eye(4, dtype=np.float32)[seq.astype(np.int64)]
+        logomaker.Logo(pd.DataFrame(values, columns=list("ACGT")), ax=ax)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_xticks([])
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.suptitle("Attribution maps (GradientShap x input)")
+    return _save(fig, path)
