@@ -72,7 +72,8 @@ def consistency_coordinates(attributions: np.ndarray, window: int = 3) -> np.nda
     projection to its 3-D coordinates. ``[N, L, 4]`` -> ``[N, L, 3]``."""
     a = np.asarray(attributions, np.float64)
     a = a - a.mean(axis=-1, keepdims=True)
-    a = a / np.sqrt((a * a).sum(axis=-1, keepdims=True)).sum(axis=-2, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an all-zero map gives NaN, set to 0 below (as the original)
+        a = a / np.sqrt((a * a).sum(axis=-1, keepdims=True)).sum(axis=-2, keepdims=True)
     summed = sum(np.roll(a, -shift, axis=-2) for shift in range(window))
     x, y, z, w = (summed[..., i] for i in range(4))
     e1 = (-x + y) / np.sqrt(2)

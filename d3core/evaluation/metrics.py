@@ -135,10 +135,12 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
         return float("nan")
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = linalg.sqrtm(s_a @ s_b)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(s_a.shape[0]) * eps
-        covmean = linalg.sqrtm((s_a + offset) @ (s_b + offset))
+    with warnings.catch_warnings():  # singular products (fewer sequences than dimensions) are expected
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s_a @ s_b)
+        if not np.isfinite(covmean).all():
+            offset = np.eye(s_a.shape[0]) * eps
+            covmean = linalg.sqrtm((s_a + offset) @ (s_b + offset))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             raise ValueError(f"Fréchet distance: imaginary component {np.max(np.abs(covmean.imag)):.3g}")

@@ -40,7 +40,7 @@ MAX_GROUPS = 12
 #: designs listed with their motif hits in report.md (all are in motif_hits.tsv)
 REPORT_DESIGNS = 20
 #: attribution logos drawn in the report
-LOGOS = 4
+LOGOS = 3
 #: the label the paper's attribution analysis used per dataset (DeepSTARR: class_index 1)
 PAPER_ATTRIBUTION_LABEL = {"deepstarr": "hk"}
 
@@ -215,7 +215,8 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
     if settings.attributions and oracle is not None:
         _attributions(run, samples, attribution_label)
     if plots:
-        _plots(run, samples)
+        with run.timed("plots"):
+            _plots(run, samples)
     arch = arch or (samples.metadata or {}).get("arch")
     result["published"] = _published(run, arch)
     result["inputs"] = {
@@ -614,7 +615,7 @@ def render_report(result: dict[str, Any], designs: list[dict] | None = None) -> 
     else:
         lines.append("- oracle: none")
     if inputs.get("motif_database"):
-        lines.append(f"- motifs: JASPAR {inputs['motif_database']}, FIMO p < 1e-4, both strands")
+        lines.append(f"- motifs: {inputs['motif_database']}, FIMO p < 1e-4, both strands")
     lines += ["- metric definitions: `docs/evaluation.md` (metrics version "
               f"{result.get('metrics_version')})", ""]
     if result.get("published"):
