@@ -34,13 +34,14 @@ def random_backgrounds(n: int, length: int, *, letters: int = 3, seed: int = 0) 
 
 
 def gradient_shap(oracle, tokens: np.ndarray, target: int, *, backgrounds: int = 1000, samples: int = 100,
-                  stdev: float = 0.1, background_letters: int = 3, batch_size: int = 8, seed: int = 0,
+                  stdev: float = 0.1, background_letters: int = 3, batch_size: int = 16, seed: int = 0,
                   on_batch: Callable[[int], None] | None = None) -> np.ndarray:
     """Gradient-corrected GradientShap attributions ``float32 [N, L, 4]`` of output ``target`` of ``oracle`` (an
     :class:`~d3core.evaluation.oracle.Oracle`) for tokens ``[N, L]``.
 
     Settings of the paper: 1000 backgrounds, 100 samples per sequence, input noise s.d. 0.1, backgrounds over A/C/G.
-    ``on_batch(n)`` is called after each batch of ``n`` sequences (progress bars).
+    ``on_batch(n)`` is called after each batch of ``n`` sequences (progress bars). The same seed and batch size give
+    the same maps.
     """
     import torch
 
@@ -51,10 +52,12 @@ def gradient_shap(oracle, tokens: np.ndarray, target: int, *, backgrounds: int =
     base = torch.from_numpy(random_backgrounds(backgrounds, length, letters=background_letters, seed=seed)).to(device)
     network = oracle.network.eval()
     explainer = captum_attr.GradientShap(network)
-    torch.manual_seed(seed)
-    np.random.seed(seed)  # captum draws the baselines and interpolation points with numpy's global generator
     out = np.empty((n, length, 4), dtype=np.float32)
     for start in range(0, n, batch_size):
+        # captum draws the baselines, interpolation points (numpy's global generator) and noise (torch's) per batch:
+        # seeded per batch, the same seed and batch size give the same maps
+        torch.manual_seed(seed + start)
+        np.random.seed(seed + start)
         x = torch.from_numpy(np.eye(4, dtype=np.float32)[tokens[start:start + batch_size].astype(np.int64)]
                              .transpose(0, 2, 1).copy()).to(device).requires_grad_(True)
         grad = explainer.attribute(x, baselines=base, n_samples=samples, stdevs=stdev, target=int(target))

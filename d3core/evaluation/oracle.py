@@ -15,8 +15,8 @@ Every oracle d3 can load goes through ONE loader, :func:`load_oracle`, and comes
 Both are read with ``torch.load(weights_only=True)``; neither needs a data file. A dataset plugin names its oracle
 network with a class attribute (``oracle = "d3_deepstarr.oracle:DeepSTARROracle"``): an ``nn.Module`` built as
 ``Class(num_outputs=C, length=L)``, ``forward(one-hot [B, 4, L] float) -> [B, C]``, optionally ``embed(x) -> [B, E]``
-(the penultimate embedding, for the Fréchet distance) and ``config_from_state_dict(state)`` (to read the original
-checkpoints).
+(the penultimate embedding, for the Fréchet distance) and the shape declarations that read the original checkpoints
+(:mod:`d3core.evaluation.original_oracles`).
 
 Default location of a d3 oracle file: beside the data, ``<data dir>/<data stem>.oracle.ckpt``
 (:func:`default_oracle_path`), where ``d3 evaluate`` and the ``sp_mse`` callback look when no oracle is named.

@@ -47,9 +47,23 @@ def _strip(state: dict, prefix: str) -> dict:
 
 
 def _config(cls: type, state: dict, length: int) -> dict:
-    if hasattr(cls, "config_from_state_dict"):
-        return dict(cls.config_from_state_dict(state, length=length))
-    return {"length": int(length)}
+    """``{"num_outputs", "length"}`` that build ``cls`` for ``state`` (names without prefix), from the class's
+    declarations: ``output_layer`` (its rows are the outputs) and ``flatten_layer`` (its input width is
+    ``flatten_channels x length // length_divisor``: ``length`` is kept when it fits, else the shortest that does).
+    Missing tensors leave the defaults, so that the exact comparison afterwards names them."""
+    config = {"length": int(length)}
+    output = getattr(cls, "output_layer", None)
+    for key in (f"{output}.weight", f"{output}.bias") if output else ():
+        if key in state:
+            config["num_outputs"] = int(state[key].shape[0])
+            break
+    flatten = getattr(cls, "flatten_layer", None)
+    if flatten and f"{flatten}.weight" in state:
+        divisor = int(cls.length_divisor)
+        width, rest = divmod(int(state[f"{flatten}.weight"].shape[1]), int(cls.flatten_channels))
+        if not rest and width >= 1 and int(length) // divisor != width:
+            config["length"] = width * divisor
+    return config
 
 
 def _mismatches(network, state: dict) -> int:

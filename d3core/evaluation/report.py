@@ -257,11 +257,13 @@ def _identity(run: _Run) -> None:
     with run.timed("identity"):
         to_ref = M.max_identity(run.gen, run.ref_tokens, device=run.device) * 100
         diversity = M.max_identity(run.gen, None, exclude_self=True, device=run.device) * 100
-        ref_diversity = M.max_identity(run.ref_tokens, None, exclude_self=True, device=run.device) * 100
+        # the reference's diversity on as many sequences as were generated (the statistic grows with the set size)
+        same_size = np.sort(np.random.default_rng(run.seed).permutation(len(run.ref_tokens))[:len(run.gen)])
+        ref_diversity = M.max_identity(run.ref_tokens[same_size], None, exclude_self=True, device=run.device) * 100
         run.metrics.update(percent_identity_mean=float(to_ref.mean()), percent_identity_max=float(to_ref.max()),
                            sequence_diversity_mean=float(np.mean(diversity)) if len(run.gen) > 1 else None,
                            sequence_diversity_reference_mean=float(np.mean(ref_diversity))
-                           if len(run.ref_tokens) > 1 else None)
+                           if len(same_size) > 1 else None)
         rows = np.arange(len(run.train))
         limit = run.protocol.identity_rows
         if limit is not None and len(rows) > limit:
@@ -509,8 +511,9 @@ def _published(run: _Run, arch: str | None) -> dict[str, dict]:
     label = (run.extra.get("inputs", {}).get("attribution") or {}).get("label")
     out = {}
     for metric, (value, source) in figures.items():
-        if metric.startswith("attribution_consistency") and label != PAPER_ATTRIBUTION_LABEL.get(run.dataset.name):
-            continue  # published for another label
+        if metric.startswith("attribution_consistency") and (
+                label != PAPER_ATTRIBUTION_LABEL.get(run.dataset.name) or run.protocol.name != "paper"):
+            continue  # published for another label, or with the paper's settings only
         out[metric] = {"published": value, "source": source, "this_run": run.metrics.get(metric)}
     return out
 

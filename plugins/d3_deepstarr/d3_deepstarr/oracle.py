@@ -14,8 +14,6 @@ so the original Lightning checkpoints load into this network after their ``model
 """
 from __future__ import annotations
 
-from typing import Mapping
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,8 +26,11 @@ POOLING = 2 ** len(CONV_STAGES)
 class DeepSTARROracle(nn.Module):
     """DeepSTARR CNN: ``forward(x [B, 4, L] float one-hot) -> [B, num_outputs]``; ``embed(x) -> [B, 256]``."""
 
-    #: the original code's checkpoints (``oracle_DeepSTARR_DeepSTARR_data.ckpt``) hold this network under ``model.``
+    #: the original code's checkpoints (``oracle_DeepSTARR_DeepSTARR_data.ckpt``) hold this network under ``model.``;
+    #: the shapes that give its outputs (rows of ``fc7``) and length (``fc5`` reads 120 channels x L // 16 positions)
     original_prefix = "model."
+    output_layer = "fc7"
+    flatten_layer, flatten_channels, length_divisor = "fc5", CONV_STAGES[-1][1], POOLING
 
     def __init__(self, num_outputs: int = 2, length: int = 249, hidden: int = 256, dropout: float = 0.4):
         super().__init__()
@@ -49,22 +50,6 @@ class DeepSTARROracle(nn.Module):
         self.batchnorm6 = nn.BatchNorm1d(hidden)
         self.fc7 = nn.Linear(hidden, self.num_outputs)
         self.dropout = nn.Dropout(dropout)
-
-    @classmethod
-    def config_from_state_dict(cls, state: Mapping[str, torch.Tensor], length: int = 249) -> dict:
-        """``{"num_outputs", "length"}`` that build a network for ``state`` (names without prefix): outputs from
-        ``fc7``, and ``length`` kept when the flattened width of ``fc5`` allows it (else the shortest length that
-        does). Missing tensors leave the defaults, so the caller's strict comparison names them."""
-        config = {"num_outputs": 2, "length": int(length)}
-        for key in ("fc7.weight", "fc7.bias"):
-            if key in state:
-                config["num_outputs"] = int(state[key].shape[0])
-                break
-        if "fc5.weight" in state:
-            width, rest = divmod(int(state["fc5.weight"].shape[1]), CONV_STAGES[-1][1])
-            if not rest and width >= 1 and int(length) // POOLING != width:
-                config["length"] = width * POOLING
-        return config
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate embedding ``[B, 256]``: the input of the output layer ``fc7``."""

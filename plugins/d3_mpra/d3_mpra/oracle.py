@@ -17,8 +17,6 @@ Lightning checkpoints load into this network after their ``model.`` prefix is dr
 """
 from __future__ import annotations
 
-from typing import Mapping
-
 import torch
 from torch import nn
 
@@ -57,8 +55,11 @@ def _residual(channels: int, dilations: tuple[int, ...], pool: int) -> nn.Sequen
 class MPRAOracle(nn.Module):
     """Dilated residual CNN: ``forward(x [B, 4, L] float one-hot) -> [B, num_outputs]``; ``embed(x) -> [B, 256]``."""
 
-    #: the original code's checkpoints (``oracle_mpra_mpra_data.ckpt``) hold this network under ``model.``
+    #: the original code's checkpoints (``oracle_mpra_mpra_data.ckpt``) hold this network under ``model.``;
+    #: the shapes that give its outputs (rows of ``fc6``) and length (``fc4`` reads 256 channels x L // 32 positions)
     original_prefix = "model."
+    output_layer = "fc6"
+    flatten_layer, flatten_channels, length_divisor = "fc4", 256, POOLS[0] * POOLS[1] * POOLS[2]
 
     def __init__(self, num_outputs: int = 3, length: int = 200):
         super().__init__()
@@ -78,22 +79,6 @@ class MPRAOracle(nn.Module):
         self.batchnorm5 = nn.BatchNorm1d(256)
         self.fc6 = nn.Linear(256, self.num_outputs)
         self.dropout = nn.Dropout(0.5)
-
-    @classmethod
-    def config_from_state_dict(cls, state: Mapping[str, torch.Tensor], length: int = 200) -> dict:
-        """``{"num_outputs", "length"}`` that build a network for ``state`` (names without prefix): outputs from
-        ``fc6``; ``length`` kept when the flattened width of ``fc4`` allows it (else the shortest length that does).
-        Missing tensors leave the defaults, so the caller's strict comparison names them."""
-        config = {"num_outputs": 3, "length": int(length)}
-        for key in ("fc6.weight", "fc6.bias"):
-            if key in state:
-                config["num_outputs"] = int(state[key].shape[0])
-                break
-        if "fc4.weight" in state:
-            width, rest = divmod(int(state["fc4.weight"].shape[1]), 256)
-            if not rest and width >= 1 and int(length) // POOLS[0] // POOLS[1] // POOLS[2] != width:
-                config["length"] = width * POOLS[0] * POOLS[1] * POOLS[2]
-        return config
 
     @staticmethod
     def original_label_columns(num_outputs: int, num_labels: int) -> list[int]:
