@@ -5,7 +5,12 @@ Data: a synthesized DeepSTARR-layout file with 10 x N training rows (so the test
 sequences are the test sequences with 20 % of their positions redrawn, paired with their test rows (as
 ``d3 sample --labels-from test`` writes them), so every metric runs, SP-MSE included. Sampling itself is not timed.
 
+The paper protocol attributes the same maps whatever N (the top 1000 test rows, their designs and their shuffles:
+3000 GradientShap maps), so ``--attributions-only-at 1000`` skips that section at the other sizes (the row says so)
+when time is short; ``--append`` adds rows to an existing JSON file.
+
 Usage: python benchmarks/evaluation.py [--sizes 1000 10000] [--protocols quick paper] [--out ...json]
+       [--attributions-only-at N] [--append]
 """
 from __future__ import annotations
 
@@ -42,17 +47,20 @@ def make_inputs(folder: Path, n: int):
     return dataset, data, samples
 
 
-def measure(n: int, protocol: str, folder: Path) -> dict:
+def measure(n: int, protocol: str, folder: Path, attributions: bool = True) -> dict:
     from d3core.evaluation.oracle import load_oracle
+    from d3core.evaluation.protocols import protocol as get_protocol
     from d3core.evaluation.report import evaluate_samples
 
     dataset, data, samples = make_inputs(folder, n)
     oracle = load_oracle(ORACLE)
+    settings = get_protocol(protocol, attributions=None if attributions else False)
     started = time.perf_counter()
     result = evaluate_samples(samples, dataset, data, folder / f"eval_{protocol}_{n}", oracle=oracle,
-                              protocol=protocol, device="cpu", echo=lambda line: print(f"  {line}", flush=True))
+                              protocol=settings, device="cpu", echo=lambda line: print(f"  {line}", flush=True))
     seconds = time.perf_counter() - started
     return {"sequences": n, "protocol": protocol, "seconds": round(seconds, 1),
+            "attributions_run": attributions,
             "sections": result["inputs"]["timings"],
             "attribution_maps": 3 * result["inputs"].get("attribution", {}).get("sequences", 0),
             "discriminator_per_class": result["metrics"].get("auroc_n_per_class")}
@@ -63,10 +71,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--protocols", nargs="+", default=["quick", "paper"])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "evaluation.json")
+    parser.add_argument("--attributions-only-at", type=int, nargs="*", default=None)
+    parser.add_argument("--append", action="store_true")
     args = parser.parse_args()
     import torch
 
-    rows = []
+    rows = json.loads(args.out.read_text())["rows"] if args.append and args.out.exists() else []
     report = {"benchmark": "evaluation", "machine": {"cpu_threads": torch.get_num_threads(),
                                                      "python": platform.python_version(),
                                                      "torch": torch.__version__, "device": "cpu"},
@@ -76,7 +86,8 @@ def main() -> None:
         for protocol in args.protocols:
             for n in args.sizes:
                 print(f"{protocol} protocol, {n} sequences", flush=True)
-                rows.append(measure(n, protocol, Path(tmp)))
+                attributions = args.attributions_only_at is None or n in args.attributions_only_at
+                rows.append(measure(n, protocol, Path(tmp), attributions))
                 print(f"  -> {rows[-1]['seconds']} s", flush=True)
                 args.out.write_text(json.dumps(report, indent=2) + "\n")  # after each row: partial runs keep data
     print(f"wrote {args.out}")

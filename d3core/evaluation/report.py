@@ -193,6 +193,7 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
                           f"{ref_tokens.shape[1]} bp")
     if oracle is not None:
         check_label_names(oracle, samples.label_names)
+    _check_label_options(oracle, activity_thresholds or {}, attribution_label)
     run = _Run(settings, dataset, data_path, reference, gen, ref_tokens, ref_labels,
                dataset.open_split(data_path, "train"), oracle, device, seed, echo or (lambda text: None), progress,
                out_dir)
@@ -233,6 +234,17 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
     }
     write_outputs(out_dir, result, _design_rows(run))
     return result
+
+
+def _check_label_options(oracle, thresholds: Mapping[str, float], attribution_label: str | None) -> None:
+    """Label names given on the command line must be the oracle's: refused before any work is done."""
+    names = [] if oracle is None else list(oracle.label_names)
+    what = f"the oracle predicts {', '.join(names)}" if oracle is not None else "there is no oracle"
+    unknown = sorted(set(thresholds) - set(names))
+    if unknown:
+        raise D3UserError(f"--activity-threshold {', '.join(unknown)}: {what}")
+    if attribution_label is not None and attribution_label not in names:
+        raise D3UserError(f"--attribution-label {attribution_label!r}: {what}")
 
 
 # ------------------------------------------------------------------------------------------------------ sections
@@ -352,10 +364,6 @@ def _oracle_metrics(run: _Run, samples, thresholds: Mapping[str, float]) -> list
         metrics.update({f"predicted_mean_{n}": float(predicted[:, c].mean()) for c, n in enumerate(names)})
         metrics.update({f"reference_predicted_mean_{n}": float(ref_predicted[:, c].mean())
                         for c, n in enumerate(names)})
-        unknown = set(thresholds) - set(names)
-        if unknown:
-            raise D3UserError(f"--activity-threshold {', '.join(sorted(unknown))}: the oracle predicts "
-                              f"{', '.join(names)}")
         labels = run.train_labels()
         file_names = list(run.dataset.label_names_in(run.data_path))
         used = {}
@@ -450,9 +458,8 @@ def _attributions(run: _Run, samples, label: str | None) -> None:
 
     oracle, p = run.oracle, run.protocol
     names = list(oracle.label_names)
-    label = label or (PAPER_ATTRIBUTION_LABEL.get(run.dataset.name) if p.name == "paper" else None) or names[0]
-    if label not in names:
-        raise D3UserError(f"--attribution-label {label!r}: the oracle predicts {', '.join(names)}")
+    label = label or (PAPER_ATTRIBUTION_LABEL.get(run.dataset.name) if p.name == "paper" else None)
+    label = label if label in names else names[0]
     target = names.index(label)
     file_names = list(run.dataset.label_names_in(run.data_path))
     ref_rows, gen_rows, how = _attribution_sets(run, samples, file_names.index(label) if label in file_names else 0)
