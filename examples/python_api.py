@@ -26,7 +26,7 @@ import d3core
 from d3core.config import ConfigSources
 from d3core.data import decode
 from d3core.diffusion import sample
-from d3core.evaluation.metrics import gc_content, js_distance, kmer_spectrum
+from d3core.evaluation.metrics import gc_content, kmer_js, kmer_spectrum
 from d3core.training import fit, plan_run, trainer_kwargs
 
 
@@ -70,11 +70,11 @@ def main(out: Path, steps: int = 10) -> dict:
     test = dataset.open_split(data, "test")
     real = torch.stack([test[i][0] for i in range(len(test))]).numpy()
     generated = tokens.numpy()
-    report = {"js_kmer_k3": js_distance(kmer_spectrum(generated, 3), kmer_spectrum(real, 3)),
+    report = {"kmer_js_k3": kmer_js(kmer_spectrum(real, 3), kmer_spectrum(generated, 3)),
               "gc_generated": float(gc_content(generated).mean()), "gc_real": float(gc_content(real).mean()),
               "num_sequences": len(sequences), "global_step": summary["global_step"]}
     print("evaluation:", {k: round(v, 3) if isinstance(v, float) else v for k, v in report.items()})
-    assert np.isfinite(report["js_kmer_k3"]) and all(set(s) <= set("ACGT") for s in sequences)
+    assert np.isfinite(report["kmer_js_k3"]) and all(set(s) <= set("ACGT") for s in sequences)
     return report
 
 

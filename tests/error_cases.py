@@ -20,6 +20,8 @@ AREAS = ("command line", "configuration", "data files", "checkpoints", "plugins"
 #: a file that exists only if a malicious checkpoint or YAML file ran its code
 MARKER = "PWNED"
 RUN = "run/checkpoints/last.ckpt"  # a Conv tiny DeepSTARR checkpoint (2 steps)
+#: an oracle checkpoint written by the original D3 code (PL_DeepSTARR)
+ORIGINAL_ORACLE = Path(__file__).parent / "fixtures" / "original_oracles" / "oracle_DeepSTARR_DeepSTARR_data.ckpt"
 TRAIN = ("train", "--dataset", "deepstarr", "--arch", "Tran", "--preset", "tiny", "--data", "ds.h5",
          "--max_steps", "2", "--accelerator", "cpu")
 
@@ -167,7 +169,11 @@ CASES: tuple[Case, ...] = (
          ("train", "--resume_from", "malicious.pth", "--work_dir", "new-run"),
          ("refused: malicious.pth holds a non-allow-listed object",)),
     Case("checkpoint-not-an-oracle", "checkpoints", "gave a diffusion checkpoint where an oracle is expected",
-         ("oracle", "info", RUN), ("not a d3 oracle file", "d3 oracle train")),
+         ("oracle", "info", RUN), ("fits no installed oracle network", "d3 oracle train")),
+    Case("oracle-damaged", "checkpoints", "gave an original D3 oracle checkpoint with a tensor missing",
+         ("oracle", "info", "damaged_oracle.ckpt"), ("tensor 'model.fc6.weight' is missing",)),
+    Case("oracle-wrong-length", "checkpoints", "scored 10 bp sequences with the 249 bp DeepSTARR oracle",
+         ("oracle", "predict", "oracle.ckpt", "short.fa", "-o", "p.tsv"), ("scores 249 bp sequences",)),
     Case("resume-other-architecture", "checkpoints", "resumed a Conv run as Tran",
          ("train", "--resume_from", "last", "--work_dir", "run", "--arch", "Tran"),
          ("arch='Tran' conflicts with the checkpoint being resumed ('Conv')", "drop the flag")),
@@ -263,6 +269,10 @@ def build_workspace(workspace: Path) -> Path:
     (workspace / "unsafe.yaml").write_text(f"optim: !!python/object/apply:os.system ['touch {MARKER}']\n")
     (workspace / "list.yaml").write_text("- optim\n- training\n")
     (workspace / "typo.yaml").write_text("optim:\n  lrr: 0.001\n")
+    shutil.copyfile(ORIGINAL_ORACLE, workspace / "oracle.ckpt")
+    oracle = torch.load(ORIGINAL_ORACLE, weights_only=True)
+    del oracle["state_dict"]["model.fc6.weight"]
+    torch.save(oracle, workspace / "damaged_oracle.ckpt")
     return workspace
 
 

@@ -1,5 +1,6 @@
-"""``d3 evaluate``: score generated sequences against a dataset split (oracle fidelity, k-mers, discriminability,
-memorisation, GC), writing ``metrics.json``, ``report.md`` and PNG plots."""
+"""``d3 evaluate``: score generated sequences against a dataset split with every metric of the D3 paper (oracle
+fidelity, Fréchet distance, k-mer spectra, discriminability, identity and diversity, motifs, attributions) and the
+peers' checks, writing ``metrics.json``, ``report.md``, ``motif_hits.tsv`` and PNG plots."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,38 +35,64 @@ def _ks(text: str | None) -> tuple[int, ...]:
 @option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="The dataset file (default: recorded with the checkpoint's config, else the dataset's cache).")
 @option("--oracle", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Oracle file (default: <data dir>/<data stem>.oracle.ckpt if it exists; see 'd3 oracle train').")
+        help="Oracle file: a d3 oracle (d3 oracle train) or an original D3 oracle checkpoint such as "
+             "oracle_DeepSTARR_DeepSTARR_data.ckpt (default: <data dir>/<data stem>.oracle.ckpt if it exists).")
+@option("--protocol", type=click.Choice(["quick", "paper"]), default=None,
+        help="Settings of the metrics: quick (default; minutes on a CPU) or paper (the D3 paper's settings, with its "
+             "published figures beside yours; needs the motifs extra).")
+@option("--arch", default=None, help="Architecture the samples came from, for the published figures (default: the "
+        "sample file's).")
 @option("--reference", type=click.Choice(["test", "valid", "train"]), default=None,
         help="Split the samples are compared with (default test).")
 @option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="Output folder (default: <samples stem>_eval beside the samples).")
-@option("--kmer-ks", default=None, help="k-mer sizes for the JS distance (default 3-6).")
+@option("--kmer-ks", default=None, help="k-mer sizes for the KL and JS distance (default 3-6).")
+@option("--activity-threshold", multiple=True, default=None,
+        help="LABEL=VALUE: count designs predicted at or above it (fraction_above_<label>; default: the activity "
+             "of the top 0.1 % of real training sequences). Repeatable.")
+@option("--attribution-label", default=None,
+        help="Oracle output whose attribution maps are analysed (default: the first; paper protocol on deepstarr: hk).")
+@option("--attribution-sequences", type=click.IntRange(min=2), default=None,
+        help="Attribution maps for at most N sequences per set (quick 200, paper 1000).")
+@option("--jaspar-release", default=None, help="JASPAR release scanned with FIMO (default JASPAR2022; pyjaspar ships "
+        "JASPAR2014 to JASPAR2026).")
+@option("--no-motifs", is_flag=True, default=None, help="Skip the motif scans (FIMO).")
+@option("--no-attributions", is_flag=True, default=None, help="Skip the attribution maps (GradientShap).")
 @option("--no-discriminator", is_flag=True, default=None, help="Skip the discriminability classifier (AUROC).")
 @option("--identity-rows", type=click.IntRange(min=1), default=None,
         help="Compare with at most N random training rows for the nearest-sequence identity (default 20000).")
-@option("--seed", type=int, default=None, help="Seed of subsampling and the classifier (default 0).")
+@option("--seed", type=int, default=None, help="Seed of subsampling, classifiers and attributions (default 0).")
 @option("--device", default=None, help="cpu or cuda (default: cuda if available).")
+@option("--no-progress", is_flag=True, default=None, help="No progress bar.")
 @click.pass_context
 def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path | None, oracle: Path | None,
-             reference: str | None, out: Path | None, kmer_ks: str | None, no_discriminator: bool | None,
-             identity_rows: int | None, seed: int | None, device: str | None) -> None:
+             protocol: str | None, arch: str | None, reference: str | None, out: Path | None, kmer_ks: str | None,
+             activity_threshold: tuple[str, ...] | None, attribution_label: str | None,
+             attribution_sequences: int | None, jaspar_release: str | None, no_motifs: bool | None,
+             no_attributions: bool | None, no_discriminator: bool | None, identity_rows: int | None,
+             seed: int | None, device: str | None, no_progress: bool | None) -> None:
     """Evaluate generated SAMPLES (.fasta, .npz, .h5, .csv) against real sequences of a dataset.
 
     \b
-    Metrics (definitions and which direction is better: docs/evaluation.md):
+    Metrics (definitions, units, better direction, the paper's values: docs/evaluation.md):
       sp_mse, requested_mse, requested_pearson_<label>   oracle fidelity (paired / to the requested activity)
-      ks_<label>                                        predicted-activity distribution shift
-      js_kmer_k3..k6                                    k-mer spectrum Jensen-Shannon distance
+      frechet_distance, ks_<label>                      oracle-embedding and predicted-activity shift
+      kmer_kl_k3..k6, kmer_js_k3..k6                    k-mer spectrum KL and Jensen-Shannon distance
       auroc                                             real-vs-generated classifier (0.5 is best)
-      nn_identity_mean/max                              identity to the nearest training sequence
-      gc_generated, gc_abs_diff                         GC content
+      percent_identity_*, sequence_diversity_mean       identity to real sequences, to each other
+      motif_enrichment_pearson, motif_cooccurrence_*    FIMO scans against JASPAR
+      attribution_consistency, mechanistic_diversity_*  GradientShap maps of the oracle
+      kmer3_pearson_top_*, motif_pearson_top_*, fraction_above_*   peers' checks vs the top real sequences
+      nn_identity_mean/max, gc_*                        memorisation, GC content
     \b
     Example:
-      d3 sample run/last.ckpt --labels-from test -o paired.npz && d3 evaluate paired.npz --dataset deepstarr
+      d3 sample run/last.ckpt --labels-from test -o paired.npz
+      d3 evaluate paired.npz --oracle oracle_DeepSTARR_DeepSTARR_data.ckpt --protocol paper
     """
     from d3core.errors import D3UserError
     from d3core.evaluation.oracle import find_oracle
-    from d3core.evaluation.report import evaluate_samples
+    from d3core.evaluation.protocols import protocol as get_protocol
+    from d3core.evaluation.report import evaluate_samples, parse_thresholds
     from d3core.generation.io import read_samples
     from d3core.generation.sampler import default_device
 
@@ -79,15 +106,20 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
         data = Path(meta["data"])
     data_path = ds.require(data)
     device = device or default_device()
+    settings = get_protocol(protocol or "quick", kmer_ks=_ks(kmer_ks) if kmer_ks else None,
+                            attribution_sequences=attribution_sequences, jaspar_release=jaspar_release,
+                            motifs=False if no_motifs else None, attributions=False if no_attributions else None)
+    thresholds = parse_thresholds(activity_threshold)
     loaded = find_oracle(ds, data_path, oracle, device=device)
     out = out or samples.with_name(f"{samples.stem}_eval")
     click.echo(f"d3: evaluating {len(sample_set)} sequences from {samples} against {ds.name} "
-               f"{reference or 'test'} ({data_path}); oracle: {loaded.path if loaded else 'none'}", err=True)
+               f"{reference or 'test'} ({data_path}), protocol {settings.name}; oracle: "
+               f"{loaded.path if loaded else 'none'}", err=True)
     result = evaluate_samples(sample_set, ds, data_path, out, reference=reference or "test", oracle=loaded,
-                              kmer_ks=_ks(kmer_ks), discriminator=not no_discriminator,
-                              identity_rows=20000 if identity_rows is None else identity_rows,
-                              seed=0 if seed is None else seed, device=device, samples_path=str(samples),
-                              echo=lambda line: click.echo(f"d3: {line}", err=True))
+                              protocol=settings, discriminator=not no_discriminator, identity_rows=identity_rows,
+                              seed=0 if seed is None else seed, device=device, samples_path=str(samples), arch=arch,
+                              activity_thresholds=thresholds, attribution_label=attribution_label,
+                              progress=not no_progress, echo=lambda line: click.echo(f"d3: {line}", err=True))
     for note in result["notes"]:
         click.echo(f"d3: note: {note}", err=True)
     for group in result["groups"]:
@@ -96,8 +128,11 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
         click.echo(f"d3: conditioning: requested {requested} -> mean oracle-predicted {predicted} (n={group['n']})")
     if len(result["groups"]) == 2:
         click.echo(f"d3: {_effect(result['groups'])}")
+    for name, row in result.get("published", {}).items():
+        value = row["this_run"]
+        click.echo(f"d3: {name}: {'n/a' if value is None else f'{value:.4g}'} (published: {row['published']:g}, "
+                   f"{row['source']})")
     click.echo(f"d3: report: {out / 'report.md'} (metrics.json, {len(result['plots'])} plots)")
-
 
 
 def _effect(groups: list[dict]) -> str:

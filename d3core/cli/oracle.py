@@ -13,9 +13,13 @@ from d3core.cli.options import option
 def oracle() -> None:
     """Oracles: CNNs that predict a dataset's activities from sequence (DeepSTARR CNN, MPRA CNN).
 
+    Every command takes d3 oracle files (d3 oracle train) and the original D3 code's oracle checkpoints
+    (oracle_DeepSTARR_DeepSTARR_data.ckpt, oracle_mpra_mpra_data.ckpt).
+
     \b
       d3 oracle train --dataset deepstarr --data ds.h5     writes ds.oracle.ckpt beside the data
       d3 oracle info ds.oracle.ckpt                        dataset, labels, test Pearson/Spearman
+      d3 oracle predict ds.oracle.ckpt designs.fasta -o predictions.tsv [--embedding]
     """
 
 
@@ -48,7 +52,8 @@ def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | N
               accelerator: str | None, limit_train: int | None, force: bool | None) -> None:
     """Train DATASET's oracle with Lightning (early stopping on valid) and report test Pearson/Spearman per label."""
     from d3core.errors import D3UserError
-    from d3core.evaluation.oracle import default_oracle_path, train_oracle
+    from d3core.evaluation.oracle import default_oracle_path
+    from d3core.evaluation.oracle_training import train_oracle
 
     ds = manager_of(ctx).dataset(dataset)
     path = ds.require(data)
@@ -69,12 +74,48 @@ def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | N
 @oracle.command("info")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def info_cmd(path: Path) -> None:
-    """Show what an oracle file holds: dataset, labels, network, test metrics."""
+    """Show what an oracle file holds: kind, dataset, labels, network, and its test metrics or training state."""
     from d3core.evaluation.oracle import load_oracle
 
     loaded = load_oracle(path)
     info = loaded.info
-    click.echo(f"{path}: oracle for {info.get('dataset')} ({info.get('network')}), {loaded.length} bp, labels "
-               f"{', '.join(loaded.label_names)}; trained on {info.get('data')}")
+    click.echo(loaded.describe())
+    if info.get("data"):
+        click.echo(f"trained on {info['data']}")
+    if info.get("label_columns") is not None:
+        click.echo(f"original checkpoint: epoch {info.get('epoch')}, global step {info.get('global_step')}, "
+                   f"pytorch-lightning {info.get('pytorch_lightning_version')}, {info.get('tensors')} tensors"
+                   f"{' (full Trainer state)' if info.get('full_state') else ' (weights only)'}; outputs = label "
+                   f"column(s) {', '.join(map(str, info['label_columns']))} of the {loaded.dataset} data")
+    click.echo(f"penultimate embedding: {'yes' if loaded.has_embedding else 'no'}")
     if info.get("metrics"):
         click.echo(_metrics_table(info["metrics"]))
+
+
+@oracle.command("predict")
+@click.argument("oracle_path", metavar="ORACLE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sequences", type=click.Path(dir_okay=False, path_type=Path))
+@option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+        help="Predictions table to write (.tsv; .csv for commas).")
+@option("--embedding", is_flag=True, default=None, help="Add the oracle's penultimate embedding (emb_0 ... emb_E-1).")
+@option("--key", default=None, help="Array of an .npz/.h5 file that is not a d3 sample file (e.g. X_test, arr_0): "
+        "one-hot [N, 4, L] or [N, L, 4], or tokens [N, L].")
+@option("--batch-size", type=click.IntRange(min=1), default=None, help="Sequences per network call (default 512).")
+@option("--device", default=None, help="cpu or cuda (default: cuda if available).")
+@option("--force", is_flag=True, default=None, help="Replace an existing output file.")
+def predict_cmd(oracle_path: Path, sequences: Path, out: Path, embedding: bool | None, key: str | None,
+                batch_size: int | None, device: str | None, force: bool | None) -> None:
+    """Predict the activities of SEQUENCES (FASTA, d3 sample files .npz/.h5/.csv, or an array of an .npz/.h5 file)
+    with ORACLE: one row per sequence (id, the label columns; --embedding adds the embedding)."""
+    from d3core.errors import D3UserError
+    from d3core.evaluation.oracle import load_oracle
+    from d3core.evaluation.prediction import read_sequences, write_predictions
+    from d3core.generation.sampler import default_device
+
+    if out.exists() and not force:
+        raise D3UserError(f"{out}: already exists; pass --force to replace it, or -o another file")
+    loaded = load_oracle(oracle_path, device or default_device())
+    ids, tokens = read_sequences(sequences, key=key)
+    written = write_predictions(out, loaded, ids, tokens, embedding=bool(embedding), batch_size=batch_size or 512)
+    click.echo(f"d3: {len(ids)} sequences scored with {oracle_path} ({', '.join(loaded.label_names)}"
+               f"{', embedding' if embedding else ''}) -> {written}")

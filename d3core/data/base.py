@@ -70,6 +70,8 @@ class SequenceDataset:
     synth_baseline: ClassVar[Mapping[str, float]] = {}
     synth_noise: ClassVar[float] = 0.3
     gc_content: ClassVar[float] = 0.5
+    #: evaluation: the JASPAR taxonomic group motifs are scanned from (``insects``, ``vertebrates``; None = all)
+    jaspar_tax_group: ClassVar[str | None] = None
 
     # -- layout ------------------------------------------------------------------------------------------------------
     @property

@@ -1,19 +1,26 @@
-"""Evaluation of generated sequences: metrics, oracles, the SP-MSE training callback, reports with plots.
+"""Evaluation of generated sequences: the oracles, every metric of the D3 paper (spec §9) and the peers' checks, reports.
 
-- :mod:`~d3core.evaluation.metrics`        Pearson/Spearman, KS, k-mer JS distance, AUROC, GC, nearest identity;
-- :mod:`~d3core.evaluation.oracle`         oracle training (Lightning, early stopping), oracle files, prediction;
-- :mod:`~d3core.evaluation.discriminator`  real-vs-generated classifier AUROC;
-- :mod:`~d3core.evaluation.report`         :func:`evaluate_samples` -> ``metrics.json``, ``report.md``, PNGs;
-- :mod:`~d3core.evaluation.plots`          the PNG plots (matplotlib, Agg);
-- :mod:`~d3core.evaluation.sp_mse`         the ``sp_mse`` callback.
+- :mod:`~d3core.evaluation.oracle`           the one oracle loader and the :class:`Oracle` interface (predict, embed);
+- :mod:`~d3core.evaluation.original_oracles` the original D3 oracle checkpoints (PL_DeepSTARR, PL_mpra);
+- :mod:`~d3core.evaluation.oracle_training`  ``d3 oracle train`` (Lightning, early stopping);
+- :mod:`~d3core.evaluation.prediction`       ``d3 oracle predict``: a sequence file -> a predictions table;
+- :mod:`~d3core.evaluation.metrics`          set statistics (scipy, scikit-learn): k-mer KL/JS, Fréchet, identity;
+- :mod:`~d3core.evaluation.motifs`           FIMO (memelite) against JASPAR (pyjaspar): enrichment, co-occurrence;
+- :mod:`~d3core.evaluation.attribution`      GradientShap (captum), attribution consistency, mechanistic diversity;
+- :mod:`~d3core.evaluation.discriminator`    real-vs-generated classifier AUROC;
+- :mod:`~d3core.evaluation.protocols`        the ``quick`` and ``paper`` settings, the published figures;
+- :mod:`~d3core.evaluation.report`           :func:`evaluate_samples` -> ``metrics.json``, ``report.md``, PNGs;
+- :mod:`~d3core.evaluation.plots`            the PNG plots (matplotlib, Agg; logomaker logos);
+- :mod:`~d3core.evaluation.extras`           the optional ``motifs`` extra (one-line error naming it);
+- :mod:`~d3core.evaluation.sp_mse`           the ``sp_mse`` callback.
 
-Definitions, and which direction is better: ``docs/evaluation.md``.
+Definitions, units, which direction is better and the paper's values: ``docs/evaluation.md``.
 """
 from d3core.lazy import lazy_attributes
 
 _LAZY = {
     "evaluate_samples": "d3core.evaluation.report",
-    "train_oracle": "d3core.evaluation.oracle",
+    "train_oracle": "d3core.evaluation.oracle_training",
     "load_oracle": "d3core.evaluation.oracle",
     "default_oracle_path": "d3core.evaluation.oracle",
     "Oracle": "d3core.evaluation.oracle",

@@ -1,10 +1,11 @@
 """Discriminability: how well a small CNN tells real sequences from generated ones (test AUROC; 0.5 is ideal).
 
-Protocol (after D3's evaluator, made quick): balance the two sets (at most ``max_per_class`` each); a seeded
-70/10/20 train/valid/test split, stratified by class, that keeps identical sequences in one part; a 3-block CNN
-(conv + BN + ReLU + pool) with a linear head; binary cross-entropy, Adam lr 2e-3, at most ``max_epochs`` epochs with
-early stopping on the validation loss (patience 3); the AUROC of the best epoch's model on the test part
-(real = 1, generated = 0).
+Protocol (spec §9.6): balance the two sets (at most ``max_per_class`` each); a seeded 70/10/20 train/valid/test
+split, stratified by class, that keeps identical sequences in one part; a classifier with one output logit -- by
+default a small 3-block CNN (conv + BN + ReLU + pool, linear head), or any network factory (the paper trains the
+dataset's oracle architecture: ``network=lambda: OracleClass(num_outputs=1, length=L)``); binary cross-entropy, Adam
+lr 2e-3, at most ``max_epochs`` epochs with early stopping on the validation loss (``patience``); the AUROC
+(scikit-learn) of the best epoch's model on the test part (real = 1, generated = 0).
 """
 from __future__ import annotations
 
@@ -46,8 +47,11 @@ def _group_split(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> dict
 
 def discriminability_auroc(real: np.ndarray, generated: np.ndarray, *, seed: int = 0, max_per_class: int = 5000,
                            max_epochs: int = 20, patience: int = 3, batch_size: int = 128,
-                           device: str = "cpu") -> dict:
-    """``{"auroc", "n_per_class", "epochs"}`` of a real-vs-generated classifier on held-out sequences."""
+                           device: str = "cpu", network=None, on_epoch=None) -> dict:
+    """``{"auroc", "n_per_class", "epochs"}`` of a real-vs-generated classifier on held-out sequences.
+
+    ``network``: a factory of the classifier (``[B, 4, L] -> [B, 1]``; default the small CNN); ``on_epoch(epoch)``
+    is called after each epoch (progress)."""
     import torch
 
     from d3core.evaluation.oracle import one_hot
@@ -62,7 +66,7 @@ def discriminability_auroc(real: np.ndarray, generated: np.ndarray, *, seed: int
     y = np.concatenate([np.ones(n, np.float32), np.zeros(n, np.float32)])
     parts = _group_split(x, y, rng)
     torch.manual_seed(seed)
-    model = _network().to(device)
+    model = (network or _network)().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss()
 
@@ -71,7 +75,7 @@ def discriminability_auroc(real: np.ndarray, generated: np.ndarray, *, seed: int
         out = []
         with torch.no_grad():
             for s in range(0, len(index), 512):
-                out.append(model(one_hot(x[index[s:s + 512]]).to(device)).squeeze(1).float().cpu().numpy())
+                out.append(model(one_hot(x[index[s:s + 512]]).to(device)).reshape(-1).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
     best_loss, best_state, wait, epochs = float("inf"), None, 0, 0
@@ -83,11 +87,13 @@ def discriminability_auroc(real: np.ndarray, generated: np.ndarray, *, seed: int
             index = perm[s:s + batch_size]
             if len(index) < 2:  # BatchNorm needs two rows
                 continue
-            logits = model(one_hot(x[index]).to(device)).squeeze(1)
+            logits = model(one_hot(x[index]).to(device)).reshape(-1)
             loss = loss_fn(logits, torch.from_numpy(y[index]).to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        if on_epoch:
+            on_epoch(epochs)
         valid_scores = torch.from_numpy(scores(parts["valid"]))
         valid_loss = float(loss_fn(valid_scores, torch.from_numpy(y[parts["valid"]])))
         if valid_loss < best_loss - 1e-4:

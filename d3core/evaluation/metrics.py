@@ -1,19 +1,25 @@
-"""Sequence-set metrics on token arrays (0..3 = A, C, G, T), numpy only. Definitions and directions:
-``docs/evaluation.md``.
+"""Sequence-set metrics on token arrays (0..3 = A, C, G, T). Statistics come from scipy and scikit-learn; this module
+only shapes the inputs. Definitions, units and directions: ``docs/evaluation.md`` (spec §9).
 
-- :func:`pearson`, :func:`spearman`: per-column correlations (Spearman = Pearson of average ranks).
-- :func:`ks_statistic`: two-sample Kolmogorov-Smirnov statistic ``sup |F_a - F_b|``.
-- :func:`kmer_spectrum`, :func:`js_distance`: pooled k-mer frequencies and their Jensen-Shannon distance
-  (base 2, in [0, 1]).
-- :func:`auroc`: area under the ROC curve from scores and binary labels (ties count one half).
-- :func:`gc_content`: GC fraction per sequence.
-- :func:`motif_counts`: occurrences of an IUPAC motif on either strand (for synthetic planted-motif data).
-- :func:`nearest_identity`: per query sequence, the highest fraction of identical positions to any reference sequence
-  (position by position, no shifts or reverse complements).
+- :func:`pearson`, :func:`spearman`: per-column correlations (``scipy.stats``).
+- :func:`ks_statistic`: two-sample Kolmogorov-Smirnov statistic (``scipy.stats.ks_2samp``).
+- :func:`kmer_counts`, :func:`kmer_spectrum`: pooled k-mer counts / frequencies (lexicographic ACGT index).
+- :func:`kmer_kl`, :func:`kmer_js`: the paper's k-mer spectrum shift: ``sum(scipy.special.kl_div(p, q))`` and
+  ``scipy.spatial.distance.jensenshannon(p, q)`` (natural log), rounded to 6 decimals; :func:`js_distance_base2`
+  is the base-2 Jensen-Shannon distance d3 reported before (metrics version 1).
+- :func:`auroc`: area under the ROC curve (``sklearn.metrics.roc_auc_score``).
+- :func:`frechet_distance`: Fréchet distance between two sets of embeddings (``scipy.linalg.sqrtm``).
+- :func:`max_identity`: per query sequence, the highest fraction of identical positions to a reference sequence
+  (percent identity, sequence diversity); :func:`max_dot_product` the same on any vectors (mechanistic diversity).
+- :func:`gc_content`, :func:`motif_counts`: GC fraction; occurrences of an IUPAC motif (planted-motif data).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+
+KMER_DECIMALS = 6
 
 
 def _columns(x: np.ndarray) -> np.ndarray:
@@ -21,55 +27,46 @@ def _columns(x: np.ndarray) -> np.ndarray:
     return x[:, None] if x.ndim == 1 else x
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r per column of ``a [N, C]`` and ``b [N, C]`` (``[C]``; NaN where a column is constant)."""
+def _per_column(statistic, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = _columns(a), _columns(b)
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    denominator = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (a * b).sum(axis=0) / denominator
-    return np.where(denominator > 0, np.clip(r, -1.0, 1.0), np.nan)
+    out = np.full(a.shape[1], np.nan)
+    for c in range(a.shape[1]):
+        if a.shape[0] >= 2 and np.ptp(a[:, c]) > 0 and np.ptp(b[:, c]) > 0:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out[c] = float(statistic(a[:, c], b[:, c])[0])
+    return out
 
 
-def rankdata(x: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based) along axis 0, ties sharing the mean of their ranks (as ``scipy.stats.rankdata``)."""
-    x = _columns(x)
-    ranks = np.empty_like(x, dtype=np.float64)
-    for c in range(x.shape[1]):
-        column = x[:, c]
-        order = np.argsort(column, kind="mergesort")
-        sorted_values = column[order]
-        starts = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
-        group = np.cumsum(starts) - 1
-        first = np.flatnonzero(starts)
-        last = np.r_[first[1:], len(column)] - 1
-        average = (first + last) / 2.0 + 1.0
-        ranks[order, c] = average[group]
-    return ranks
+def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r per column of ``a [N, C]`` and ``b [N, C]`` (``[C]``; NaN where a column is constant)."""
+    from scipy.stats import pearsonr
+
+    return _per_column(pearsonr, a, b)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rho per column (``[C]``)."""
-    return pearson(rankdata(a), rankdata(b))
+    """Spearman rho per column (``[C]``; NaN where a column is constant)."""
+    from scipy.stats import spearmanr
+
+    return _per_column(spearmanr, a, b)
 
 
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the empirical CDFs of ``a`` and ``b``."""
-    a = np.sort(np.asarray(a, dtype=np.float64).ravel())
-    b = np.sort(np.asarray(b, dtype=np.float64).ravel())
+    """Two-sample Kolmogorov-Smirnov statistic ``sup |F_a - F_b|`` (NaN if a set is empty)."""
+    from scipy.stats import ks_2samp
+
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
     if a.size == 0 or b.size == 0:
         return float("nan")
-    grid = np.concatenate([a, b])
-    cdf_a = np.searchsorted(a, grid, side="right") / a.size
-    cdf_b = np.searchsorted(b, grid, side="right") / b.size
-    return float(np.max(np.abs(cdf_a - cdf_b)))
+    return float(ks_2samp(a, b).statistic)
 
 
 def kmer_counts(tokens: np.ndarray, k: int, *, chunk: int = 8192) -> np.ndarray:
-    """Pooled counts of every k-mer (lexicographic ACGT index, ``[4**k]`` int64) over all sequences and positions."""
+    """Pooled counts of every k-mer (lexicographic ACGT index: ACG = 0*16 + 1*4 + 2; ``[4**k]`` int64) over all
+    sequences and positions."""
     tokens = np.asarray(tokens)
     n, length = tokens.shape
     counts = np.zeros(4 ** k, dtype=np.int64)
@@ -92,67 +89,126 @@ def kmer_spectrum(tokens: np.ndarray, k: int) -> np.ndarray:
     return counts / total if total > 0 else counts
 
 
-def js_distance(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen-Shannon distance ``sqrt(JSD)`` with base-2 logarithms: 0 for equal distributions, 1 for disjoint ones.
+def kmer_kl(p: np.ndarray, q: np.ndarray) -> float:
+    """The paper's k-mer KL divergence (nats): ``sum(scipy.special.kl_div(p, q))`` (= sum p ln(p/q) - p + q),
+    rounded to 6 decimals; infinite when ``q`` lacks a k-mer that ``p`` has. ``p`` = real, ``q`` = generated."""
+    from scipy.special import kl_div
 
-    ``p`` and ``q`` are normalised first (counts are fine)."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
+    return float(np.round(np.sum(kl_div(np.asarray(p, np.float64), np.asarray(q, np.float64))), KMER_DECIMALS))
 
-    def kl(x: np.ndarray) -> float:
-        mask = x > 0
-        return float(np.sum(x[mask] * np.log2(x[mask] / m[mask])))
 
-    return float(np.sqrt(max(0.5 * kl(p) + 0.5 * kl(q), 0.0)))
+def kmer_js(p: np.ndarray, q: np.ndarray) -> float:
+    """The paper's k-mer Jensen-Shannon distance: ``scipy.spatial.distance.jensenshannon(p, q)`` (natural log; the
+    square root of the divergence, in [0, sqrt(ln 2)]), rounded to 6 decimals."""
+    from scipy.spatial.distance import jensenshannon
+
+    return float(np.round(jensenshannon(np.asarray(p, np.float64), np.asarray(q, np.float64)), KMER_DECIMALS))
+
+
+def js_distance_base2(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon distance with base-2 logarithms (in [0, 1]; d3's ``js_kmer_k*`` of metrics version 1)."""
+    from scipy.spatial.distance import jensenshannon
+
+    return float(jensenshannon(np.asarray(p, np.float64), np.asarray(q, np.float64), base=2))
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U / (n_pos n_neg), ties counted one half); NaN if a class is empty."""
+    """Area under the ROC curve (``sklearn.metrics.roc_auc_score``); NaN if a class is empty."""
+    from sklearn.metrics import roc_auc_score
+
     scores = np.asarray(scores, dtype=np.float64).ravel()
     labels = np.asarray(labels).ravel().astype(bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
+    if labels.all() or not labels.any():
         return float("nan")
-    ranks = rankdata(scores)[:, 0]
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(labels, scores))
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
+    """Fréchet distance between the Gaussians fitted to embeddings ``a [N, E]`` and ``b [M, E]`` (spec §9.2):
+    ``|mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` with ``np.cov`` covariances; if the matrix square root is
+    not finite, ``eps * I`` is added to both covariances; an imaginary part above 1e-3 on the diagonal is an error,
+    a smaller one is dropped."""
+    from scipy import linalg
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    with warnings.catch_warnings():  # singular products (fewer sequences than dimensions) are expected
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s_a @ s_b)
+        if not np.isfinite(covmean).all():
+            offset = np.eye(s_a.shape[0]) * eps
+            covmean = linalg.sqrtm((s_a + offset) @ (s_b + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"Fréchet distance: imaginary component {np.max(np.abs(covmean.imag)):.3g}")
+        covmean = covmean.real
+    diff = mu_a - mu_b
+    return float(diff @ diff + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
+
+
+def max_dot_product(queries: np.ndarray, references: np.ndarray | None = None, *, exclude_self: bool = False,
+                    transform=None, device: str = "cpu", query_chunk: int = 1024,
+                    reference_chunk: int = 8192) -> np.ndarray:
+    """For each row of ``queries``, the largest dot product with a row of ``references`` (``float64 [N]``).
+
+    ``references=None`` compares the queries with each other; ``exclude_self`` then skips each row's product with
+    itself (the "second highest" of the paper's diversity metrics). ``transform`` turns a chunk of rows into float
+    vectors ``[n, D]`` (default: the rows as they are). Chunked matrix products: memory is bounded by the chunk sizes
+    (``device="cuda"`` for large sets).
+    """
+    import torch
+
+    same = references is None
+    queries = np.asarray(queries)
+    references = queries if same else np.asarray(references)
+    as_vectors = transform or (lambda rows: np.asarray(rows, dtype=np.float32).reshape(len(rows), -1))
+
+    def tensor(rows):
+        return torch.from_numpy(np.ascontiguousarray(as_vectors(rows))).to(device)
+
+    best = np.full(queries.shape[0], -np.inf)
+    for qs in range(0, queries.shape[0], query_chunk):
+        q = tensor(queries[qs:qs + query_chunk])
+        top = torch.full((q.shape[0],), -float("inf"), dtype=q.dtype, device=device)
+        for rs in range(0, references.shape[0], reference_chunk):
+            r = tensor(references[rs:rs + reference_chunk]).to(q.dtype)
+            if r.shape[1] != q.shape[1]:
+                raise ValueError(f"widths differ: {q.shape[1]} vs {r.shape[1]}")
+            products = q @ r.T
+            if same and exclude_self:
+                rows = torch.arange(q.shape[0], device=device)
+                cols = rows + qs - rs
+                inside = (cols >= 0) & (cols < r.shape[0])
+                products[rows[inside], cols[inside]] = -float("inf")
+            top = torch.maximum(top, products.max(dim=1).values)
+        best[qs:qs + q.shape[0]] = top.cpu().numpy()
+    return best
+
+
+def _flat_one_hot(tokens: np.ndarray) -> np.ndarray:
+    return np.eye(4, dtype=np.float32)[np.asarray(tokens, np.int64)].reshape(len(tokens), -1)
+
+
+def max_identity(queries: np.ndarray, references: np.ndarray | None = None, *, exclude_self: bool = False,
+                 device: str = "cpu", query_chunk: int = 1024, reference_chunk: int = 8192) -> np.ndarray:
+    """For each query sequence (tokens ``[N, L]``), the highest fraction of identical positions to one reference
+    sequence (``[N]`` in [0, 1]; aligned, no shifts or reverse complements): the flattened one-hot dot product over
+    ``L`` (spec §9.4). ``references=None`` with ``exclude_self`` is the paper's sequence diversity (§9.12)."""
+    queries = np.asarray(queries)
+    if references is not None and np.asarray(references).shape[1] != queries.shape[1]:
+        raise ValueError(f"lengths differ: {queries.shape[1]} vs {np.asarray(references).shape[1]}")
+    best = max_dot_product(queries, references, exclude_self=exclude_self, transform=_flat_one_hot, device=device,
+                           query_chunk=query_chunk, reference_chunk=reference_chunk)
+    return best / queries.shape[1]
 
 
 def gc_content(tokens: np.ndarray) -> np.ndarray:
     """GC fraction of each sequence (``[N]``; C = 1, G = 2)."""
     tokens = np.asarray(tokens)
     return ((tokens == 1) | (tokens == 2)).mean(axis=1)
-
-
-def nearest_identity(queries: np.ndarray, references: np.ndarray, *, device: str = "cpu",
-                     query_chunk: int = 1024, reference_chunk: int = 8192) -> np.ndarray:
-    """For each query, the highest fraction of positions identical to one reference sequence (``[N_query]``).
-
-    Computed as one-hot dot products in chunks (memory bounded by the chunk sizes; ``device="cuda"`` for large sets).
-    """
-    import torch
-
-    queries = np.asarray(queries)
-    references = np.asarray(references)
-    if queries.shape[1] != references.shape[1]:
-        raise ValueError(f"lengths differ: {queries.shape[1]} vs {references.shape[1]}")
-    length = queries.shape[1]
-    best = np.zeros(queries.shape[0], dtype=np.float64)
-    dtype = torch.float32 if length < (1 << 24) else torch.float64
-
-    def hot(block: np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(block)).to(device=device, dtype=torch.int64)
-        return torch.nn.functional.one_hot(t, 4).to(dtype).reshape(t.shape[0], -1)
-
-    for qs in range(0, queries.shape[0], query_chunk):
-        q = hot(queries[qs:qs + query_chunk])
-        top = torch.zeros(q.shape[0], device=device, dtype=dtype)
-        for rs in range(0, references.shape[0], reference_chunk):
-            r = hot(references[rs:rs + reference_chunk])
-            top = torch.maximum(top, (q @ r.T).max(dim=1).values)
-        best[qs:qs + q.shape[0]] = top.cpu().numpy() / length
-    return best
 
 
 def motif_counts(tokens: np.ndarray, consensus: str) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""``evaluate_samples``: every metric of ``docs/evaluation.md`` for one sample set, ``metrics.json``, ``report.md``
+"""``evaluate_samples``: every metric of ``docs/evaluation.md`` (the paper's, spec §9, and the peers') for one sample
+set, under a protocol (:mod:`d3core.evaluation.protocols`), into ``metrics.json``, ``report.md``, ``motif_hits.tsv``
 and PNG plots in one output folder.
 """
 from __future__ import annotations
@@ -7,25 +8,41 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 import d3core
 from d3core.errors import D3UserError
 from d3core.evaluation import metrics as M
+from d3core.evaluation.protocols import Protocol, protocol as get_protocol, published_figures
 
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 DEFAULT_KMER_KS = (3, 4, 5, 6)
 #: which direction is better, for the report table: exact names, then name prefixes
 DIRECTIONS = {
-    "sp_mse": "lower", "requested_mse": "lower", "ks_mean": "lower", "js_kmer_mean": "lower",
+    "sp_mse": "lower", "requested_mse": "lower", "ks_mean": "lower", "frechet_distance": "lower",
     "auroc": "closer to 0.5", "nn_identity_mean": "lower (compare with the reference's)",
     "nn_identity_max": "lower (compare with the reference's)", "gc_abs_diff": "lower", "gc_ks": "lower",
+    "percent_identity_mean": "lower (compare with the reference's)",
+    "percent_identity_max": "lower (compare with the reference's)",
+    "sequence_diversity_mean": "lower = more diverse (compare with the reference's)",
+    "motif_enrichment_pearson": "higher", "motif_cooccurrence_frobenius": "lower",
+    "attribution_consistency": "higher (compare with the reference's)",
+    "mechanistic_diversity_mean": "lower = more diverse (compare with the reference's)",
 }
-PREFIX_DIRECTIONS = {"requested_pearson_": "higher", "ks_": "lower", "js_kmer_k": "lower"}
+PREFIX_DIRECTIONS = {"requested_pearson_": "higher", "ks_": "lower", "kmer_kl_k": "lower", "kmer_js_k": "lower",
+                     "kmer3_pearson_top_": "higher", "motif_pearson_top_": "higher", "fraction_above_": "higher"}
 MAX_GROUPS = 12
+#: designs listed with their motif hits in report.md (all are in motif_hits.tsv)
+REPORT_DESIGNS = 20
+#: attribution logos drawn in the report
+LOGOS = 3
+#: the label the paper's attribution analysis used per dataset (DeepSTARR: class_index 1)
+PAPER_ATTRIBUTION_LABEL = {"deepstarr": "hk"}
 
 
 def direction_of(name: str) -> str:
@@ -62,160 +79,522 @@ def conditioning_groups(requested: np.ndarray, predicted: np.ndarray, names: Seq
     return groups
 
 
-def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: str | os.PathLike, *,
-                     reference: str = "test", oracle=None, kmer_ks: Sequence[int] = DEFAULT_KMER_KS,
-                     discriminator: bool = True, identity_rows: int | None = 20000, seed: int = 0,
-                     device: str = "cpu", samples_path: str | None = None, plots: bool = True,
-                     echo: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Evaluate a :class:`~d3core.generation.io.SampleSet` against ``reference`` split of the dataset file.
+def parse_thresholds(text: Sequence[str] | None) -> dict[str, float]:
+    """``["dev=4", "hk=1.5"]`` -> ``{"dev": 4.0, "hk": 1.5}``."""
+    out = {}
+    for item in text or ():
+        for part in str(item).split(","):
+            name, sep, value = part.partition("=")
+            try:
+                out[name.strip()] = float(value)
+            except ValueError:
+                raise D3UserError(f"--activity-threshold {part!r}: expected LABEL=VALUE, e.g. dev=4") from None
+            if not sep or not name.strip():
+                raise D3UserError(f"--activity-threshold {part!r}: expected LABEL=VALUE, e.g. dev=4")
+    return out
 
-    Returns the ``metrics.json`` content (``metrics`` flat name -> value, ``groups``, ``inputs``, ``plots``).
+
+@dataclass
+class _Run:
+    """What the sections of one evaluation share."""
+
+    protocol: Protocol
+    dataset: Any
+    data_path: Path
+    reference: str
+    gen: np.ndarray
+    ref_tokens: np.ndarray
+    ref_labels: np.ndarray
+    train: Any
+    oracle: Any
+    device: str
+    seed: int
+    say: Callable[[str], None]
+    progress: bool
+    out_dir: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    plots: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    _train_labels: np.ndarray | None = None
+
+    @contextmanager
+    def timed(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - started, 3)
+
+    def train_labels(self) -> np.ndarray:
+        if self._train_labels is None:
+            self._train_labels = _read_rows(self.train, np.arange(len(self.train)))[1]
+        return self._train_labels
+
+    def train_tokens(self, rows: np.ndarray) -> np.ndarray:
+        return _read_rows(self.train, rows)[0]
+
+    def top_rows(self) -> dict[str, np.ndarray]:
+        """Per label: the training rows of the top :attr:`Protocol.top_fraction` by measured activity (>= 1 row)."""
+        if "top_rows" not in self.extra:
+            labels = self.train_labels()
+            n_top = max(1, int(round(self.protocol.top_fraction * len(labels))))
+            names = self.dataset.label_names_in(self.data_path)
+            self.extra["top_rows"] = {name: np.sort(np.argsort(labels[:, c], kind="stable")[-n_top:])
+                                      for c, name in enumerate(names) if c < labels.shape[1]}
+        return self.extra["top_rows"]
+
+    def optional(self, what: str, exc: D3UserError) -> None:
+        """A missing optional library: an error under a strict protocol, else a note."""
+        if self.protocol.strict_extras:
+            raise exc
+        self.notes.append(f"{what} skipped: {exc}")
+
+
+def _read_rows(split, rows: np.ndarray, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    tokens, labels = [], []
+    for s in range(0, len(rows), chunk):
+        t, y = split.read_batch(rows[s:s + chunk])
+        tokens.append(t.numpy().astype(np.uint8))
+        labels.append(y.numpy())
+    if not tokens:
+        return np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.float32)
+    return np.concatenate(tokens), np.concatenate(labels)
+
+
+def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+                     reference: str = "test", oracle=None, protocol: str | Protocol = "quick",
+                     kmer_ks: Sequence[int] | None = None, discriminator: bool = True,
+                     identity_rows: int | None = None, seed: int = 0, device: str = "cpu",
+                     samples_path: str | None = None, plots: bool = True, arch: str | None = None,
+                     activity_thresholds: Mapping[str, float] | None = None, attribution_label: str | None = None,
+                     progress: bool = False, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Evaluate a :class:`~d3core.generation.io.SampleSet` against the ``reference`` split of the dataset file.
+
+    ``protocol`` is ``"quick"``, ``"paper"`` or a :class:`~d3core.evaluation.protocols.Protocol`; ``kmer_ks`` and
+    ``identity_rows`` override its settings; ``arch`` (default: the sample file's) picks the published figures.
+    Returns the ``metrics.json`` content (``metrics`` flat name -> value, ``published``, ``groups``, ``inputs``,
+    ``plots``, ``notes``).
     """
-    from d3core.evaluation.discriminator import discriminability_auroc
     from d3core.evaluation.oracle import check_label_names
 
-    say = echo or (lambda text: None)
     started = time.perf_counter()
+    settings = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
+    settings = settings.with_overrides(kmer_ks=tuple(kmer_ks) if kmer_ks else None, identity_rows=identity_rows)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data_path = dataset.require(data_path)
     ref_split = dataset.open_split(data_path, reference)
-    ref_tokens, ref_labels = (t.numpy() for t in ref_split.read_batch(np.arange(len(ref_split))))
-    ref_tokens = ref_tokens.astype(np.uint8)
-    gen = samples.tokens
+    ref_tokens, ref_labels = _read_rows(ref_split, np.arange(len(ref_split)))
+    gen = np.asarray(samples.tokens, dtype=np.uint8)
     if gen.shape[1] != ref_tokens.shape[1]:
         raise D3UserError(f"the samples are {gen.shape[1]} bp but {dataset.name} sequences in {data_path} are "
                           f"{ref_tokens.shape[1]} bp")
-    metrics: dict[str, Any] = {"n_generated": len(gen), "n_reference": len(ref_tokens)}
-    result: dict[str, Any] = {"metrics_version": METRICS_VERSION, "metrics": metrics, "groups": [], "plots": {},
-                              "notes": []}
-    rng = np.random.default_rng(seed)
-
-    # -- composition -----------------------------------------------------------------------------------------------
-    gc_gen, gc_ref = M.gc_content(gen), M.gc_content(ref_tokens)
-    metrics.update(gc_generated=float(gc_gen.mean()), gc_reference=float(gc_ref.mean()),
-                   gc_abs_diff=float(abs(gc_gen.mean() - gc_ref.mean())), gc_ks=M.ks_statistic(gc_gen, gc_ref))
-    spectra, js = {}, {}
-    for k in kmer_ks:
-        spectra[k] = (M.kmer_spectrum(ref_tokens, k), M.kmer_spectrum(gen, k))
-        js[k] = M.js_distance(*spectra[k])
-        metrics[f"js_kmer_k{k}"] = js[k]
-    if js:
-        metrics["js_kmer_mean"] = float(np.mean(list(js.values())))
-    say(f"composition: GC {metrics['gc_generated']:.3f} (real {metrics['gc_reference']:.3f}); k-mer JS "
-        + ", ".join(f"k{k} {v:.3f}" for k, v in js.items()))
-
-    # -- memorisation ----------------------------------------------------------------------------------------------
-    train = dataset.open_split(data_path, "train")
-    train_rows = np.arange(len(train))
-    if identity_rows is not None and len(train_rows) > identity_rows:
-        train_rows = np.sort(rng.choice(train_rows, size=identity_rows, replace=False))
-        result["notes"].append(f"nearest-training identity against {identity_rows} random training rows of "
-                               f"{len(train)}")
-    train_tokens = np.concatenate([train.read_batch(train_rows[s:s + 65536])[0].numpy()
-                                   for s in range(0, len(train_rows), 65536)]).astype(np.uint8)
-    nn_gen = M.nearest_identity(gen, train_tokens, device=device)
-    nn_ref = M.nearest_identity(ref_tokens, train_tokens, device=device) if reference != "train" else None
-    metrics.update(nn_identity_mean=float(nn_gen.mean()), nn_identity_max=float(nn_gen.max()))
-    if nn_ref is not None:
-        metrics.update(nn_identity_reference_mean=float(nn_ref.mean()),
-                       nn_identity_reference_max=float(nn_ref.max()))
-    say(f"memorisation: nearest-training identity mean {nn_gen.mean():.3f}, max {nn_gen.max():.3f}"
-        + (f" (real {reference}: mean {nn_ref.mean():.3f})" if nn_ref is not None else ""))
-
-    # -- discriminability ------------------------------------------------------------------------------------------
-    if discriminator:
-        disc = discriminability_auroc(ref_tokens, gen, seed=seed, device=device)
-        metrics.update(auroc=disc["auroc"], auroc_n_per_class=disc["n_per_class"])
-        say(f"discriminability: AUROC {disc['auroc']:.3f} on {disc['n_per_class']} sequences per class "
-            "(0.5 = indistinguishable)")
-
-    # -- oracle ----------------------------------------------------------------------------------------------------
-    predicted = requested = None
-    if oracle is None:
-        result["notes"].append("no oracle: SP-MSE, KS, requested-activity metrics and activity plots skipped (train "
-                               f"one with 'd3 oracle train --dataset {dataset.name} --data {data_path}')")
-    else:
+    if oracle is not None:
         check_label_names(oracle, samples.label_names)
-        predicted = oracle.predict(gen)
-        ref_predicted = oracle.predict(ref_tokens)
-        for c, name in enumerate(oracle.label_names):
-            metrics[f"ks_{name}"] = M.ks_statistic(predicted[:, c], ref_predicted[:, c])
-        metrics["ks_mean"] = float(np.mean([metrics[f"ks_{n}"] for n in oracle.label_names]))
-        rows = samples.rows
-        paired = rows is not None and (rows >= 0).all() and samples.reference_split == reference \
-            and rows.max() < len(ref_tokens)
-        if paired:
-            metrics["sp_mse"] = float(np.mean((predicted - ref_predicted[rows]) ** 2))
-        elif rows is not None and (rows >= 0).any():
-            result["notes"].append(f"SP-MSE skipped: the samples were drawn for {samples.reference_split} rows, "
-                                   f"the reference is {reference}")
-        else:
-            result["notes"].append("SP-MSE skipped: the samples were not drawn for reference rows (sample with "
-                                   f"--labels-from {reference} for the paired metric)")
-        if samples.labels is not None:
-            requested = samples.labels
-            metrics["requested_mse"] = float(np.mean((predicted - requested) ** 2))
-            r = M.pearson(requested, predicted)
-            for c, name in enumerate(oracle.label_names):
-                metrics[f"requested_pearson_{name}"] = float(r[c])
-            result["groups"] = conditioning_groups(requested, predicted, oracle.label_names)
-        metrics.update({f"predicted_mean_{n}": float(predicted[:, c].mean())
-                        for c, n in enumerate(oracle.label_names)})
-        metrics.update({f"reference_predicted_mean_{n}": float(ref_predicted[:, c].mean())
-                        for c, n in enumerate(oracle.label_names)})
-        say("oracle: " + ", ".join(f"{k} {metrics[k]:.4g}" for k in ("sp_mse", "requested_mse", "ks_mean")
-                                   if k in metrics and metrics[k] is not None))
-
-    # -- plots -----------------------------------------------------------------------------------------------------
+    _check_label_options(oracle, activity_thresholds or {}, attribution_label)
+    run = _Run(settings, dataset, data_path, reference, gen, ref_tokens, ref_labels,
+               dataset.open_split(data_path, "train"), oracle, device, seed, echo or (lambda text: None), progress,
+               out_dir)
+    run.metrics.update(n_generated=len(gen), n_reference=len(ref_tokens))
+    result: dict[str, Any] = {"metrics_version": METRICS_VERSION, "protocol": settings.name, "metrics": run.metrics,
+                              "groups": [], "plots": run.plots, "notes": run.notes}
+    _composition(run)
+    _identity(run)
+    if discriminator:
+        _discriminability(run)
+    if oracle is None:
+        run.notes.append("no oracle: SP-MSE, Fréchet distance, KS, requested-activity metrics, attributions and "
+                         f"activity plots skipped (train one with 'd3 oracle train --dataset {dataset.name} --data "
+                         f"{data_path}', or give an original oracle checkpoint with --oracle)")
+    else:
+        result["groups"] = _oracle_metrics(run, samples, activity_thresholds or {})
+    _top_kmers(run)
+    if settings.motifs:
+        _motifs(run)
+    if settings.attributions and oracle is not None:
+        _attributions(run, samples, attribution_label)
     if plots:
-        result["plots"] = _plots(out_dir, spectra, js, gc_gen, gc_ref, nn_gen, nn_ref, reference, predicted,
-                                 requested, None if oracle is None else ref_predicted,
-                                 None if oracle is None else oracle.label_names, result["notes"])
+        with run.timed("plots"):
+            _plots(run, samples)
+    arch = arch or (samples.metadata or {}).get("arch")
+    result["published"] = _published(run, arch)
     result["inputs"] = {
         "samples": samples_path, "samples_metadata": samples.metadata, "dataset": dataset.name,
-        "data": str(data_path), "reference": reference, "kmer_ks": list(kmer_ks), "seed": seed,
-        "oracle": None if oracle is None else str(oracle.path),
+        "data": str(data_path), "reference": reference, "protocol": settings.name,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(settings).items()},
+        "arch": arch, "seed": seed, "oracle": None if oracle is None else str(oracle.path),
+        "oracle_format": None if oracle is None else oracle.info.get("format"),
+        "oracle_labels": None if oracle is None else list(oracle.label_names),
         "oracle_test_pearson": None if oracle is None else (oracle.info.get("metrics") or {}).get("test_pearson"),
+        **run.extra.get("inputs", {}),
         "d3core_version": d3core.__version__, "seconds": round(time.perf_counter() - started, 2),
+        "timings": run.timings,
     }
-    write_outputs(out_dir, result)
+    write_outputs(out_dir, result, _design_rows(run))
     return result
 
 
-def _plots(out_dir, spectra, js, gc_gen, gc_ref, nn_gen, nn_ref, reference, predicted, requested, ref_predicted,
-           names, notes) -> dict[str, str]:
+def _check_label_options(oracle, thresholds: Mapping[str, float], attribution_label: str | None) -> None:
+    """Label names given on the command line must be the oracle's: refused before any work is done."""
+    names = [] if oracle is None else list(oracle.label_names)
+    what = f"the oracle predicts {', '.join(names)}" if oracle is not None else "there is no oracle"
+    unknown = sorted(set(thresholds) - set(names))
+    if unknown:
+        raise D3UserError(f"--activity-threshold {', '.join(unknown)}: {what}")
+    if attribution_label is not None and attribution_label not in names:
+        raise D3UserError(f"--attribution-label {attribution_label!r}: {what}")
+
+
+# ------------------------------------------------------------------------------------------------------ sections
+def _composition(run: _Run) -> None:
+    """GC content and the paper's k-mer spectrum shift (KL, JS distance; spec §9.5)."""
+    with run.timed("composition"):
+        gc_gen, gc_ref = M.gc_content(run.gen), M.gc_content(run.ref_tokens)
+        run.metrics.update(gc_generated=float(gc_gen.mean()), gc_reference=float(gc_ref.mean()),
+                           gc_abs_diff=float(abs(gc_gen.mean() - gc_ref.mean())), gc_ks=M.ks_statistic(gc_gen, gc_ref))
+        spectra, js = {}, {}
+        for k in run.protocol.kmer_ks:
+            spectra[k] = (M.kmer_spectrum(run.ref_tokens, k), M.kmer_spectrum(run.gen, k))
+            run.metrics[f"kmer_kl_k{k}"] = M.kmer_kl(*spectra[k])
+            js[k] = run.metrics[f"kmer_js_k{k}"] = M.kmer_js(*spectra[k])
+        run.extra.update(spectra=spectra, js=js, gc=(gc_gen, gc_ref))
+    run.say(f"composition: GC {gc_gen.mean():.3f} (real {gc_ref.mean():.3f}); k-mer JS "
+            + ", ".join(f"k{k} {v:.4f}" for k, v in js.items()))
+
+
+def _identity(run: _Run) -> None:
+    """Percent identity to the reference (§9.4), sequence diversity (§9.12), nearest-training identity."""
+    with run.timed("identity"):
+        to_ref = M.max_identity(run.gen, run.ref_tokens, device=run.device) * 100
+        diversity = M.max_identity(run.gen, None, exclude_self=True, device=run.device) * 100
+        # the reference's diversity on as many sequences as were generated (the statistic grows with the set size)
+        same_size = np.sort(np.random.default_rng(run.seed).permutation(len(run.ref_tokens))[:len(run.gen)])
+        ref_diversity = M.max_identity(run.ref_tokens[same_size], None, exclude_self=True, device=run.device) * 100
+        run.metrics.update(percent_identity_mean=float(to_ref.mean()), percent_identity_max=float(to_ref.max()),
+                           sequence_diversity_mean=float(np.mean(diversity)) if len(run.gen) > 1 else None,
+                           sequence_diversity_reference_mean=float(np.mean(ref_diversity))
+                           if len(same_size) > 1 else None)
+        rows = np.arange(len(run.train))
+        limit = run.protocol.identity_rows
+        if limit is not None and len(rows) > limit:
+            rows = np.sort(np.random.default_rng(run.seed).choice(rows, size=limit, replace=False))
+            run.notes.append(f"nearest-training identity against {limit} random training rows of {len(run.train)}")
+        train_tokens = run.train_tokens(rows)
+        nn_gen = M.max_identity(run.gen, train_tokens, device=run.device)
+        nn_ref = M.max_identity(run.ref_tokens, train_tokens, device=run.device) if run.reference != "train" else None
+        run.metrics.update(nn_identity_mean=float(nn_gen.mean()), nn_identity_max=float(nn_gen.max()))
+        if nn_ref is not None:
+            run.metrics.update(nn_identity_reference_mean=float(nn_ref.mean()),
+                               nn_identity_reference_max=float(nn_ref.max()))
+        run.extra.update(nn=(nn_gen, nn_ref))
+    run.say(f"identity: to {run.reference} {to_ref.mean():.1f}% (max {to_ref.max():.1f}%), diversity "
+            f"{run.metrics['sequence_diversity_mean'] or float('nan'):.1f}% (real "
+            f"{run.metrics['sequence_diversity_reference_mean'] or float('nan'):.1f}%), nearest training "
+            f"{nn_gen.mean():.3f}")
+
+
+def _discriminability(run: _Run) -> None:
+    """Real-vs-generated classifier AUROC (§9.6): the paper trains the oracle architecture on training sequences."""
+    from d3core.evaluation.discriminator import discriminability_auroc
+
+    p = run.protocol
+    with run.timed("discriminability"):
+        if p.discriminator_real == "train":
+            n = min(len(run.train), len(run.gen), p.discriminator_max_per_class)
+            rows = np.sort(np.random.default_rng(run.seed + 1).choice(len(run.train), size=n, replace=False))
+            real = run.train_tokens(rows)
+        else:
+            real = run.ref_tokens
+        network = None
+        if p.discriminator == "oracle":
+            from d3core.evaluation.oracle import oracle_network_class
+
+            cls = oracle_network_class(run.dataset)
+            length = run.gen.shape[1]
+            network = lambda: cls(num_outputs=1, length=length)  # noqa: E731
+        disc = discriminability_auroc(real, run.gen, seed=run.seed, device=run.device, network=network,
+                                      max_per_class=p.discriminator_max_per_class,
+                                      max_epochs=p.discriminator_max_epochs, patience=p.discriminator_patience,
+                                      on_epoch=lambda e: run.say(f"discriminability: epoch {e}") if e % 10 == 0
+                                      else None)
+    run.metrics.update(auroc=disc["auroc"], auroc_n_per_class=disc["n_per_class"])
+    run.say(f"discriminability: AUROC {disc['auroc']:.3f} on {disc['n_per_class']} sequences per class "
+            f"({p.discriminator} classifier, real = {p.discriminator_real}; 0.5 = indistinguishable)")
+
+
+def _oracle_metrics(run: _Run, samples, thresholds: Mapping[str, float]) -> list[dict]:
+    """SP-MSE (§8.3), requested-activity fit, KS, Fréchet distance (§9.2), fraction above a threshold."""
+    oracle, metrics = run.oracle, run.metrics
+    names = list(oracle.label_names)
+    with run.timed("oracle"):
+        predicted = oracle.predict(run.gen)
+        ref_predicted = oracle.predict(run.ref_tokens)
+        run.extra.update(predicted=predicted, ref_predicted=ref_predicted)
+        for c, name in enumerate(names):
+            metrics[f"ks_{name}"] = M.ks_statistic(predicted[:, c], ref_predicted[:, c])
+        metrics["ks_mean"] = float(np.mean([metrics[f"ks_{n}"] for n in names]))
+        rows = samples.rows
+        paired = rows is not None and len(rows) and (rows >= 0).all() and samples.reference_split == run.reference \
+            and rows.max() < len(run.ref_tokens)
+        run.extra["paired"] = bool(paired)
+        if paired:
+            metrics["sp_mse"] = float(np.mean((predicted - ref_predicted[rows]) ** 2))
+        elif rows is not None and (rows >= 0).any():
+            run.notes.append(f"SP-MSE skipped: the samples were drawn for {samples.reference_split} rows, the "
+                             f"reference is {run.reference}")
+        else:
+            run.notes.append("SP-MSE skipped: the samples were not drawn for reference rows (sample with "
+                             f"--labels-from {run.reference} for the paired metric)")
+        groups = []
+        if samples.labels is not None and set(names) <= set(samples.label_names):
+            columns = [list(samples.label_names).index(n) for n in names]
+            requested = samples.labels[:, columns]
+            run.extra["requested"] = requested
+            metrics["requested_mse"] = float(np.mean((predicted - requested) ** 2))
+            r = M.pearson(requested, predicted)
+            for c, name in enumerate(names):
+                metrics[f"requested_pearson_{name}"] = float(r[c])
+            groups = conditioning_groups(requested, predicted, names)
+        if oracle.has_embedding:
+            metrics["frechet_distance"] = M.frechet_distance(oracle.embed(run.gen), oracle.embed(run.ref_tokens))
+        else:
+            run.notes.append("Fréchet distance skipped: the oracle has no penultimate embedding")
+        metrics.update({f"predicted_mean_{n}": float(predicted[:, c].mean()) for c, n in enumerate(names)})
+        metrics.update({f"reference_predicted_mean_{n}": float(ref_predicted[:, c].mean())
+                        for c, n in enumerate(names)})
+        labels = run.train_labels()
+        file_names = list(run.dataset.label_names_in(run.data_path))
+        used = {}
+        for c, name in enumerate(names):
+            if name in thresholds:
+                used[name] = float(thresholds[name])
+            elif name in file_names and len(labels):
+                used[name] = float(np.quantile(labels[:, file_names.index(name)], 1 - run.protocol.top_fraction))
+            else:
+                continue
+            metrics[f"fraction_above_{name}"] = float(np.mean(predicted[:, c] >= used[name]))
+        run.extra.setdefault("inputs", {})["activity_thresholds"] = used
+    run.say("oracle: " + ", ".join(f"{k} {metrics[k]:.4g}" for k in ("sp_mse", "frechet_distance", "requested_mse",
+                                                                     "ks_mean") if metrics.get(k) is not None))
+    return groups
+
+
+def _top_kmers(run: _Run) -> None:
+    """Peers' naturalness check: Pearson r of 3-mer counts with the top real training sequences by activity."""
+    with run.timed("top_kmers"):
+        generated = M.kmer_counts(run.gen, 3)
+        for name, rows in run.top_rows().items():
+            top = M.kmer_counts(run.train_tokens(rows), 3)
+            run.metrics[f"kmer3_pearson_top_{name}"] = float(M.pearson(generated, top)[0])
+
+
+def _motifs(run: _Run) -> None:
+    """FIMO against JASPAR: enrichment (§9.7), co-occurrence (§9.8), the peers' top-sequence motif correlation, and
+    per-design hits (``motif_hits.tsv``)."""
+    from d3core.evaluation import motifs
+    from d3core.evaluation.extras import MissingExtraError
+
+    p = run.protocol
+    tax_group = getattr(run.dataset, "jaspar_tax_group", None)
+    try:
+        with run.timed("motifs"):
+            database = motifs.jaspar_motifs(p.jaspar_release, p.jaspar_collection, tax_group)
+            gen_scan = motifs.scan(run.gen, database)
+            ref_scan = motifs.scan(run.ref_tokens, database)
+            run.metrics["motif_enrichment_pearson"] = motifs.enrichment_pearson(ref_scan.counts, gen_scan.counts)
+            run.metrics["motif_cooccurrence_frobenius"] = motifs.cooccurrence_frobenius(ref_scan.counts,
+                                                                                        gen_scan.counts)
+            run.metrics["motif_hits_per_sequence"] = float(gen_scan.counts.sum(axis=1).mean())
+            run.metrics["motif_hits_per_sequence_reference"] = float(ref_scan.counts.sum(axis=1).mean())
+            for name, rows in run.top_rows().items():
+                top_scan = motifs.scan(run.train_tokens(rows), database)
+                run.metrics[f"motif_pearson_top_{name}"] = motifs.enrichment_pearson(top_scan.counts, gen_scan.counts)
+            _write_hits(run.out_dir / "motif_hits.tsv", gen_scan)
+            run.extra.update(scan=gen_scan, database=database)
+            run.extra.setdefault("inputs", {})["motif_database"] = database.describe()
+    except MissingExtraError as exc:
+        run.optional("motif metrics", exc)
+        return
+    run.say(f"motifs ({database.describe()}): enrichment r {run.metrics['motif_enrichment_pearson']:.3f}, "
+            f"co-occurrence distance {run.metrics['motif_cooccurrence_frobenius']:.3f}")
+
+
+def _write_hits(path: Path, scan) -> None:
+    from d3core.atomic import atomic_write_text
+
+    hits = scan.hits
+    lines = ["\t".join(("design", "motif", "start", "end", "strand", "score", "p_value"))]
+    order = np.lexsort((hits["start"], hits["sequence"]))
+    for i in order:
+        lines.append(f"d3_{hits['sequence'][i]}\t{hits['motif'][i]}\t{hits['start'][i]}\t{hits['end'][i]}\t"
+                     f"{hits['strand'][i]}\t{hits['score'][i]:.3f}\t{hits['p_value'][i]:.3g}")
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _attribution_sets(run: _Run, samples, label_index: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(reference rows, generated rows, how)``: the paper takes the top N reference rows by measured activity and
+    the designs generated for those rows; unpaired samples get N designs drawn at random."""
+    n = min(run.protocol.attribution_sequences, len(run.ref_tokens))
+    ref_rows = np.argsort(run.ref_labels[:, label_index], kind="stable")[-n:] if run.ref_labels.size else \
+        np.arange(n)
+    if run.extra.get("paired"):
+        first = {}
+        for i, row in enumerate(samples.rows):
+            first.setdefault(int(row), i)
+        chosen = [r for r in ref_rows if int(r) in first]
+        return np.asarray(chosen), np.asarray([first[int(r)] for r in chosen]), "paired with the top reference rows"
+    rng = np.random.default_rng(run.seed + 2)
+    gen_rows = np.sort(rng.choice(len(run.gen), size=min(n, len(run.gen)), replace=False))
+    return ref_rows, gen_rows, "unpaired samples: designs drawn at random"
+
+
+def _attributions(run: _Run, samples, label: str | None) -> None:
+    """GradientShap maps (§9.9), attribution consistency (§9.10) of designs, reference and dinucleotide-shuffled
+    reference, and mechanistic diversity (§9.13)."""
+    from d3core.evaluation import attribution as A
+    from d3core.evaluation.extras import MissingExtraError
+
+    oracle, p = run.oracle, run.protocol
+    names = list(oracle.label_names)
+    label = label or (PAPER_ATTRIBUTION_LABEL.get(run.dataset.name) if p.name == "paper" else None)
+    label = label if label in names else names[0]
+    target = names.index(label)
+    file_names = list(run.dataset.label_names_in(run.data_path))
+    ref_rows, gen_rows, how = _attribution_sets(run, samples, file_names.index(label) if label in file_names else 0)
+    sets = {"generated": run.gen[gen_rows], "reference": run.ref_tokens[ref_rows]}
+    try:
+        with run.timed("attributions"):
+            sets["shuffled"] = A.dinucleotide_shuffles(sets["reference"], seed=run.seed)
+            bar = _bar(run, sum(len(v) for v in sets.values()), f"GradientShap ({label})")
+            maps = {}
+            for key, tokens in sets.items():
+                maps[key] = A.gradient_shap(oracle, tokens, target, backgrounds=p.attribution_backgrounds,
+                                            samples=p.attribution_samples, stdev=p.attribution_stdev,
+                                            background_letters=p.attribution_background_letters, seed=run.seed,
+                                            on_batch=bar.update)
+            bar.close()
+            consistency = {key: A.attribution_consistency(m, radius_count_cutoff=p.radius_count_cutoff)
+                           for key, m in maps.items()}
+            run.metrics.update(attribution_consistency=consistency["generated"],
+                               attribution_consistency_reference=consistency["reference"],
+                               attribution_consistency_shuffled=consistency["shuffled"])
+            for key, suffix in (("generated", ""), ("reference", "_reference")):
+                diversity = A.mechanistic_diversity(maps[key], device=run.device)
+                run.metrics[f"mechanistic_diversity{suffix}_mean"] = float(np.mean(diversity)) \
+                    if len(diversity) > 1 else None
+            run.extra.update(maps=maps, attribution_tokens=sets, attribution_rows=gen_rows)
+            run.extra.setdefault("inputs", {})["attribution"] = {"label": label, "sequences": len(gen_rows),
+                                                                 "selection": how}
+    except MissingExtraError as exc:
+        run.optional("attribution metrics", exc)
+        return
+    run.say(f"attributions ({label}, {len(gen_rows)} sequences): consistency {consistency['generated']} "
+            f"(real {consistency['reference']}, shuffled {consistency['shuffled']})")
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _bar(run: _Run, total: int, desc: str):
+    if not run.progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"d3: {desc}", unit="seq", leave=False)
+
+
+def _published(run: _Run, arch: str | None) -> dict[str, dict]:
+    """The published figures for this dataset, oracle and architecture, beside this run's values."""
+    if run.oracle is None:
+        return {}
+    figures = published_figures(run.dataset.name, arch, list(run.oracle.label_names))
+    label = (run.extra.get("inputs", {}).get("attribution") or {}).get("label")
+    out = {}
+    for metric, (value, source) in figures.items():
+        if metric.startswith("attribution_consistency") and (
+                label != PAPER_ATTRIBUTION_LABEL.get(run.dataset.name) or run.protocol.name != "paper"):
+            continue  # published for another label, or with the paper's settings only
+        out[metric] = {"published": value, "source": source, "this_run": run.metrics.get(metric)}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------ outputs
+def _plots(run: _Run, samples) -> None:
     from d3core.evaluation import plots as P
 
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        notes.append("plots skipped: matplotlib is not installed (pip install matplotlib)")
-        return {}
-    made = {}
+        run.notes.append("plots skipped: matplotlib is not installed (pip install matplotlib)")
+        return
+    out, made = run.out_dir, run.plots
+    spectra, js = run.extra.get("spectra"), run.extra.get("js")
     if spectra:
-        made["kmer_spectrum"] = P.kmer_spectra(out_dir / "kmer_spectrum.png", spectra, js).name
-    made["gc_content"] = P.histograms(out_dir / "gc_content.png", {f"{reference} (real)": gc_ref, "generated": gc_gen},
+        made["kmer_spectrum"] = P.kmer_spectra(out / "kmer_spectrum.png", spectra, js).name
+    gc_gen, gc_ref = run.extra["gc"]
+    made["gc_content"] = P.histograms(out / "gc_content.png", {f"{run.reference} (real)": gc_ref,
+                                                               "generated": gc_gen},
                                       "GC fraction", "GC content per sequence").name
+    nn_gen, nn_ref = run.extra["nn"]
     series = {"generated": nn_gen}
     if nn_ref is not None:
-        series[f"{reference} (real)"] = nn_ref
-    made["nn_identity"] = P.histograms(out_dir / "nn_identity.png", series, "identity to nearest training sequence",
+        series[f"{run.reference} (real)"] = nn_ref
+    made["nn_identity"] = P.histograms(out / "nn_identity.png", series, "identity to nearest training sequence",
                                        "Memorisation check").name
+    predicted = run.extra.get("predicted")
     if predicted is not None:
-        made["activity_distribution"] = P.activity_distributions(out_dir / "activity_distribution.png", predicted,
-                                                                 ref_predicted, names, reference).name
-        if requested is not None:
-            made["predicted_vs_requested"] = P.predicted_vs_requested(out_dir / "predicted_vs_requested.png",
-                                                                      requested, predicted, names).name
-    return made
+        names = run.oracle.label_names
+        made["activity_distribution"] = P.activity_distributions(out / "activity_distribution.png", predicted,
+                                                                 run.extra["ref_predicted"], names,
+                                                                 run.reference).name
+        if run.extra.get("requested") is not None:
+            made["predicted_vs_requested"] = P.predicted_vs_requested(out / "predicted_vs_requested.png",
+                                                                      run.extra["requested"], predicted, names).name
+    maps = run.extra.get("maps")
+    if maps is not None and len(maps["generated"]):
+        from d3core.evaluation.extras import MissingExtraError
+
+        n = min(LOGOS, len(maps["generated"]))
+        rows = run.extra["attribution_rows"]
+        tokens = np.concatenate([run.extra["attribution_tokens"]["generated"][-n:],
+                                 run.extra["attribution_tokens"]["reference"][-1:]])
+        attributions = np.concatenate([maps["generated"][-n:], maps["reference"][-1:]])
+        titles = [f"design d3_{rows[i]}" for i in range(len(rows) - n, len(rows))] + ["real reference sequence"]
+        try:
+            made["attribution_logos"] = P.attribution_logos(out / "attribution_logos.png", tokens, attributions,
+                                                            titles).name
+        except MissingExtraError as exc:
+            run.notes.append(f"attribution logos skipped: {exc}")
 
 
-def write_outputs(out_dir: Path, result: dict[str, Any]) -> None:
+def _design_rows(run: _Run) -> list[dict]:
+    """The first designs with their oracle predictions and motif hits, for report.md."""
+    scan = run.extra.get("scan")
+    if scan is None:
+        return []
+    predicted = run.extra.get("predicted")
+    rows = []
+    for i in range(min(REPORT_DESIGNS, len(run.gen))):
+        hits = scan.hits_of(i)
+        rows.append({"design": f"d3_{i}",
+                     "predicted": None if predicted is None else
+                     {n: float(predicted[i, c]) for c, n in enumerate(run.oracle.label_names)},
+                     "hits": [f"{h['motif'].split(' ', 1)[-1]}@{h['start']}{h['strand']}" for h in hits]})
+    return rows
+
+
+def write_outputs(out_dir: Path, result: dict[str, Any], designs: list[dict] | None = None) -> None:
     from d3core.atomic import atomic_write_text
 
     atomic_write_text(out_dir / "metrics.json", json.dumps(_finite(result), indent=2, default=str) + "\n")
-    atomic_write_text(out_dir / "report.md", render_report(result))
+    atomic_write_text(out_dir / "report.md", render_report(result, designs))
 
 
 def _fmt(value: Any) -> str:
@@ -226,7 +605,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def render_report(result: dict[str, Any]) -> str:
+def render_report(result: dict[str, Any], designs: list[dict] | None = None) -> str:
     inputs, metrics = result.get("inputs", {}), result["metrics"]
     meta = inputs.get("samples_metadata") or {}
     lines = ["# d3 evaluation report", ""]
@@ -236,15 +615,27 @@ def render_report(result: dict[str, Any]) -> str:
                      f"{meta.get('steps')} steps, predictor {meta.get('predictor')}, seed {meta.get('seed')}, "
                      f"precision {meta.get('precision')}")
     lines.append(f"- dataset {inputs.get('dataset')}: `{inputs.get('data')}`, reference split "
-                 f"**{inputs.get('reference')}** ({metrics['n_reference']} sequences)")
+                 f"**{inputs.get('reference')}** ({metrics['n_reference']} sequences); protocol "
+                 f"**{result.get('protocol')}**")
     if inputs.get("oracle"):
         pearson = inputs.get("oracle_test_pearson") or {}
-        lines.append(f"- oracle `{inputs['oracle']}`" + (" (test Pearson " + ", ".join(
-            f"{k} {v:.3f}" for k, v in pearson.items() if v is not None) + ")" if pearson else ""))
+        lines.append(f"- oracle `{inputs['oracle']}` ({inputs.get('oracle_format')}; predicts "
+                     f"{', '.join(inputs.get('oracle_labels') or [])})" + (" (test Pearson " + ", ".join(
+                         f"{k} {v:.3f}" for k, v in pearson.items() if v is not None) + ")" if pearson else ""))
     else:
         lines.append("- oracle: none")
+    if inputs.get("motif_database"):
+        lines.append(f"- motifs: {inputs['motif_database']}, FIMO p < 1e-4, both strands")
     lines += ["- metric definitions: `docs/evaluation.md` (metrics version "
               f"{result.get('metrics_version')})", ""]
+    if result.get("published"):
+        lines += ["## Beside the published figures", "",
+                  f"Architecture: {inputs.get('arch') or 'unknown'}. The published values are the paper's (source "
+                  "per row); compare like with like (same oracle, same number of sequences, same protocol).", "",
+                  "| metric | this run | published (paper) | source |", "|---|---|---|---|"]
+        for name, row in result["published"].items():
+            lines.append(f"| `{name}` | {_fmt(row['this_run'])} | {_fmt(row['published'])} | {row['source']} |")
+        lines.append("")
     if result.get("groups"):
         names = list(result["groups"][0]["requested"])
         lines += ["## Conditioning", "", "Oracle-predicted activity of the sequences generated for each requested "
@@ -261,14 +652,25 @@ def render_report(result: dict[str, Any]) -> str:
     for name, value in metrics.items():
         lines.append(f"| `{name}` | {_fmt(value)} | {direction_of(name)} |")
     lines.append("")
+    if designs:
+        lines += ["## Motif hits per design", "", f"The first {len(designs)} designs (all hits: `motif_hits.tsv`).",
+                  "", "| design | predicted | motif hits (name@start strand) |", "|---|---|---|"]
+        for row in designs:
+            predicted = ", ".join(f"{k} {v:.3f}" for k, v in (row["predicted"] or {}).items())
+            lines.append(f"| {row['design']} | {predicted or 'n/a'} | {', '.join(row['hits']) or '—'} |")
+        lines.append("")
     if result.get("plots"):
         lines += ["## Plots", ""]
         titles = {"predicted_vs_requested": "Oracle-predicted vs requested activity",
                   "activity_distribution": "Predicted activity, generated vs real",
                   "kmer_spectrum": "k-mer spectra, real vs generated", "gc_content": "GC content",
-                  "nn_identity": "Identity to the nearest training sequence"}
+                  "nn_identity": "Identity to the nearest training sequence",
+                  "attribution_logos": "Attribution maps of designs and of a real sequence"}
         for key, file in result["plots"].items():
             lines += [f"### {titles.get(key, key)}", "", f"![{key}]({file})", ""]
     if result.get("notes"):
         lines += ["## Notes", ""] + [f"- {note}" for note in result["notes"]] + [""]
+    timings = inputs.get("timings") or {}
+    if timings:
+        lines += ["## Timings", "", ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()), ""]
     return "\n".join(lines)

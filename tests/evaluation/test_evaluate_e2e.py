@@ -14,21 +14,30 @@ def test_sample_then_evaluate(d3_cli, tiny_checkpoint, tiny_oracle, tmp_path):
                     "--no-progress")
     assert result.exit_code == 0, result.output
     out = tmp_path / "eval"
-    result = d3_cli("evaluate", samples, "--out", out, "--device", "cpu", "--kmer-ks", "3-4")
+    result = d3_cli("evaluate", samples, "--out", out, "--device", "cpu", "--kmer-ks", "3-4",
+                    "--attribution-sequences", "4", "--no-progress")
     assert result.exit_code == 0, result.output
     assert f"report: {out / 'report.md'}" in result.output
     report = json.loads((out / "metrics.json").read_text())
     metrics = report["metrics"]
-    for key in ("sp_mse", "requested_mse", "requested_pearson_dev", "ks_dev", "ks_hk", "ks_mean", "js_kmer_k3",
-                "js_kmer_k4", "js_kmer_mean", "auroc", "nn_identity_mean", "nn_identity_max", "gc_generated",
-                "gc_abs_diff"):
+    for key in ("sp_mse", "requested_mse", "requested_pearson_dev", "ks_dev", "ks_hk", "ks_mean", "kmer_kl_k3",
+                "kmer_js_k3", "kmer_js_k4", "auroc", "nn_identity_mean", "nn_identity_max", "gc_generated",
+                "gc_abs_diff", "frechet_distance", "percent_identity_mean", "percent_identity_max",
+                "sequence_diversity_mean", "motif_enrichment_pearson", "motif_cooccurrence_frobenius",
+                "attribution_consistency", "attribution_consistency_reference", "attribution_consistency_shuffled",
+                "mechanistic_diversity_mean", "kmer3_pearson_top_dev", "kmer3_pearson_top_hk",
+                "motif_pearson_top_dev", "fraction_above_dev", "fraction_above_hk"):
         assert key in metrics, key
+    assert not any(k.startswith("js_kmer") for k in metrics)  # the base-2 JS of metrics version 1 is gone
     assert metrics["n_generated"] == metrics["n_reference"] == 10 and metrics["sp_mse"] >= 0
-    assert 0 <= metrics["js_kmer_k3"] <= 1 and 0 <= metrics["nn_identity_mean"] <= 1
-    assert report["inputs"]["oracle"] == str(tiny_oracle) and report["metrics_version"] == 1
+    assert 0 <= metrics["kmer_js_k3"] <= np.sqrt(np.log(2)) and 0 <= metrics["nn_identity_mean"] <= 1
+    assert 0 <= metrics["percent_identity_mean"] <= 100 and metrics["frechet_distance"] >= -1e-6
+    assert report["inputs"]["oracle"] == str(tiny_oracle) and report["metrics_version"] == 2
+    assert report["protocol"] == "quick" and report["inputs"]["attribution"]["sequences"] == 4
     text = (out / "report.md").read_text()
     assert set(report["plots"]) == {"predicted_vs_requested", "activity_distribution", "kmer_spectrum",
-                                    "gc_content", "nn_identity"}
+                                    "gc_content", "nn_identity", "attribution_logos"}
+    assert "## Motif hits per design" in text and (out / "motif_hits.tsv").read_text().startswith("design\tmotif")
     for name in report["plots"].values():
         assert f"]({name})" in text
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
@@ -42,7 +51,7 @@ def test_groups_without_pairing_and_without_oracle(d3_cli, tiny_checkpoint, tiny
     result = d3_cli("evaluate", samples, "--out", tmp_path / "e0")
     assert result.exit_code == 2 and "pass --dataset" in result.output
     result = d3_cli("evaluate", samples, "--dataset", "deepstarr", "--data", tiny_data, "--out", tmp_path / "e1",
-                    "--device", "cpu", "--no-discriminator", "--kmer-ks", "3")
+                    "--device", "cpu", "--no-discriminator", "--kmer-ks", "3", "--no-attributions", "--no-motifs")
     assert result.exit_code == 0, result.output
     assert "conditioning: requested dev=3, hk=0 -> mean oracle-predicted" in result.output
     report = json.loads((tmp_path / "e1" / "metrics.json").read_text())
@@ -55,7 +64,7 @@ def test_groups_without_pairing_and_without_oracle(d3_cli, tiny_checkpoint, tiny
 
     DeepSTARR().synthesize(lonely, 16, seed=1)
     result = d3_cli("evaluate", samples, "--dataset", "deepstarr", "--data", lonely, "--out", tmp_path / "e2",
-                    "--device", "cpu", "--no-discriminator", "--kmer-ks", "3")
+                    "--device", "cpu", "--no-discriminator", "--kmer-ks", "3", "--no-motifs")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "e2" / "metrics.json").read_text())
     assert "requested_mse" not in report["metrics"] and any("no oracle" in n for n in report["notes"])

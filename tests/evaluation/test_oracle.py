@@ -17,7 +17,7 @@ def test_deepstarr_oracle_architecture():
     assert shapes["conv1_filters"] == (256, 4, 7) and shapes["conv4_filters"] == (120, 60, 3)
     assert shapes["fc5.weight"] == (256, 1800) and shapes["fc7.weight"] == (2, 256)
     assert not any(k.startswith("conv") and k.endswith("bias") for k in shapes)  # bias-free convolutions
-    assert net(torch.zeros(3, 4, 249)).shape == (3, 2)
+    assert net(torch.zeros(3, 4, 249)).shape == (3, 2) and net.embed(torch.zeros(3, 4, 249)).shape == (3, 256)
 
 
 def test_mpra_oracle_architecture():
@@ -25,7 +25,8 @@ def test_mpra_oracle_architecture():
 
     net = MPRAOracle().eval()
     assert net(torch.zeros(2, 4, 200)).shape == (2, 3)
-    assert net.head[1].in_features == 1536  # 256 channels x 6 positions
+    assert net.fc4.in_features == 1536  # 256 channels x 6 positions
+    assert net.embed(torch.zeros(2, 4, 200)).shape == (2, 256)
     assert MPRAOracle(num_outputs=1).eval()(torch.zeros(2, 4, 200)).shape == (2, 1)
 
 
@@ -69,4 +70,7 @@ def test_oracle_errors(d3_cli, tmp_path, tiny_oracle):
     not_oracle = tmp_path / "x.ckpt"
     torch.save({"state_dict": {}}, not_oracle)
     result = d3_cli("oracle", "info", not_oracle)
-    assert result.exit_code == 2 and "not a d3 oracle file" in result.output
+    assert result.exit_code == 2 and "fits no installed oracle network" in result.output
+    torch.save({"weights": {}}, not_oracle)
+    result = d3_cli("oracle", "info", not_oracle)
+    assert result.exit_code == 2 and "not an oracle file" in result.output

@@ -38,6 +38,8 @@ class DeepSTARR(SequenceDataset):
     label_mode = "global"
     #: the oracle network (spec §8.2) that d3 oracle train fits and d3 evaluate scores samples with
     oracle = "d3_deepstarr.oracle:DeepSTARROracle"
+    #: motif scans in d3 evaluate use this JASPAR taxonomic group
+    jaspar_tax_group = "insects"
     x_key = "X_{split}"
     y_key = "Y_{split}"
     channels_first = True

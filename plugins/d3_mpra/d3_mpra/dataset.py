@@ -39,6 +39,8 @@ class MPRA(SequenceDataset):
     label_mode = "global"
     #: the oracle network (spec §8.2) that d3 oracle train fits and d3 evaluate scores samples with
     oracle = "d3_mpra.oracle:MPRAOracle"
+    #: motif scans in d3 evaluate use this JASPAR taxonomic group
+    jaspar_tax_group = "vertebrates"
     x_key = "x_{split}"
     y_key = "y_{split}"
     channels_first = False

@@ -1,0 +1,179 @@
+"""``d3 oracle train``: fit a dataset plugin's oracle network on its data with Lightning and write a d3 oracle file.
+
+Spec §8.1 settings: MSE, Adam lr 2e-3, weight decay 1e-6, ReduceLROnPlateau (patience 10, factor 0.1), batch 128, at
+most 100 epochs, early stopping on ``val_loss`` (patience 10, min_delta 1e-3), best-epoch weights kept, seed 41. The
+file reports test Pearson and Spearman per label and loads with :func:`d3core.evaluation.oracle.load_oracle`.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from d3core.errors import D3UserError
+from d3core.evaluation.oracle import Oracle, default_oracle_path, one_hot, oracle_network_class, save_oracle
+
+#: spec §8.1 hyper-parameters
+TRAINING_DEFAULTS = {"batch_size": 128, "max_epochs": 100, "patience": 10, "min_delta": 1e-3, "lr": 2e-3,
+                     "weight_decay": 1e-6, "lr_patience": 10, "lr_factor": 0.1, "seed": 41}
+
+
+def _lightning_module(network, *, lr: float, weight_decay: float, lr_patience: int, lr_factor: float):
+    import pytorch_lightning as pl
+    import torch
+
+    class OracleModule(pl.LightningModule):
+        """MSE regression of activities from one-hot sequence; logs ``train_loss``, ``val_loss``, ``val_pearson``."""
+
+        def __init__(self):
+            super().__init__()
+            self.network = network
+            self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+        def forward(self, x):
+            return self.network(x)
+
+        def _step(self, batch):
+            tokens, labels = batch
+            prediction = self.network(one_hot(tokens).to(self.device))
+            return prediction, labels.float(), torch.nn.functional.mse_loss(prediction, labels.float())
+
+        def training_step(self, batch, batch_idx):
+            _, _, loss = self._step(batch)
+            self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=batch[0].shape[0])
+            return loss
+
+        def validation_step(self, batch, batch_idx):
+            prediction, labels, loss = self._step(batch)
+            self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=batch[0].shape[0])
+            self._val.append((prediction.detach().cpu(), labels.cpu()))
+
+        def on_validation_epoch_end(self):
+            if self._val:
+                from d3core.evaluation.metrics import pearson
+
+                prediction = torch.cat([p for p, _ in self._val]).numpy()
+                labels = torch.cat([y for _, y in self._val]).numpy()
+                self.log("val_pearson", float(np.nanmean(pearson(prediction, labels))), prog_bar=True)
+            self._val.clear()
+
+        def configure_optimizers(self):
+            optimizer = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=lr_patience,
+                                                                   factor=lr_factor, min_lr=0)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+
+    return OracleModule()
+
+
+def _loader(split_data, batch_size: int, *, shuffle: bool, seed: int, limit: int | None = None):
+    import torch
+    from torch.utils.data import DataLoader, Subset
+
+    data = split_data
+    if limit is not None and limit < len(split_data):
+        data = Subset(split_data, list(range(int(limit))))
+    generator = torch.Generator().manual_seed(seed)
+    batch_size = max(1, min(batch_size, len(data)))
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      collate_fn=getattr(split_data, "collate_fn", None), drop_last=False)
+
+
+def _epoch_lines(echo):
+    import pytorch_lightning as pl
+
+    class EpochLines(pl.Callback):
+        """One line per validation epoch: ``oracle epoch 3: val_loss 0.91, val_pearson 0.62``."""
+
+        def on_validation_epoch_end(self, trainer, pl_module):
+            if trainer.sanity_checking:
+                return
+            m = trainer.callback_metrics
+            parts = [f"{k} {float(m[k]):.4f}" for k in ("train_loss", "val_loss", "val_pearson") if k in m]
+            echo(f"oracle epoch {trainer.current_epoch}: " + ", ".join(parts))
+
+    return EpochLines()
+
+
+def evaluate_oracle(oracle: Oracle, dataset, data_path, split: str = "test") -> dict[str, Any]:
+    """Per-label Pearson and Spearman, and MSE, of the oracle on a split."""
+    from d3core.evaluation.metrics import pearson, spearman
+
+    opened = dataset.open_split(data_path, split)
+    tokens, labels = opened.read_batch(np.arange(len(opened)))
+    prediction = oracle.predict(tokens.numpy())
+    y = labels.numpy()
+    return {f"{split}_pearson": dict(zip(oracle.label_names, map(float, pearson(prediction, y)))),
+            f"{split}_spearman": dict(zip(oracle.label_names, map(float, spearman(prediction, y)))),
+            f"{split}_mse": float(np.mean((prediction - y) ** 2)), f"{split}_rows": int(len(y))}
+
+
+def train_oracle(dataset, data_path: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                 max_epochs: int | None = None, patience: int | None = None, batch_size: int | None = None,
+                 lr: float | None = None, seed: int | None = None, accelerator: str = "auto",
+                 limit_train: int | None = None, progress: bool = False, logger: bool = False,
+                 echo=None) -> tuple[Path, dict]:
+    """Fit the dataset's oracle on its train split (early stopping on the valid split), score the test split, and
+    write the oracle file (default :func:`default_oracle_path`). Returns ``(path, metrics)``.
+
+    ``progress`` shows Lightning's progress bar; ``echo(line)`` receives one line per epoch (val_loss, val_pearson).
+    """
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    settings = dict(TRAINING_DEFAULTS)
+    for key, value in (("max_epochs", max_epochs), ("patience", patience), ("batch_size", batch_size), ("lr", lr),
+                       ("seed", seed)):
+        if value is not None:
+            settings[key] = value
+    data_path = dataset.require(data_path)
+    out = Path(out) if out is not None else default_oracle_path(data_path)
+    dataset.validate(data_path)
+    label_names = dataset.label_names_in(data_path)
+    length = int(dataset.length)
+    cls = oracle_network_class(dataset)
+    pl.seed_everything(int(settings["seed"]), workers=True, verbose=False)
+    network = cls(num_outputs=len(label_names), length=length)
+    module = _lightning_module(network, lr=float(settings["lr"]), weight_decay=float(settings["weight_decay"]),
+                               lr_patience=int(settings["lr_patience"]), lr_factor=float(settings["lr_factor"]))
+    train = dataset.open_split(data_path, "train")
+    valid = dataset.open_split(data_path, "valid")
+    if len(train) < 2:
+        raise D3UserError(f"{data_path}: the train split has {len(train)} row(s); an oracle needs more")
+    batch = int(settings["batch_size"])
+    with tempfile.TemporaryDirectory(prefix=".oracle-", dir=out.parent if out.parent.exists() else None) as tmp:
+        best = ModelCheckpoint(dirpath=tmp, monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True,
+                               filename="best", enable_version_counter=False)
+        stop = EarlyStopping(monitor="val_loss", mode="min", patience=int(settings["patience"]),
+                             min_delta=float(settings["min_delta"]))
+        trainer = pl.Trainer(accelerator=accelerator, devices=1, max_epochs=int(settings["max_epochs"]),
+                             callbacks=[best, stop] + ([_epoch_lines(echo)] if echo else []), logger=logger,
+                             enable_model_summary=False,
+                             enable_progress_bar=progress, default_root_dir=tmp, deterministic=False,
+                             log_every_n_steps=1, num_sanity_val_steps=0)
+        trainer.fit(module, _loader(train, batch, shuffle=True, seed=int(settings["seed"]), limit=limit_train),
+                    _loader(valid, 512, shuffle=False, seed=0))
+        if best.best_model_path:
+            from d3core.checkpoints import safe_torch_load
+
+            state = safe_torch_load(best.best_model_path)["state_dict"]
+            module.load_state_dict(state)
+        best_epoch = int(trainer.current_epoch - stop.wait_count) if stop.wait_count else int(trainer.current_epoch)
+        epochs = int(trainer.current_epoch)
+    network = module.network.cpu().eval()
+    oracle = Oracle(network, dataset.name, list(label_names), length)
+    metrics = evaluate_oracle(oracle, dataset, data_path, "test")
+    metrics.update(evaluate_oracle(oracle, dataset, data_path, "valid"))
+    metrics.update(epochs=epochs, best_epoch=best_epoch, train_rows=min(len(train), limit_train or len(train)))
+    target = getattr(dataset, "oracle", None)
+    network_name = target if isinstance(target, str) else f"{cls.__module__}:{cls.__qualname__}"
+    info = {"dataset": dataset.name, "network": network_name, "num_outputs": len(label_names), "length": length,
+            "label_names": list(label_names), "metrics": metrics, "data": str(data_path),
+            "trained_with": {k: settings[k] for k in sorted(settings)}}
+    save_oracle(out, network, info)
+    return out, metrics
+
+
