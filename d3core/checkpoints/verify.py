@@ -174,7 +174,7 @@ def verify_checkpoint(path: Path, manager, *, to: str | None = None, tolerance: 
         for title in CHECKS:
             try:
                 results.append(Check(PASS, title, steps[title]()))
-            except FormatCannotHold as exc:  # not a fault of the checkpoint: the checks needing a conversion do not apply
+            except FormatCannotHold as exc:  # not the checkpoint's fault: the checks needing a conversion do not apply
                 results.append(Check(NOT_APPLICABLE, title, one_line(exc, with_type=False)))
                 results += [Check(NOT_APPLICABLE, rest, "nothing converted")
                             for rest in CHECKS[CHECKS.index(title) + 1:]]

@@ -125,16 +125,22 @@ def setting_notes(config: DictConfig, manager: D3PluginManager | None = None,
         if resolved_devices(config).value == "1":
             notes.append("lightning.performance.sync_batchnorm=true has no effect with one process (it "
                          "synchronises BatchNorm statistics across processes)")
-        elif network is not None and not _has_batchnorm(network()):
+        elif network is not None and _has_batchnorm(network) is False:
             notes.append(f"lightning.performance.sync_batchnorm=true has no effect: {config.arch} has no BatchNorm "
                          "layers")
     return notes
 
 
-def _has_batchnorm(network) -> bool:
+def _has_batchnorm(network: Callable[[], Any]) -> bool | None:
+    """Whether the network ``network()`` builds has a BatchNorm layer; None when it cannot be built here (the run's
+    own checks report that)."""
     from torch.nn.modules.batchnorm import _BatchNorm
 
-    return any(isinstance(module, _BatchNorm) for module in network.modules())
+    try:
+        built = network()
+    except Exception:
+        return None
+    return any(isinstance(module, _BatchNorm) for module in built.modules())
 
 
 def world_size(config: DictConfig) -> int:

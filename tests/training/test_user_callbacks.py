@@ -21,8 +21,11 @@ class Probe(pl.Callback):
 '''
 
 
-@pytest.mark.parametrize("command", [[str(D3), "train"], [sys.executable, str(ROOT / "scripts" / "train_lightning.py")]],
-                         ids=["d3 train", "scripts/train_lightning.py"])
+COMMANDS = {"d3 train": [str(D3), "train"],
+            "scripts/train_lightning.py": [sys.executable, str(ROOT / "scripts" / "train_lightning.py")]}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS.values()), ids=list(COMMANDS))
 def test_callback_module_in_the_working_directory(command, tiny_args, tmp_path):
     (tmp_path / "mycb.py").write_text(CALLBACK)
     env = {k: v for k, v in os.environ.items() if not k.startswith("D3_") and k != "PYTHONPATH"}
