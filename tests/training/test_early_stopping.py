@@ -2,7 +2,7 @@
 ``--callback early_stopping`` (patience 10 while the key is 0, "off"), or both.
 
 The runs train with a learning rate too small to change a float32 weight, so the validation loss is exactly the same
-at every validation: a patience of P stops the run after P + 1 validations, at step (P + 1) x the interval.
+at every validation: a patience of P stops the run after P + 1 validations, at step (P + 1) x the interval (1).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from d3core.builtin.callbacks import DEFAULT_PATIENCE
 
-INTERVAL = 2
+INTERVAL = 1
 FROZEN = ["--val_check_interval", str(INTERVAL), "--max_steps", "200", "--logger", "csv", "optim.lr=1e-30"]
 
 

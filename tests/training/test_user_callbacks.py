@@ -33,7 +33,8 @@ def test_callback_module_in_the_working_directory(command, tiny_args, tmp_path):
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "probe-ran.txt").read_text() == "step 1"
-
+    if command[-1] != "train":
+        return  # the wrapper runs the same command line: its errors are d3 train's
     missing = subprocess.run([*command, *tiny_args, "--fast_dev_run", "--callback", "nocb:Probe"], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
