@@ -39,7 +39,7 @@ class StepTimer(pl.Callback):
 def bare_loop(config, network, data_path: str, dataset, steps: int) -> float:
     """Seconds per optimizer step of a plain PyTorch loop doing the runner's work."""
     from d3core.diffusion import ExponentialMovingAverage, sedd_loss
-    from d3core.training.datamodule import EpochSeededBatchSampler
+    from d3core.data.sampler import EpochSeededBatchSampler
     from d3core.checkpoints import build_diffusion
     from d3core.checkpoints.optimizer import warmup_factor
 

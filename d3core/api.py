@@ -14,8 +14,9 @@ hooks and errors       ``hookimpl``, ``D3UserError``, ``PluginError``, ``one_lin
 datasets               ``SequenceDataset`` (base class of dataset plugins), ``Motif`` (planted motifs for synthesis)
 architectures          ``Architecture`` (base class), shared layers ``TimestepEmbedder``, ``LayerNorm``, ``Rotary``,
                        ``apply_rotary``, ``modulate``, ``zero_self_logit``, ``check_labels``
-checkpoint formats     ``CheckpointBundle``, ``safe_torch_load``, ``UnsafeCheckpointError``, ``build_network``,
-                       ``architecture_class``, ``run_config``, ``to_plain``, ``warmup_factor``, ``lr_after``
+checkpoint formats     ``CheckpointBundle``, ``FormatCannotHold``, ``safe_torch_load``, ``UnsafeCheckpointError``,
+                       ``build_network``, ``architecture_class``, ``run_config``, ``to_plain``, ``warmup_factor``,
+                       ``lr_after``
 writing files          ``atomic_torch_save``, ``atomic_write_text``, ``atomic_write_bytes``, ``write_atomically``,
                        ``AtomicWriter``
 the running d3         ``get_registry``, ``make_plugin_manager``, ``load_model_local``
@@ -44,6 +45,7 @@ PUBLIC_NAMES: dict[str, str] = {
     "check_labels": "d3core.nn",
     # checkpoint formats
     "CheckpointBundle": "d3core.checkpoints.bundle",
+    "FormatCannotHold": "d3core.errors",
     "safe_torch_load": "d3core.checkpoints.safe_load",
     "UnsafeCheckpointError": "d3core.checkpoints.safe_load",
     "build_network": "d3core.checkpoints.models",

@@ -19,6 +19,14 @@ class PluginError(D3UserError):
     """A plugin could not be loaded, or a registry name cannot be resolved (unknown, ambiguous, failed provider)."""
 
 
+class FormatCannotHold(D3UserError):
+    """A checkpoint format cannot represent this model (e.g. the original D3 code's convolutional network is
+    hard-wired to one size): nothing is wrong with the checkpoint; saving it in that format does not apply.
+
+    A format's ``save`` raises it, before writing anything, for a model its layout has no place for; ``d3 checkpoint
+    verify`` reports the conversion as not applicable (``N/A``) instead of failed; ``d3 convert`` exits 2 with it."""
+
+
 def one_line(exc: BaseException, *, with_type: bool = True) -> str:
     """``exc`` as one line for a message: its text with every run of whitespace (newlines included) collapsed to one
     space, after its type name (``ValueError: bad value``) when ``with_type``; the bare type name when it has no text."""

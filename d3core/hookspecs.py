@@ -75,7 +75,11 @@ def register_checkpoint_formats(register):
     """Register checkpoint formats (``--resume_from``, ``d3 sample``, ``d3 convert --to NAME``).
 
     Called once, like :func:`register_datasets`. The factory resolves to a format with ``detect(path) -> bool``
-    (by content: a file or a run directory), ``load(path) -> CheckpointBundle`` and ``save(bundle, path)``.
+    (by content: a file or a run directory), ``load(path) -> CheckpointBundle`` and ``save(bundle, path)``
+    (raising ``FormatCannotHold`` for a model the format has no form for). Optional: ``run_name(path)`` (``d3
+    convert``'s naming), ``describe(bundle)`` (``d3 checkpoint info``'s facts) and ``config_from_file(path, arch=None)
+    -> dict | None``: the d3 settings (a nested mapping of d3 keys) of a YAML file that is this format's own run
+    config, None for any other file, so ``d3 train --config_path`` accepts it.
 
     Example::
 

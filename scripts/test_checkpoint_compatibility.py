@@ -7,8 +7,9 @@
 
 PATH (default: the current directory) is a checkpoint file, a run directory, or a folder searched for checkpoints
 (original D3 run directories, ``*.ckpt``, ``*.pth``, ``*.pt`` and the suffixes of installed formats). Each one gets
-the ``d3 checkpoint verify`` checks: detect, load, convert, reload, compare (one PASS/FAIL line each). Exit code 0
-when every check passes, 1 when one fails, 2 when nothing is found.
+the ``d3 checkpoint verify`` checks: detect, load, convert, reload, compare (one PASS/FAIL line each; N/A, with the
+reason, for a model no other format can hold, such as a Conv ``tiny`` run: the original format's convolution is
+hard-wired to one size). Exit code 0 when no check fails, 1 when one fails, 2 when nothing is found.
 """
 from __future__ import annotations
 

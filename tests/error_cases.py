@@ -88,6 +88,18 @@ CASES: tuple[Case, ...] = (
          (*TRAIN, "--work_dir", "run"), ("run directory run already exists", "--resume_from last")),
     Case("resume-last-without-run", "command line", "resumed 'last' without saying which run",
          ("train", "--resume_from", "last"), ("--resume_from last needs --work_dir",)),
+    Case("legacy-config-without-resume", "command line",
+         "gave an original run's config without resuming its checkpoint",
+         (*TRAIN, "--legacy_config", "original.yaml"),
+         ("--legacy_config original.yaml only applies with --resume_from", "pass it as --config_path")),
+    Case("callback-fails-to-start", "command line", "named a callback class that cannot be built without arguments",
+         (*TRAIN, "--callback", "pytorch_lightning.callbacks:EarlyStopping", "--work_dir", "new-run"),
+         ("callback pytorch_lightning.callbacks:EarlyStopping failed to start: TypeError",
+          "it is built without arguments", "--traceback shows where")),
+    Case("callback-twice", "command line", "gave one stateful callback twice, under two names",
+         (*TRAIN, "--callback", "pytorch_lightning.callbacks:Timer", "--callback",
+          "pytorch_lightning.callbacks.timer:Timer", "--work_dir", "new-run"),
+         ("are two Timers with the same checkpoint state", "keep one of them")),
     Case("sample-unknown-format", "command line", "asked for an unknown sample file type",
          ("sample", RUN, "-o", "designed.txt", "--labels", "1,1"),
          ("designed.txt: unknown sample file type '.txt'", ".fasta")),
@@ -127,6 +139,15 @@ CASES: tuple[Case, ...] = (
          (*TRAIN, "--config_path", "list.yaml"), ("the top level must be a mapping of keys",)),
     Case("config-file-unknown-key", "configuration", "misspelled a key inside a config file",
          (*TRAIN, "--config_path", "typo.yaml"), ("--config_path typo.yaml: unknown config key", "'optim.lr'")),
+    Case("config-file-original-without-plugin", "configuration",
+         "gave an original D3 config.yaml with the plugin that translates it disabled",
+         (*TRAIN, "--config_path", "original.yaml"),
+         ("--config_path original.yaml: unknown config key 'ngpus'", "not a d3 config",
+          "no installed checkpoint format translates it", "pip install d3-ckpt-legacy"),
+         env={"D3_DISABLE_PLUGINS": "d3-ckpt-legacy"}),
+    Case("logger-bad-setting", "configuration", "gave W&B's offline switch a value it does not take",
+         (*TRAIN, "--logger", "wandb", "wandb.offline=sometimes", "--work_dir", "new-run"),
+         ("config wandb.offline='sometimes' must be true, false or null", "offline when this machine has no W&B")),
     # -- data files ----------------------------------------------------------------------------------------------------
     Case("data-missing", "data files", "pointed --data at a file that does not exist",
          ("train", "--dataset", "deepstarr", "--arch", "Tran", "--data", "missing.h5"),
@@ -165,6 +186,13 @@ CASES: tuple[Case, ...] = (
     Case("checkpoint-runs-code", "checkpoints", "sampled from a checkpoint built to run code when unpickled",
          ("sample", "malicious.pth", "-o", "new.fasta"),
          ("refused: malicious.pth holds a non-allow-listed object", "weights_only=True")),
+    Case("resume-lone-pth-without-config", "checkpoints", "resumed an original .pth kept apart from its run's config",
+         ("train", "--resume_from", "lone/checkpoint.pth", "--data", "ds.h5", "--work_dir", "new-run"),
+         ("lone/checkpoint.pth: an original D3 checkpoint without its run config",
+          "pass the run's config with --legacy_config")),
+    Case("resume-legacy-config-missing", "checkpoints", "pointed --legacy_config at a file that does not exist",
+         ("train", "--resume_from", "lone/checkpoint.pth", "--legacy_config", "missing.yaml", "--data", "ds.h5",
+          "--work_dir", "new-run"), ("--legacy_config missing.yaml: no such file",)),
     Case("resume-runs-code", "checkpoints", "resumed from a checkpoint built to run code",
          ("train", "--resume_from", "malicious.pth", "--work_dir", "new-run"),
          ("refused: malicious.pth holds a non-allow-listed object",)),
@@ -201,6 +229,11 @@ CASES: tuple[Case, ...] = (
          ("train", "--dataset", "example-data", "--arch", "Tran"),
          ("is registered by several plugins", "d3-example-plugin:example-data", "D3_DISABLE_PLUGINS"),
          plugins="d3-example-plugin,d3-clash-plugin"),
+    Case("plugin-logger-fails", "plugins", "logged to a plugin's logger whose constructor raises",
+         (*TRAIN, "--logger", "lab-tracker", "--work_dir", "new-run"),
+         ("logger 'lab-tracker' from d3-badlogger-plugin 0.0.1 failed to start",
+          "ConnectionError: cannot reach the lab's tracking server", "pip uninstall d3-badlogger-plugin"),
+         plugins="d3-badlogger-plugin,d3-deepstarr,d3-arch-tran"),
     Case("plugin-unknown-kind", "plugins", "listed a component kind that does not exist",
          ("plugins", "list", "--kind", "model"), ("unknown component kind 'model'", "architectures")),
 )
@@ -273,6 +306,12 @@ def build_workspace(workspace: Path) -> Path:
     oracle = torch.load(ORIGINAL_ORACLE, weights_only=True)
     del oracle["state_dict"]["model.fc6.weight"]
     torch.save(oracle, workspace / "damaged_oracle.ckpt")
+    (workspace / "original.yaml").write_text(  # the head of an original D3 run's config.yaml
+        "ngpus: 1\ntokens: 4\ntraining:\n  batch_size: 256\n  n_iters: 1000000\n  snapshot_freq: 50000\n"
+        "data:\n  train: deepstarr\n  cache_dir: data\nmodel:\n  name: small\n  hidden_size: 768\n"
+        "  scale_by_sigma: false\n")
+    (workspace / "lone").mkdir()  # an original checkpoint's keys, far from its run's config
+    torch.save({"model": {}, "ema": {}, "optimizer": {}, "step": 0}, workspace / "lone" / "checkpoint.pth")
     return workspace
 
 

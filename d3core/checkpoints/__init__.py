@@ -5,13 +5,16 @@ A format (registered with ``register_checkpoint_formats``) is an object with
 - ``detect(path) -> bool``: by content (a file, or a run directory);
 - ``load(path) -> CheckpointBundle`` (it may accept keyword options such as ``arch=`` or ``config=``; only the
   options its signature names are passed);
-- ``save(bundle, path)``: ``path`` is a file, or a directory for directory formats;
+- ``save(bundle, path)``: ``path`` is a file, or a directory for directory formats; a model the format has no form
+  for raises ``d3core.errors.FormatCannotHold`` (``d3 checkpoint verify`` reports that as not applicable);
 - optionally ``suffix``: what ``d3 convert`` appends to the run name (``".ckpt"``; ``""`` = a run directory;
   default ``"." + name``);
 - optionally ``run_name(path) -> (name, folder) | None``: how ``d3 convert`` names a file that belongs to one of the
   format's run directories (default: the file's stem, beside it);
 - optionally ``describe(bundle) -> dict``: extra facts for ``d3 checkpoint info`` (a dict value's ``"summary"`` is
-  its one-line text).
+  its one-line text);
+- optionally ``config_from_file(path, arch=None) -> dict | None``: the d3 settings of a YAML file that is the
+  format's own kind of run config (``d3 train --config_path`` then accepts it; :func:`config_from_foreign_file`).
 
 Converting = load with one format, save with another (:func:`convert_checkpoint`). Every load goes through
 :func:`safe_torch_load` (``torch.load(weights_only=True)`` plus an explicit allow-list of numpy scalar types); a file
@@ -46,6 +49,7 @@ __getattr__, __dir__, __all__ = lazy_attributes(__name__, {
     "load_bundle": "d3core.checkpoints.formats",
     "save_bundle": "d3core.checkpoints.formats",
     "convert_checkpoint": "d3core.checkpoints.formats",
+    "config_from_foreign_file": "d3core.checkpoints.formats",
     "build_diffusion": "d3core.checkpoints.models",
     "build_network": "d3core.checkpoints.models",
     "model_from_bundle": "d3core.checkpoints.models",

@@ -11,8 +11,8 @@ from d3core.checkpoints.safe_load import safe_torch_load
 from d3core.errors import D3UserError
 from d3core.plugins import get_plugin_manager
 
-__all__ = ["call_with_options", "convert_checkpoint", "detect_format", "format_suffix", "get_format", "load_bundle",
-           "save_bundle"]
+__all__ = ["call_with_options", "config_from_foreign_file", "convert_checkpoint", "detect_format", "format_suffix",
+           "get_format", "load_bundle", "save_bundle"]
 
 
 def get_format(name: str, manager=None) -> tuple[str, Any]:
@@ -51,6 +51,28 @@ def detect_format(path: str | os.PathLike, manager=None) -> tuple[str, Any]:
     names = ", ".join(registry.names()) or "none"
     raise D3UserError(f"{path}: no installed checkpoint format recognises it (formats: {names}); original D3 .pth "
                       "runs need the d3-ckpt-legacy plugin")
+
+
+def config_from_foreign_file(path: str | os.PathLike, manager=None, **options: Any) -> tuple[str, dict] | None:
+    """``(format name, d3 settings)`` from the first registered format whose ``config_from_file`` recognises the YAML
+    file at ``path`` as its own kind of run config (e.g. an original D3 config, read by d3-ckpt-legacy), else None.
+
+    ``options`` (e.g. ``arch="Tran"``) reach ``config_from_file`` when its signature names them. A third-party reader
+    that raises anything but a :class:`D3UserError` is treated as "not mine", as :func:`detect_format` does."""
+    registry = (manager or get_plugin_manager()).registry("checkpoint_formats")
+    for entry in registry.entries():
+        reader = getattr(entry.load(), "config_from_file", None)
+        if reader is None:
+            continue
+        try:
+            settings = call_with_options(reader, Path(path), **options)
+        except D3UserError:
+            raise
+        except Exception:
+            continue
+        if settings is not None:
+            return entry.name, dict(settings)
+    return None
 
 
 def call_with_options(function, *args, **options):

@@ -1,5 +1,9 @@
 """``d3 checkpoint verify``: detect, load, build, convert to another format, reload, compare bit for bit, compare the
-model outputs -- one :class:`Check` each, stopping at the first failure."""
+model outputs -- one :class:`Check` each, stopping at the first failure.
+
+A model that no other installed format can hold (the original D3 format's convolutional network is hard-wired to one
+size, so a Conv ``tiny`` run has no original form) is not a failure of the checkpoint: the conversion and the checks
+that need it are reported as not applicable, with the reason."""
 from __future__ import annotations
 
 import tempfile
@@ -10,21 +14,30 @@ from typing import Any, Callable
 from d3core.checkpoints.bundle import CheckpointBundle
 from d3core.checkpoints.formats import detect_format, format_suffix, get_format, load_bundle, save_bundle
 from d3core.checkpoints.models import model_from_bundle, parameter_count
-from d3core.errors import one_line
+from d3core.errors import FormatCannotHold, one_line
 
-__all__ = ["CHECKS", "Check", "compare_bundles", "random_inputs", "round_trip_format", "verify_checkpoint"]
+__all__ = ["CHECKS", "Check", "compare_bundles", "random_inputs", "round_trip_format", "round_trip_formats",
+           "verify_checkpoint"]
 
 #: the checks, in order
 CHECKS = ("detect", "load", "model", "convert", "reload", "round trip", "outputs")
 
 
+#: a check's outcomes
+PASS, FAIL, NOT_APPLICABLE = "pass", "fail", "n/a"
+
+
 @dataclass(frozen=True)
 class Check:
-    """One check's outcome: passed or not, its title, and one line of detail."""
+    """One check's outcome (:data:`PASS`, :data:`FAIL` or :data:`NOT_APPLICABLE`), its title, one line of detail."""
 
-    passed: bool
+    status: str
     title: str
     detail: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
 
 
 def random_inputs(config: dict[str, Any], noise, seed: int = 0, batch: int = 2):
@@ -80,25 +93,31 @@ def compare_bundles(a: CheckpointBundle, b: CheckpointBundle) -> str:
             f"step {a.step}")
 
 
-def round_trip_format(source_format: str, manager, to: str | None = None) -> str:
-    """The format to convert to: ``to``; else ``lightning`` for any other format; for a Lightning checkpoint the first
-    other installed format by name."""
+def round_trip_formats(source_format: str, manager, to: str | None = None) -> list[str]:
+    """The formats to convert to, in the order tried: ``to``; else ``lightning`` for any other format; for a
+    Lightning checkpoint every other installed format, in registry order."""
     if to:
-        return get_format(to, manager)[0]
+        return [get_format(to, manager)[0]]
     if source_format != "lightning":
-        return "lightning"
+        return ["lightning"]
     names = manager.registry("checkpoint_formats").names()
     others = [n for n in names if n.lower() not in ("lightning", source_format.lower())]
     if not others:
         raise AssertionError("no other checkpoint format installed to convert to (install d3-ckpt-legacy)")
-    return others[0]
+    return others
+
+
+def round_trip_format(source_format: str, manager, to: str | None = None) -> str:
+    """The first of :func:`round_trip_formats`."""
+    return round_trip_formats(source_format, manager, to)[0]
 
 
 def verify_checkpoint(path: Path, manager, *, to: str | None = None, tolerance: float = 1e-4,
                       **options: Any) -> list[Check]:
     """Run :data:`CHECKS` on ``path`` (the conversion goes to a temporary directory, removed afterwards; outputs are
-    compared on fixed random inputs with the EMA weights); stops after the first failure. ``options`` reach the
-    format's ``load``."""
+    compared on fixed random inputs with the EMA weights); stops after the first failure. When no target format can
+    hold the model (:class:`FormatCannotHold`), the conversion and the checks after it are :data:`NOT_APPLICABLE`.
+    ``options`` reach the format's ``load``."""
     import torch
 
     state: dict[str, Any] = {}
@@ -118,12 +137,18 @@ def verify_checkpoint(path: Path, manager, *, to: str | None = None, tolerance: 
 
     with tempfile.TemporaryDirectory(prefix="d3-verify-") as tmp:
         def convert():
-            target_name = round_trip_format(state["format"], manager, to)
-            _, fmt = get_format(target_name, manager)
-            state["target"] = Path(tmp) / f"converted{format_suffix(target_name, fmt)}"
-            state["target_format"] = target_name
-            save_bundle(state["bundle"], target_name, state["target"], manager)
-            return f"wrote {target_name} in a temporary directory"
+            refusals = []
+            for target_name in round_trip_formats(state["format"], manager, to):
+                _, fmt = get_format(target_name, manager)
+                target = Path(tmp) / f"converted-{target_name}{format_suffix(target_name, fmt)}"
+                try:
+                    save_bundle(state["bundle"], target_name, target, manager)
+                except FormatCannotHold as exc:  # the model has no form in that format: try the next one
+                    refusals.append(f"{target_name}: {one_line(exc, with_type=False)}")
+                    continue
+                state["target"], state["target_format"] = target, target_name
+                return f"wrote {target_name} in a temporary directory"
+            raise FormatCannotHold("no other installed format can hold this model (" + "; ".join(refusals) + ")")
 
         def reload():
             found = detect_format(state["target"], manager)[0]
@@ -148,8 +173,13 @@ def verify_checkpoint(path: Path, manager, *, to: str | None = None, tolerance: 
             "round trip": lambda: compare_bundles(state["bundle"], state["converted"]), "outputs": outputs}
         for title in CHECKS:
             try:
-                results.append(Check(True, title, steps[title]()))
+                results.append(Check(PASS, title, steps[title]()))
+            except FormatCannotHold as exc:  # not the checkpoint's fault: the checks needing a conversion do not apply
+                results.append(Check(NOT_APPLICABLE, title, one_line(exc, with_type=False)))
+                results += [Check(NOT_APPLICABLE, rest, "nothing converted")
+                            for rest in CHECKS[CHECKS.index(title) + 1:]]
+                break
             except Exception as exc:  # every failure is reported as a line, not a traceback
-                results.append(Check(False, title, one_line(exc, with_type=False)))
+                results.append(Check(FAIL, title, one_line(exc, with_type=False)))
                 break
     return results

@@ -145,18 +145,32 @@ def verify(ctx: click.Context, path: Path, to: str | None, tolerance: float | No
     """Compatibility checks on your checkpoint: detect, load, convert, reload, compare (one PASS/FAIL line each).
 
     The conversion goes to a temporary directory (removed afterwards); the outputs are compared on fixed random
-    inputs with the EMA weights. Exit code 1 when a check fails.
+    inputs with the EMA weights. A model no other format can hold (e.g. a Conv tiny run: the original D3 format's
+    convolution is hard-wired to one size) gets N/A for the conversion and the checks after it, with the reason:
+    not a failure. Exit code 1 when a check fails.
     """
-    from d3core.checkpoints.verify import CHECKS, verify_checkpoint
+    from d3core.checkpoints.verify import verify_checkpoint
 
     results = verify_checkpoint(path, manager_of(ctx), to=to, tolerance=1e-4 if tolerance is None else tolerance,
                                 **_load_options(arch, legacy_config))
+    if report_checks(results):
+        ctx.exit(1)
+
+
+def report_checks(results) -> bool:
+    """Print one line per check (``PASS``, ``FAIL``, ``N/A``; ``SKIP`` for those after a failure) and the summary;
+    returns whether a check failed."""
+    from d3core.checkpoints.verify import CHECKS, FAIL, NOT_APPLICABLE
+
+    labels = {FAIL: "FAIL", NOT_APPLICABLE: "N/A "}
     for check in results:
-        click.echo(f"{'PASS' if check.passed else 'FAIL'}  {check.title:<10}  {check.detail}")
+        click.echo(f"{labels.get(check.status, 'PASS')}  {check.title:<10}  {check.detail}")
     skipped = len(CHECKS) - len(results)
     if skipped:
         click.echo(f"SKIP  {skipped} check(s) after the failure")
-    failed = sum(not check.passed for check in results) + skipped
-    click.echo(f"d3 checkpoint verify: {len(CHECKS) - failed} of {len(CHECKS)} checks passed")
-    if failed:
-        ctx.exit(1)
+    failed = sum(check.status == FAIL for check in results) + skipped
+    passed = sum(check.passed for check in results)
+    not_applicable = sum(check.status == NOT_APPLICABLE for check in results)
+    extra = f", {not_applicable} not applicable (the model has no form in the other formats)" if not_applicable else ""
+    click.echo(f"d3 checkpoint verify: {passed} of {len(CHECKS)} checks passed{extra}")
+    return bool(failed)

@@ -7,6 +7,7 @@ import click
 
 from d3core.cli.app import manager_of
 from d3core.cli.options import option
+from d3core.errors import D3UserError
 
 #: CLI option -> dotted config key (only options the user typed are merged)
 FLAG_KEYS = {
@@ -62,6 +63,9 @@ def collect_flags(values: dict) -> dict:
         help="The run directory (default runs/<dataset>-<arch>-<timestamp>); an existing one needs --resume_from.")
 @option("--resume_from", help="Checkpoint to continue from (any registered format), or 'last' for "
                               "<work_dir>/checkpoints/last.ckpt.")
+@option("--legacy_config", type=click.Path(dir_okay=False, path_type=Path),
+        help="With --resume_from an original D3 .pth whose run folder does not hold its config: the run's "
+             "config.yaml.")
 @option("--gpus", type=int, help="Train on N GPUs (DDP when N > 1); same as --accelerator gpu --devices N.")
 @option("--devices", help="Devices per node: a count, a list such as 0,1, or auto.")
 @option("--accelerator", help="cpu, gpu, cuda, mps or auto (default auto).")
@@ -79,9 +83,11 @@ def collect_flags(values: dict) -> dict:
 @option("--callback", multiple=True, help="Callback name (d3 plugins list --kind callbacks) or module:Class of "
                                           "your own Lightning callback; repeatable.")
 @option("--seed", type=int, help="Random seed (weights, data order, noise). Default 42.")
-@option("--fast_dev_run", is_flag=True, default=None, help="Run one training and one validation batch, write nothing.")
+@option("--fast_dev_run", is_flag=True, default=None, help="Run one training and one validation batch, write nothing "
+                                                           "(no run directory, no checkpoint, no logs).")
 @option("--dry_run", is_flag=True, default=None, help="Print the resolved config and plugin versions, check the data, "
-                                                      "build the model and report its size; do not train.")
+                                                      "build the model and report its size and the trainer settings "
+                                                      "the run will use; do not train.")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.pass_context
 def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
@@ -102,24 +108,41 @@ def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
                             overrides=list(overrides))
     from d3core.training.plan import plan_run
 
+    legacy_config = values.get("legacy_config")
+    if legacy_config is not None and not values.get("resume_from"):
+        raise D3UserError(f"--legacy_config {legacy_config} only applies with --resume_from (the config of the "
+                          "original checkpoint being resumed); to start a new run with an original config file, "
+                          "pass it as --config_path")
+    resume_options = {"arch": values.get("arch"), "config": str(legacy_config) if legacy_config else None}
     plan = plan_run(sources, resume_from=values.get("resume_from"), manager=manager_of(ctx),
-                    check_hardware=not values.get("dry_run"))
+                    check_hardware=not values.get("dry_run"), resume_options=resume_options)
     if values.get("dry_run"):
         _dry_run(plan)
         return
     from d3core.training.ranks import is_rank_zero
     from d3core.training.runner import fit
 
-    def announce() -> None:
-        if is_rank_zero():
-            click.echo(f"d3: training {plan.config.arch} ({plan.config.preset}) on {plan.config.dataset} "
-                       f"[{plan.data_path}] -> {plan.run_dir}", err=True)
+    fast_dev_run = bool(values.get("fast_dev_run"))
 
-    summary = fit(plan, fast_dev_run=bool(values.get("fast_dev_run")), announce=announce)
-    if is_rank_zero() and summary["interrupted"]:
+    def announce() -> None:
+        if not is_rank_zero():
+            return
+        for note in plan.notes:
+            click.echo(f"d3: note: {note}", err=True)
+        where = "one training and one validation batch, nothing written" if fast_dev_run else str(plan.run_dir)
+        click.echo(f"d3: {'fast dev run of' if fast_dev_run else 'training'} {plan.config.arch} "
+                   f"({plan.config.preset}) on {plan.config.dataset} [{plan.data_path}] -> {where}", err=True)
+
+    summary = fit(plan, fast_dev_run=fast_dev_run, announce=announce)
+    if not is_rank_zero():
+        return
+    if fast_dev_run:
+        click.echo(f"d3: fast dev run passed (one training and one validation batch, step {summary['global_step']}); "
+                   "nothing was written: no run directory, checkpoint or logs")
+    elif summary["interrupted"]:
         click.echo(f"d3: stopped by SIGTERM at step {summary['global_step']}; checkpoint {summary['last_checkpoint']}; "
                    f"continue with: d3 train --work_dir {summary['run_dir']} --resume_from last")
-    elif is_rank_zero():
+    else:
         click.echo(f"d3: finished at step {summary['global_step']}")
         if summary["last_checkpoint"]:
             click.echo(f"d3: checkpoint: {summary['last_checkpoint']}")
@@ -127,22 +150,31 @@ def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
 
 
 def _dry_run(plan) -> None:
+    """Print what the run would be: the config, plugins, data, model size and the trainer settings as the run will
+    resolve them (``auto`` values included, with what this machine cannot know), and the notes."""
     from omegaconf import OmegaConf
 
     from d3core.training.plan import build_network, count_parameters, plugin_versions
-    from d3core.training.settings import resolve_precision
+    from d3core.training.settings import (
+        resolve_precision,
+        resolve_strategy,
+        resolved_accelerator,
+        resolved_devices,
+    )
 
     parameters = count_parameters(build_network(plan))  # sizes the architecture cannot build fail before any output
+    config = plan.config
     click.echo("# resolved config")
-    click.echo(OmegaConf.to_yaml(plan.config).rstrip())
+    click.echo(OmegaConf.to_yaml(config).rstrip())
     click.echo("# plugins")
     for name, version in sorted(plugin_versions(plan).items()):
         click.echo(f"{name}=={version}")
     click.echo(f"# data: {plan.data_path} (valid)")
-    click.echo(f"# model: {plan.config.arch} preset {plan.config.preset}, "
-               f"{parameters:,} parameters; precision {resolve_precision(plan.config)}")
-    lightning = plan.config.lightning
-    click.echo(f"# trainer: accelerator {lightning.accelerator}, devices {lightning.devices}, num_nodes "
-               f"{lightning.num_nodes}, strategy {lightning.strategy} (whether this machine has them is checked when "
-               "training starts)")
+    click.echo(f"# model: {config.arch} preset {config.preset}, {parameters:,} parameters")
+    click.echo("# trainer, as the run will use it:")
+    for key, value in (("accelerator", resolved_accelerator(config)), ("processes", resolved_devices(config)),
+                       ("strategy", resolve_strategy(config)), ("precision", resolve_precision(config))):
+        click.echo(f"#   {key:<12} {value}")
+    for note in plan.notes:
+        click.echo(f"# note: {note}")
     click.echo(f"# run directory: {plan.run_dir} (dry run: nothing written)")

@@ -27,11 +27,26 @@ class ConfigSources:
     """Where a run's settings come from, beyond the defaults.
 
     ``flags`` maps dotted keys to values for the CLI flags the user typed; ``overrides`` are ``key=value`` strings.
+    ``config_layer`` replaces the contents of ``config_path`` when the file was not a d3 config and a checkpoint
+    format translated it (``translated_by`` names the format).
     """
 
     config_path: Path | None = None
     flags: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
+    config_layer: Mapping[str, Any] | None = None
+    translated_by: str | None = None
+
+    def config_file(self) -> DictConfig | None:
+        """The ``--config_path`` layer: the translated settings, else the YAML file, else None."""
+        if self.config_layer is not None:
+            return OmegaConf.create(dict(self.config_layer))
+        return _load_yaml(self.config_path) if self.config_path is not None else None
+
+    def config_origin(self) -> str:
+        """How messages name the ``--config_path`` layer."""
+        translated = f" (translated by checkpoint format {self.translated_by})" if self.translated_by else ""
+        return f"--config_path {self.config_path}{translated}"
 
 
 def load_base() -> DictConfig:
@@ -76,7 +91,7 @@ def peek_selection(sources: ConfigSources) -> dict[str, Any]:
     """Dataset, architecture and preset as the merged config will have them (needed to pick the defaults)."""
     layers = [load_base()]
     if sources.config_path is not None:
-        layers.append(_load_yaml(sources.config_path))
+        layers.append(sources.config_file())
     layers += [_flags_config(sources.flags), _parse_overrides(sources.overrides)]
     selection: dict[str, Any] = {}
     for layer in layers:
@@ -84,6 +99,20 @@ def peek_selection(sources: ConfigSources) -> dict[str, Any]:
             if layer.get(key) is not None:
                 selection[key] = layer.get(key)
     return {key: selection.get(key) for key in SELECTION_KEYS}
+
+
+def unknown_file_keys(path: Path) -> list[str]:
+    """Dotted keys of the YAML file at ``path`` that ``base.yaml`` does not have (``model.*`` keys excepted: the
+    architecture adds its own). A file with such keys is not a d3 config; a checkpoint format may translate it."""
+    known = set(_all_keys(load_base()))
+    found = _all_keys(_load_yaml(path))
+    return [key for key in found if key not in known and not key.startswith("model.")]
+
+
+def closest_key(key: str) -> str | None:
+    """The ``base.yaml`` key most like ``key`` (a misspelling), or None."""
+    close = difflib.get_close_matches(key, _all_keys(load_base()), n=1)
+    return close[0] if close else None
 
 
 def _all_keys(config: DictConfig, prefix: str = "") -> list[str]:
@@ -137,7 +166,7 @@ def assemble_config(sources: ConfigSources, *, dataset_defaults: Mapping[str, An
     OmegaConf.set_struct(config, True)
     typed_defaults = _leaf_values(config)
     if sources.config_path is not None:
-        config = _merge_strict(config, _load_yaml(sources.config_path), f"--config_path {sources.config_path}")
+        config = _merge_strict(config, sources.config_file(), sources.config_origin())
     config = _merge_strict(config, _flags_config(sources.flags), "command-line flag")
     config = _merge_strict(config, _parse_overrides(sources.overrides), "override")
     check_types(config, typed_defaults)

@@ -5,6 +5,7 @@ Modules (each one job):
 - :mod:`~d3core.data.encoding`    ACGT <-> tokens <-> one-hot, the ``N`` policy;
 - :mod:`~d3core.data.layout`      HDF5 layouts (key names, channel order) and the atomic writer;
 - :mod:`~d3core.data.h5dataset`   :class:`H5SequenceDataset`, the lazily read torch dataset of one split;
+- :mod:`~d3core.data.sampler`     :class:`EpochSeededBatchSampler`, the (seed, epoch) training order;
 - :mod:`~d3core.data.validation`  file checks with clear errors, summaries for ``d3 data info``;
 - :mod:`~d3core.data.importing`   FASTA + activity / CSV / TSV import, joins, adapters, seeded splits;
 - :mod:`~d3core.data.synth`       synthetic data from planted motifs;
@@ -22,6 +23,7 @@ _LAZY = {
     "H5Writer": "d3core.data.layout",
     "SPLITS": "d3core.data.layout",
     "H5SequenceDataset": "d3core.data.h5dataset",
+    "EpochSeededBatchSampler": "d3core.data.sampler",
     "FileSummary": "d3core.data.validation",
     "validate_file": "d3core.data.validation",
     "Motif": "d3core.data.synth",

@@ -1,36 +1,101 @@
-"""The callbacks and loggers of a run, from the registries (and ``--callback module:Class``)."""
+"""The callbacks and loggers of a run, from the registries (and ``--callback module:Class``).
+
+Each component is built once however it was asked for: ``training.early_stopping_patience > 0`` and
+``--callback early_stopping`` are the same early stopping; a name given twice (or by two spellings of it) is one
+component. A factory that raises is one :class:`D3UserError` naming the component and its plugin.
+"""
 from __future__ import annotations
 
-from importlib import import_module
+import os
+import sys
+from importlib import import_module, invalidate_caches
 from typing import Any, Callable
 
 from omegaconf import DictConfig
 
-from d3core.errors import D3UserError
+from d3core.errors import D3UserError, one_line
 from d3core.plugins import D3PluginManager
 
-__all__ = ["build_callbacks", "build_loggers", "callback_factory", "logger_names"]
+__all__ = ["EARLY_STOPPING", "build_callbacks", "build_loggers", "callback_factory", "callback_names",
+           "import_from_working_directory", "logger_names"]
+
+#: the registered callback that ``training.early_stopping_patience > 0`` turns on
+EARLY_STOPPING = "early_stopping"
 
 
-def logger_names(config: DictConfig) -> list[str]:
-    names = list(config.loggers)
+def _unique(manager: D3PluginManager, kind: str, names: list[str]) -> list[str]:
+    """``names`` without repeats: registered names compared as the registry resolves them (``tb`` = ``tensorboard``,
+    ``Early-Stopping`` = ``early_stopping``), other strings as written; the first spelling is kept."""
+    seen, unique = set(), []
+    for name in names:
+        key = _registered_key(manager, kind, name) or name
+        if key not in seen:
+            seen.add(key)
+            unique.append(name)
+    return unique
+
+
+def _registered_key(manager: D3PluginManager, kind: str, name: str) -> tuple[str, str] | None:
+    """``(provider, name)`` of the registry entry ``name`` resolves to, or None for a ``module:Class``."""
+    dist = name.rpartition(":")[0]
+    if ":" in name and not manager.is_plugin_distribution(dist):
+        return None
+    if name not in manager.registry(kind):
+        return None
+    entry = manager.get(kind, name)
+    return entry.provider.distribution, entry.name
+
+
+def logger_names(config: DictConfig, manager: D3PluginManager | None = None) -> list[str]:
+    """The run's loggers: ``loggers`` plus ``wandb`` when ``wandb.enabled``, each once."""
+    names = [str(n) for n in config.loggers]
     if config.wandb.enabled and "wandb" not in [n.lower() for n in names]:
         names.append("wandb")
-    return names
+    return _unique(manager, "loggers", names) if manager is not None else list(dict.fromkeys(names))
+
+
+def callback_names(config: DictConfig, manager: D3PluginManager) -> list[str]:
+    """The run's own callbacks: ``callbacks`` plus ``early_stopping`` when ``training.early_stopping_patience > 0``,
+    each once (so the patience flag and ``--callback early_stopping`` together are one early stopping)."""
+    names = [str(n) for n in config.callbacks]
+    if int(config.training.early_stopping_patience):
+        names.append(EARLY_STOPPING)
+    return _unique(manager, "callbacks", names)
+
+
+def import_from_working_directory(module_name: str):
+    """Import ``module_name`` as ``python -m`` would: installed modules, then the current directory (added to
+    ``sys.path`` when the module is found nowhere else), so ``--callback mycb:Probe`` finds ``./mycb.py``."""
+    try:
+        return import_module(module_name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        missing_is_ours = exc.name is not None and (module_name + ".").startswith(exc.name + ".")
+        if not missing_is_ours or any(os.path.abspath(p or ".") == cwd for p in sys.path):
+            raise
+        sys.path.insert(0, cwd)
+        invalidate_caches()
+        try:
+            return import_module(module_name)
+        except ModuleNotFoundError:
+            sys.path.remove(cwd)
+            raise exc from None
 
 
 def callback_factory(manager: D3PluginManager, name: str) -> Callable[[DictConfig], Any]:
     """``make(config) -> Callback`` for a ``callbacks`` entry: a registered name (``dist:name`` too) or an importable
-    ``module:Class`` (a ``pytorch_lightning.Callback`` subclass built without arguments). Raises D3UserError."""
+    ``module:Class`` (a ``pytorch_lightning.Callback`` subclass built without arguments; the module is looked for
+    in the current directory too). Raises D3UserError."""
     dist = name.rpartition(":")[0]
     if ":" not in name or manager.is_plugin_distribution(dist):
         return manager.get("callbacks", name).load()
     module_name, _, attr = name.partition(":")
     try:
-        cls = getattr(import_module(module_name), attr)
+        cls = getattr(import_from_working_directory(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise D3UserError(f"--callback {name}: cannot import {attr!r} from {module_name!r} ({exc}); give a "
-                          "registered callback name or an importable module:Class") from exc
+        raise D3UserError(f"--callback {name}: cannot import {attr!r} from {module_name!r} ({exc}; looked in the "
+                          f"installed packages and in {os.getcwd()}); give a registered callback name or an "
+                          "importable module:Class") from exc
     from pytorch_lightning import Callback
 
     if not (isinstance(cls, type) and issubclass(cls, Callback)):
@@ -39,14 +104,52 @@ def callback_factory(manager: D3PluginManager, name: str) -> Callable[[DictConfi
     return lambda config: cls()
 
 
+def _who(manager: D3PluginManager, kind: str, name: str) -> tuple[str, str]:
+    """``(how messages name the component, what to do when its factory fails)``."""
+    if _registered_key(manager, kind, name) is None:
+        return f"callback {name}", "fix the class (it is built without arguments)"
+    entry = manager.get(kind, name)
+    if entry.provider.builtin:
+        return entry.label, "check its settings (docs/configuration.md, loggers and callbacks)"
+    return entry.label, f"check its settings, fix the plugin, or 'pip uninstall {entry.provider.distribution}'"
+
+
+def _built(manager: D3PluginManager, kind: str, name: str, make: Callable[[], Any]) -> Any:
+    """``make()``; any exception but a D3UserError becomes one naming the component and its provider."""
+    try:
+        return make()
+    except D3UserError:
+        raise
+    except Exception as exc:
+        label, advice = _who(manager, kind, name)
+        raise D3UserError(f"{label} failed to start: {one_line(exc)}; {advice} (--traceback shows where)") from exc
+
+
+def _check_one_state_per_key(callbacks: list, names: dict[int, str]) -> None:
+    """Lightning keeps one checkpoint state per ``state_key``: two stateful callbacks sharing one are refused here,
+    naming both, rather than by Lightning's traceback."""
+    from pytorch_lightning.utilities.model_helpers import is_overridden
+
+    owners: dict[str, str] = {}
+    for callback in callbacks:
+        if not is_overridden("state_dict", instance=callback):
+            continue
+        key, name = callback.state_key, names.get(id(callback), type(callback).__name__)
+        if key in owners:
+            raise D3UserError(f"callbacks {owners[key]} and {name} are two {type(callback).__name__}s with the same "
+                              "checkpoint state; keep one of them (early stopping: --early_stopping_patience N or "
+                              "--callback early_stopping, once)")
+        owners[key] = name
+
+
 def build_callbacks(plan) -> list:
     """ModelCheckpoint (top-k on the monitored metric, ``last.ckpt``), the progress bar, pre-emption checkpoints, the
-    SIGTERM checkpoint, early stopping and the registered/imported callbacks of ``plan`` (a RunPlan)."""
+    SIGTERM checkpoint and the run's own callbacks (:func:`callback_names`) of ``plan`` (a RunPlan)."""
     from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 
     from d3core.training.preemption import CheckpointOnSigterm
 
-    config, checkpoints = plan.config, plan.run_dir / "checkpoints"
+    config, checkpoints, manager = plan.config, plan.run_dir / "checkpoints", plan.manager
     monitor = str(config.lightning.checkpoint.monitor)
     every = int(config.lightning.checkpoint.every_n_train_steps)
     callbacks = [
@@ -59,12 +162,20 @@ def build_callbacks(plan) -> list:
         callbacks.append(ModelCheckpoint(dirpath=str(checkpoints), save_top_k=0, save_last=True,
                                          every_n_train_steps=every, enable_version_counter=False))
     callbacks.append(CheckpointOnSigterm(str(checkpoints / "last.ckpt")))
-    if int(config.training.early_stopping_patience):
-        callbacks.append(plan.manager.get("callbacks", "early_stopping").load()(config))
-    callbacks += [callback_factory(plan.manager, str(name))(config) for name in config.callbacks]
+    names: dict[int, str] = {}
+    for name in callback_names(config, manager):
+        factory = callback_factory(manager, name)
+        callback = _built(manager, "callbacks", name, lambda: factory(config))
+        names[id(callback)] = repr(name)
+        callbacks.append(callback)
+    _check_one_state_per_key(callbacks, names)
     return callbacks
 
 
 def build_loggers(plan) -> list:
     """The registered loggers of ``plan`` (a RunPlan), each built as ``factory(run_dir, config)``."""
-    return [plan.manager.get("loggers", name).load()(plan.run_dir, plan.config) for name in logger_names(plan.config)]
+    loggers = []
+    for name in logger_names(plan.config, plan.manager):
+        factory = plan.manager.get("loggers", name).load()
+        loggers.append(_built(plan.manager, "loggers", name, lambda: factory(plan.run_dir, plan.config)))
+    return loggers

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 import d3core
-from d3core.config import ConfigSources, assemble_config, peek_selection
+from d3core.config import ConfigSources, assemble_config, closest_key, peek_selection, unknown_file_keys
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager, get_plugin_manager
-from d3core.training.components import logger_names
+from d3core.training.components import callback_names, logger_names
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.resume import check_resume_conflicts, resume_source
-from d3core.training.settings import check_batch, check_trainer_settings
+from d3core.training.settings import check_batch, check_trainer_settings, setting_notes
 
 __all__ = ["DEFAULT_PRESET", "RunPlan", "build_network", "count_parameters", "plan_run", "plugin_versions"]
 
@@ -35,14 +35,17 @@ class RunPlan:
     run_dir: Path
     data_path: Path
     resume_checkpoint: Path | None = None
+    #: one line each on settings that do not apply on this machine and run (``d3 train`` prints them)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def components(self) -> list[tuple[str, str]]:
         """(kind, name) of every registered component this run uses."""
         config = self.config
         used = [("datasets", config.dataset), ("architectures", config.arch)]
-        used += [("loggers", name) for name in logger_names(config)]
-        used += [("callbacks", name) for name in config.callbacks if name in self.manager.registry("callbacks")]
+        used += [("loggers", name) for name in logger_names(config, self.manager)]
+        used += [("callbacks", name) for name in callback_names(config, self.manager)
+                 if name in self.manager.registry("callbacks")]
         return used
 
 
@@ -58,21 +61,52 @@ def _selection(sources: ConfigSources, checkpoint_config: dict | None) -> dict[s
     return chosen
 
 
+def translate_config_file(sources: ConfigSources, manager: D3PluginManager) -> tuple[ConfigSources, str | None]:
+    """``(sources, note)``: a ``--config_path`` file with keys d3 does not have (another tool's run config, such as
+    an original D3 ``config.yaml``) is translated by the first checkpoint format whose ``config_from_file`` knows it;
+    ``note`` says so. A file with a top-level key unlike any of d3's that no format translates is refused, naming the
+    translation; misspelled keys are left to the config checks (which suggest the key meant)."""
+    path = sources.config_path
+    unknown = unknown_file_keys(path) if path is not None and sources.config_layer is None else []
+    if not unknown:
+        return sources, None
+    from d3core.checkpoints.formats import config_from_foreign_file
+
+    arch = peek_selection(replace(sources, config_path=None))["arch"]
+    found = config_from_foreign_file(path, manager, arch=arch)
+    foreign = [key for key in unknown if "." not in key and closest_key(key) is None]  # not misspelled d3 keys
+    if found is None and foreign:
+        raise D3UserError(f"--config_path {path}: unknown config key {foreign[0]!r} ({len(unknown)} key(s) d3 does "
+                          "not have): not a d3 config, and no installed checkpoint format translates it (an original "
+                          "D3 config.yaml needs the d3-ckpt-legacy plugin: pip install d3-ckpt-legacy); d3's keys: "
+                          "d3core/config/base.yaml")
+    if found is None:
+        return sources, None
+    name, settings = found
+    note = (f"--config_path {path} is not a d3 config: checkpoint format {name} read it as its own run config and "
+            "translated its keys to d3's, leaving out those d3 has no equivalent for (--dry_run shows the result)")
+    return replace(sources, config_layer=settings, translated_by=name), note
+
+
 def _default_run_dir(config: DictConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{config.dataset}-{config.arch}-{stamp}"
 
 
 def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager: D3PluginManager | None = None,
-             check_data: bool = True, check_hardware: bool = True) -> RunPlan:
+             check_data: bool = True, check_hardware: bool = True,
+             resume_options: dict[str, Any] | None = None) -> RunPlan:
     """Resolve plugins, assemble and check the config, choose the run directory. Raises :class:`D3UserError`.
 
     ``check_hardware=False`` (a dry run prepared on a login node) does not require the accelerator to be present.
+    ``resume_options`` reach the format's ``load`` of the ``resume_from`` checkpoint when its signature names them
+    (``d3 train`` passes ``arch`` and ``config``, its ``--arch`` and ``--legacy_config``).
     """
     manager = manager or get_plugin_manager()
+    sources, translation_note = translate_config_file(sources, manager)
     shared_run_dir = None if is_rank_zero() else os.environ.get(RUN_DIR_ENV)  # set by rank 0 before the launch
     work_dir_flag = shared_run_dir or sources.flags.get("work_dir")
-    resume_ckpt, checkpoint_config = resume_source(resume_from, work_dir_flag, manager)
+    resume_ckpt, checkpoint_config = resume_source(resume_from, work_dir_flag, manager, **(resume_options or {}))
     chosen = _selection(sources, checkpoint_config)
     dataset_entry = manager.get("datasets", chosen["dataset"])
     arch_entry = manager.get("architectures", chosen["arch"])
@@ -82,7 +116,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     dataset_defaults = OmegaConf.to_container(OmegaConf.create(dict(dataset.default_config)))
     dataset_defaults.setdefault("model", {}).update(num_labels=len(dataset.label_names),
                                                     label_mode=dataset.label_mode)
-    layered = ConfigSources(sources.config_path, dict(sources.flags), list(sources.overrides))
+    layered = replace(sources, flags=dict(sources.flags), overrides=list(sources.overrides))
     layered.flags.update(dataset=dataset_entry.name, arch=arch_entry.name, preset=preset_name)
     model_preset = architecture.preset(preset_name)
     if checkpoint_config:  # the checkpoint's settings replace the defaults; its model sizes replace the preset
@@ -105,15 +139,18 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
                           f"--work_dir {run_dir} --resume_from last")
     check_batch(config)
     check_trainer_settings(config, manager, check_hardware=check_hardware)
-    return RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
+    plan = RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
                    data_path=data_path, resume_checkpoint=resume_ckpt)
+    plan.notes = [translation_note] if translation_note else []
+    plan.notes += setting_notes(config, manager, network=lambda: build_network(plan, device="meta"))
+    return plan
 
 
-def build_network(plan: RunPlan):
-    """The score network of the plan's architecture, sized by the config."""
+def build_network(plan: RunPlan, *, device: Any = None):
+    """The score network of the plan's architecture, sized by the config (``device="meta"``: no weights)."""
     from d3core.checkpoints import build_network as network_of_config
 
-    return network_of_config(plan.config, str(plan.config.arch), manager=plan.manager)
+    return network_of_config(plan.config, str(plan.config.arch), manager=plan.manager, device=device)
 
 
 def count_parameters(network) -> int:

@@ -6,6 +6,7 @@ import atexit
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -19,8 +20,9 @@ __all__ = ["CHECKPOINT_OWNED", "check_resume_conflicts", "resume_source"]
 CHECKPOINT_OWNED = ("model", "graph", "noise", "tokens", "dataset", "arch")
 
 
-def resume_source(resume_from: str | None, work_dir: str | None, manager: D3PluginManager):
-    """``(lightning .ckpt path or None, checkpoint config or None)`` for ``--resume_from``.
+def resume_source(resume_from: str | None, work_dir: str | None, manager: D3PluginManager, **options: Any):
+    """``(lightning .ckpt path or None, checkpoint config or None)`` for ``--resume_from``; ``options`` (e.g.
+    ``arch``, ``config``) reach the format's ``load`` when its signature names them.
 
     Any registered format is accepted: a non-Lightning checkpoint (an original D3 ``.pth`` or run directory, a
     plugin format) is converted to a full Lightning checkpoint in a temporary folder (removed at exit) -- loops at
@@ -39,7 +41,7 @@ def resume_source(resume_from: str | None, work_dir: str | None, manager: D3Plug
 
         checkpoint = LightningFormat.checkpoint_file(Path(resume_from))
         return checkpoint, fmt.load(checkpoint).config
-    _, bundle = load_bundle(resume_from, manager, format=name)
+    _, bundle = load_bundle(resume_from, manager, format=name, **options)
     folder = Path(tempfile.mkdtemp(prefix="d3-resume-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     converted = save_bundle(bundle, "lightning", folder / "resume.ckpt", manager)

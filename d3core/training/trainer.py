@@ -8,7 +8,7 @@ from typing import Any
 from d3core.errors import D3UserError, one_line
 from d3core.training.components import build_callbacks, build_loggers
 from d3core.training.plan import RunPlan
-from d3core.training.settings import resolve_precision, world_size
+from d3core.training.settings import resolve_precision, resolve_strategy
 
 __all__ = ["build_trainer", "trainer_kwargs"]
 
@@ -20,14 +20,11 @@ def trainer_kwargs(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, An
     from d3core.training.atomic_io import AtomicCheckpointIO
 
     config = plan.config
-    world = world_size(config)
-    strategy = str(config.lightning.strategy)
-    if strategy == "auto" and world > 1:
-        strategy = "ddp"
     interval = config.training.val_check_interval
     kwargs: dict[str, Any] = dict(
         accelerator=str(config.lightning.accelerator), devices=config.lightning.devices,
-        num_nodes=int(config.lightning.num_nodes), strategy=strategy, precision=resolve_precision(config),
+        num_nodes=int(config.lightning.num_nodes), strategy=resolve_strategy(config).value,
+        precision=resolve_precision(config).value,
         max_steps=int(config.training.max_steps), max_epochs=int(config.training.max_epochs),
         val_check_interval=interval, check_val_every_n_epoch=None if isinstance(interval, int) else 1,
         limit_val_batches=config.training.limit_val_batches,

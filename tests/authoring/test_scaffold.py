@@ -272,4 +272,4 @@ def test_scaffold_install_test_list_and_train(tmp_path):
                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "using the example file shipped with the plugin" in trained.stderr
-    assert "d3: finished at step 1" in trained.stdout
+    assert "d3: fast dev run passed (one training and one validation batch, step 1)" in trained.stdout

@@ -115,3 +115,26 @@ def test_checkpoint_verify_passes_and_fails_per_check(cli, legacy_run, lightning
     assert cli("checkpoint", "verify", lightning_ckpt).exit_code == 0  # through the legacy format
     failing = cli("checkpoint", "verify", legacy_run, "--tolerance", "-1")
     assert failing.exit_code == 1 and "FAIL  outputs" in failing.output and "6 of 7 checks passed" in failing.output
+
+
+def test_verify_a_conv_tiny_run_reports_the_original_format_as_not_applicable(cli, tmp_path):
+    """A Conv tiny run (what make demo trains) is healthy; the original format's convolution is hard-wired to 256
+    channels, so the conversion and the checks after it are N/A, with the reason -- not a failure."""
+    from d3_deepstarr.dataset import DeepSTARR
+
+    data = tmp_path / "ds.h5"
+    DeepSTARR().synthesize(data, 64, seed=1)
+    trained = cli("train", "--dataset", "deepstarr", "--arch", "Conv", "--preset", "tiny", "--data", data,
+                  "--work_dir", tmp_path / "run", "--max_steps", "1", "--batch_size", "16", "--accelerator", "cpu",
+                  "--logger", "csv")
+    assert trained.exit_code == 0, trained.output
+    result = cli("checkpoint", "verify", tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines[:7]] == ["PASS"] * 3 + ["N/A"] * 4
+    assert "legacy: the original D3 convolutional network is hard-wired to channels=256" in lines[3]
+    assert "d3 checkpoint verify: 3 of 7 checks passed, 4 not applicable" in result.output
+    asked = cli("checkpoint", "verify", tmp_path / "run", "--to", "legacy")
+    assert asked.exit_code == 0 and "N/A   convert" in asked.output
+    refused = cli("convert", tmp_path / "run", "--to", "legacy", "--out", tmp_path / "original")
+    assert refused.exit_code == 2 and "hard-wired to channels=256" in refused.output

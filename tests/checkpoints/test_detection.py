@@ -55,6 +55,8 @@ def test_not_a_checkpoint(tmp_path, legacy_run):
         detect_format(tmp_path / "empty")
     with pytest.raises(D3UserError, match="no such checkpoint"):
         detect_format(tmp_path / "missing.pth")
+    with pytest.raises(D3UserError, match="missing.pth: no such checkpoint file or run directory"):
+        is_original_checkpoint(tmp_path / "missing.pth")  # a typo is an error, not the answer "no"
     only_config = tmp_path / "half-run"
     (only_config / "hydra").mkdir(parents=True)
     shutil.copy(legacy_run / "hydra" / "config.yaml", only_config / "hydra" / "config.yaml")

@@ -92,6 +92,24 @@ def test_resume_from_original_pth_continues_the_run(early_run, deepstarr_data, c
 
 
 def test_resume_from_pth_refuses_a_conflicting_architecture(early_run, deepstarr_data, cli, tmp_path):
+    # --arch reaches the original-format loader (which tower the run trained), and the file contradicts it
     result = cli("train", "--resume_from", early_run, "--arch", "Conv", "--data", deepstarr_data,
                  "--work_dir", tmp_path / "never", "--dry-run")
-    assert result.exit_code == 2 and "conflicts with the checkpoint being resumed" in result.output
+    assert result.exit_code == 2 and "the run trained the other tower -- check --arch" in result.output
+    assert not (tmp_path / "never").exists()
+
+
+def test_resume_from_a_lone_pth_with_its_original_config(early_run, deepstarr_data, cli, tmp_path):
+    lone = tmp_path / "lone" / "checkpoints" / "checkpoint.pth"
+    lone.parent.mkdir(parents=True)
+    lone.symlink_to(early_run / "checkpoints" / "checkpoint.pth")
+    common = ["--data", deepstarr_data, "--max_steps", STEP + 1, "--batch_size", 16, "--accelerator", "cpu",
+              "--logger", "csv", "eval.batch_size=32"]
+    without = cli("train", "--resume_from", lone, "--work_dir", tmp_path / "never", *common)
+    assert without.exit_code == 2 and "pass the run's config with --legacy_config" in without.output
+    result = cli("train", "--resume_from", lone, "--legacy_config", early_run / "hydra" / "config.yaml",
+                 "--work_dir", tmp_path / "continued", *common)
+    assert result.exit_code == 0, result.output
+    assert f"d3: finished at step {STEP + 1}" in result.output
+    after = torch.load(tmp_path / "continued" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert after["global_step"] == STEP + 1 and after["d3_config"]["optim"]["warmup"] == WARMUP

@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from d3core.api import D3UserError, one_line, run_config
+from d3core.api import D3UserError, architecture_class, one_line, run_config
+
+from d3_ckpt_legacy.layout import DATASET_ALIASES
 
 _GRAPHS = {"uniform": "uniform", "absorb": "absorbing", "absorbing": "absorbing"}
 
@@ -39,25 +41,39 @@ def _section(config: dict, name: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def d3_config(hydra: dict[str, Any], *, arch: str, dataset: str, model: dict[str, Any], precision: str,
-              architecture: Any = None, seed: int | None = None) -> dict[str, Any]:
-    """A full d3 run config (plain containers, checked like ``d3 train``'s) for an original run.
+#: keys only an original config has (no d3 config does): a YAML file with one of them and a ``model`` section is one
+ORIGINAL_ONLY_KEYS = ("ngpus", "training.n_iters", "training.snapshot_freq", "training.snapshot_freq_for_preemption",
+                      "model.scale_by_sigma", "data.cache_dir")
+#: the original model keys of the transformer, which d3's Tran has under the same names
+TRANSFORMER_KEYS = ("hidden_size", "n_blocks", "n_heads", "cond_dim", "dropout")
 
-    ``model`` holds the d3 architecture's ``model.*`` keys (sizes already checked against the weights);
-    ``architecture`` the registered architecture class (its defaults fill the remaining keys).
-    """
+
+def is_hydra_config(loaded: Any) -> bool:
+    """Whether ``loaded`` (a parsed YAML file) is an original run config: a ``model`` section and an original-only
+    key (:data:`ORIGINAL_ONLY_KEYS`)."""
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("model"), dict):
+        return False
+    for dotted in ORIGINAL_ONLY_KEYS:
+        section, _, key = dotted.rpartition(".")
+        if key in (_section(loaded, section) if section else loaded):
+            return True
+    return False
+
+
+def translated_settings(hydra: dict[str, Any]) -> dict[str, Any]:
+    """The d3 settings of an original config's training, optimiser, diffusion, sampling and eval keys (a nested
+    mapping of d3 keys; ``n_iters`` -> ``training.max_steps``, ``eval_freq`` -> ``training.val_check_interval``,
+    ``graph.type: absorb`` -> ``absorbing``, ...). Keys without a d3 equivalent (``ngpus``, ``snapshot_freq``,
+    ``log_freq``, ``data.cache_dir``, ...) are left out."""
     training, optim, noise = _section(hydra, "training"), _section(hydra, "optim"), _section(hydra, "noise")
     sampling, evaluation = _section(hydra, "sampling"), _section(hydra, "eval")
     graph = _GRAPHS.get(str(_section(hydra, "graph").get("type", "uniform")).lower(), "uniform")
     noise_type = str(noise.get("type", "geometric")).lower()
     layer: dict[str, Any] = {
-        "dataset": dataset, "arch": arch, "tokens": int(hydra.get("tokens", 4)), "model": dict(model),
-        "graph": {"type": graph},
+        "tokens": int(hydra.get("tokens", 4)), "graph": {"type": graph},
         "noise": {"type": "loglinear" if noise_type.startswith("loglinear") else "geometric"},
-        "training": {}, "eval": {}, "optim": {}, "sampling": {}, "lightning": {"precision": precision},
+        "training": {}, "eval": {}, "optim": {}, "sampling": {},
     }
-    if seed is not None:
-        layer["seed"] = int(seed)
     for key in ("sigma_min", "sigma_max", "eps"):
         if key in noise:
             layer["noise"][key] = float(noise[key])
@@ -78,6 +94,20 @@ def d3_config(hydra: dict[str, Any], *, arch: str, dataset: str, model: dict[str
         layer["sampling"]["predictor"] = str(sampling["predictor"]).lower()
     if "steps" in sampling:
         layer["sampling"]["steps"] = int(sampling["steps"])
+    return layer
+
+
+def d3_config(hydra: dict[str, Any], *, arch: str, dataset: str, model: dict[str, Any], precision: str,
+              architecture: Any = None, seed: int | None = None) -> dict[str, Any]:
+    """A full d3 run config (plain containers, checked like ``d3 train``'s) for an original run.
+
+    ``model`` holds the d3 architecture's ``model.*`` keys (sizes already checked against the weights);
+    ``architecture`` the registered architecture class (its defaults fill the remaining keys).
+    """
+    layer = translated_settings(hydra)
+    layer.update(dataset=dataset, arch=arch, model=dict(model), lightning={"precision": precision})
+    if seed is not None:
+        layer["seed"] = int(seed)
     if architecture is not None:
         layer["preset"] = matching_preset(architecture, model)
     defaults = dict(getattr(architecture, "defaults", {}) or {})
@@ -85,6 +115,59 @@ def d3_config(hydra: dict[str, Any], *, arch: str, dataset: str, model: dict[str
         return run_config(layer, model_defaults=defaults)
     except D3UserError as exc:
         raise D3UserError(f"the original run's config does not translate to a d3 config: {exc}") from exc
+
+
+def settings_from_file(path: str | os.PathLike, *, arch: str | None = None) -> dict[str, Any] | None:
+    """The d3 settings of an original ``config.yaml`` given to ``d3 train --config_path``; None for any other file.
+
+    :func:`translated_settings`; the run-control keys a new run takes from the file (``training.log_freq`` ->
+    ``lightning.logging.log_every_n_steps``, ``training.snapshot_freq_for_preemption`` ->
+    ``lightning.checkpoint.every_n_train_steps``); ``dataset`` from ``data.train`` (deepstarr, mpra, promoter); for a
+    ``Tran`` run (``arch``) the transformer's sizes (``hidden_size``, ``n_blocks``, ``n_heads``, ``cond_dim``,
+    ``dropout``) with the preset they match (if one does); ``model.length``. The original convolutional network is
+    hard-wired to the size of d3's ``Conv`` ``paper`` preset, so a ``Conv`` run takes only ``model.length``.
+    ``ngpus`` is not taken (``--gpus N`` says where the run goes), nor are the keys d3 has no use for.
+    """
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not is_hydra_config(loaded):
+        return None
+    layer = translated_settings(loaded)
+    training = _section(loaded, "training")
+    lightning: dict[str, Any] = {}
+    if "log_freq" in training:
+        lightning["logging"] = {"log_every_n_steps": int(training["log_freq"])}
+    if "snapshot_freq_for_preemption" in training:
+        lightning["checkpoint"] = {"every_n_train_steps": int(training["snapshot_freq_for_preemption"])}
+    if lightning:
+        layer["lightning"] = lightning
+    variant = DATASET_ALIASES.get(str(_section(loaded, "data").get("train", "")).lower())
+    if variant:
+        layer["dataset"] = variant
+    original_model = _section(loaded, "model")
+    model = {"length": int(original_model["length"])} if original_model.get("length") else {}
+    architecture = _architecture(arch)
+    if architecture is not None and architecture.name == "Tran":
+        model.update({key: original_model[key] for key in TRANSFORMER_KEYS if key in original_model})
+        preset = matching_preset(architecture, model)
+        if preset:
+            layer["preset"] = preset
+    layer["model"] = model
+    return layer
+
+
+def _architecture(arch: str | None) -> Any:
+    """The registered architecture class of ``arch``, or None (not given, or not registered)."""
+    if not arch:
+        return None
+    try:
+        return architecture_class(arch)
+    except D3UserError:
+        return None
 
 
 def matching_preset(architecture: Any, model: dict[str, Any]) -> str | None:

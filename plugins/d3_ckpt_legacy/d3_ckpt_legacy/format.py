@@ -26,6 +26,7 @@ from typing import Any
 from d3core.api import (
     CheckpointBundle,
     D3UserError,
+    FormatCannotHold,
     architecture_class,
     atomic_torch_save,
     atomic_write_text,
@@ -36,7 +37,7 @@ from d3core.api import (
 )
 
 from d3_ckpt_legacy import layout
-from d3_ckpt_legacy.config import d3_config, hydra_config, read_hydra_config
+from d3_ckpt_legacy.config import d3_config, hydra_config, read_hydra_config, settings_from_file
 from d3_ckpt_legacy.run_dir import (
     CHECKPOINT_PATH,
     CONFIG_PATH,
@@ -147,6 +148,12 @@ class LegacyRunFormat:
     def run_name(path: Path) -> tuple[str, Path] | None:
         """A file inside an original run is named after the run (``d3 convert``)."""
         return run_name(path)
+
+    @staticmethod
+    def config_from_file(path: Path, arch: str | None = None) -> dict[str, Any] | None:
+        """``d3 train --config_path`` with an original ``config.yaml``: its d3 settings (``n_iters`` ->
+        ``training.max_steps``, ...; see :func:`d3_ckpt_legacy.config.settings_from_file`), None for other files."""
+        return settings_from_file(path, arch=arch)
 
     @staticmethod
     def describe(bundle: CheckpointBundle) -> dict[str, Any]:
@@ -274,27 +281,31 @@ class LegacyRunFormat:
 
     @staticmethod
     def save(bundle: CheckpointBundle, path: Path) -> None:
-        """Write an original run directory at ``path``: ``hydra/config.yaml`` and ``checkpoints/checkpoint.pth``."""
+        """Write an original run directory at ``path``: ``hydra/config.yaml`` and ``checkpoints/checkpoint.pth``.
+
+        A model the original code cannot build (another architecture or dataset, a Conv of another size than the
+        hard-wired one, a Tran with another MLP ratio or label count) raises :class:`FormatCannotHold`, before
+        anything is written."""
         import torch
         import yaml
 
         config = to_plain(bundle.config)
         arch = {"tran": "Tran", "conv": "Conv"}.get(str(bundle.architecture or config.get("arch")).lower())
         if arch is None:
-            raise D3UserError(f"the original D3 format holds Tran or Conv runs only, not {bundle.architecture!r}")
+            raise FormatCannotHold(f"the original D3 format holds Tran or Conv runs only, not {bundle.architecture!r}")
         legacy = dict((bundle.extra or {}).get("legacy") or {})
         variant_name = legacy.get("variant") or layout.DATASET_ALIASES.get(str(config.get("dataset")).lower())
         if variant_name is None:
-            raise D3UserError(f"the original D3 code has model variants for deepstarr, mpra and promoter only, not "
-                              f"dataset {config.get('dataset')!r}")
+            raise FormatCannotHold(f"the original D3 code has model variants for deepstarr, mpra and promoter only, "
+                                   f"not dataset {config.get('dataset')!r}")
         variant = layout.VARIANTS[variant_name]
         model_cfg = config.get("model") or {}
         if int(model_cfg.get("num_labels", variant.num_labels)) != variant.num_labels and arch == "Tran":
-            raise D3UserError(f"the original {variant.name} model has {variant.num_labels} labels, this checkpoint "
-                              f"{model_cfg.get('num_labels')}")
+            raise FormatCannotHold(f"the original {variant.name} model has {variant.num_labels} labels, this "
+                                   f"checkpoint {model_cfg.get('num_labels')}")
         if arch == "Tran":
             if int(model_cfg.get("mlp_ratio", 4)) != 4:
-                raise D3UserError("the original transformer has mlp_ratio 4")
+                raise FormatCannotHold("the original transformer has mlp_ratio 4")
             transformer = {k: model_cfg[k] for k in ("hidden_size", "n_blocks", "n_heads")}
             transformer["dropout"] = model_cfg.get("dropout", 0.1)
             cond_dim = int(model_cfg["cond_dim"])
@@ -303,8 +314,8 @@ class LegacyRunFormat:
                       "dilations": layout.CONV_DILATIONS}
             for key, value in wanted.items():
                 if model_cfg.get(key) != value:
-                    raise D3UserError(f"the original D3 convolutional network is hard-wired to {key}={value}; this "
-                                      f"checkpoint has model.{key}={model_cfg.get(key)!r}")
+                    raise FormatCannotHold(f"the original D3 convolutional network is hard-wired to {key}={value}; "
+                                           f"this checkpoint has model.{key}={model_cfg.get(key)!r}")
             transformer = legacy.get("transformer") or dict(layout.PAPER_TRANSFORMER, dropout=0.1)
             cond_dim = layout.CONV_COND
         length = int(model_cfg.get("length") or variant.length)

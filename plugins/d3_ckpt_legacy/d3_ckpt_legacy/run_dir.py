@@ -72,11 +72,14 @@ def is_original_checkpoint(path: str | os.PathLike) -> bool:
     """True for an original D3 run directory, or a file holding the original ``{model, ema, optimizer, step}``.
 
     Files are read with ``safe_torch_load`` (memory-mapped): a file that would need arbitrary code raises
-    ``UnsafeCheckpointError``; an unreadable one is simply not an original checkpoint.
+    ``UnsafeCheckpointError``; an unreadable one is simply not an original checkpoint. A path that does not exist is
+    a :class:`D3UserError` (a typo is not an answer "no").
     """
     path = Path(path)
     if path.is_dir():
         return is_original_run_dir(path)
+    if not path.exists():
+        raise D3UserError(f"{path}: no such checkpoint file or run directory")
     if not path.is_file():
         return False
     try:
