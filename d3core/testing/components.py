@@ -38,12 +38,13 @@ class TinyArchitecture(Architecture):
     """A small convolutional score network (:class:`d3core.testing.network.SmallConvNet`), a few thousand weights.
 
     Keys: ``hidden_size`` (channels), ``n_blocks`` (residual conv blocks), ``kernel_size``, ``num_labels``,
-    ``label_mode``, ``tokens``.
+    ``label_mode``, ``tokens``; ``null_condition`` (label dropout) adds a learned null label embedding.
     """
 
     name = "tiny-arch"
     description = "tests only: a small convolutional score network"
     label_modes = ("global", "per_position", "none")
+    null_condition = True
     defaults = {"tokens": 4, "num_labels": 0, "label_mode": "global", "hidden_size": 32, "n_blocks": 2,
                 "kernel_size": 5}
     presets = {"tiny": {"hidden_size": 16, "n_blocks": 2}, "paper": {"hidden_size": 32, "n_blocks": 2}}
@@ -60,4 +61,5 @@ class TinyArchitecture(Architecture):
                             n_blocks=cls.positive_int(config, "n_blocks"),
                             kernel_size=cls.positive_int(config, "kernel_size"),
                             num_labels=cls.positive_int(config, "num_labels", minimum=0),
-                            label_mode=cls.choice(config, "label_mode", cls.label_modes))
+                            label_mode=cls.choice(config, "label_mode", cls.label_modes),
+                            null_condition=bool(config.get("null_condition", False)))

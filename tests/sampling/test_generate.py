@@ -9,7 +9,7 @@ import torch
 
 from d3core.diffusion import GeometricNoise, UniformGraph
 from d3core.generation import generate, iter_chunks
-from d3core.generation.randomness import cell_keys, row_keys, uniforms
+from d3core.diffusion.randomness import cell_keys, row_keys, uniforms
 
 GRAPH, NOISE = UniformGraph(4), GeometricNoise()
 
