@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.nn import (LayerNorm, Rotary, TimestepEmbedder, apply_rotary, check_labels, check_null_mask, modulate,
+from d3core.nn import (LayerNorm, Rotary, TanhGELU, TimestepEmbedder, apply_rotary, check_labels, check_null_mask,
                        with_null_condition, zero_self_logit)
 
 
@@ -63,7 +63,7 @@ class DDiTBlock(nn.Module):
         self.norm2 = LayerNorm(dim)
         self.mlp = nn.Sequential(
             nn.Linear(dim, mlp_ratio * dim, bias=True),
-            nn.GELU(approximate="tanh"),
+            TanhGELU(),
             nn.Linear(mlp_ratio * dim, dim, bias=True),
         )
         self.adaLN_modulation = nn.Linear(cond_dim, 6 * dim, bias=True)
@@ -77,18 +77,18 @@ class DDiTBlock(nn.Module):
             self.adaLN_modulation(c)[:, None].chunk(6, dim=2)
         )
 
-        # attention: packed qkv [B, L, 3, heads, head_dim], rotary on q and k, full non-causal softmax attention
-        qkv = self.attn_qkv(modulate(self.norm1(x), shift_msa, scale_msa))
-        q, k, v = qkv.view(batch, length, 3, self.n_heads, dim // self.n_heads).unbind(dim=2)
-        cos, sin = cos[None, :, None, :], sin[None, :, None, :]
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        # attention: packed qkv [B, L, 3, heads, head_dim], rotary on q and k (at once), full non-causal softmax
+        qkv = self.attn_qkv(self.norm1.modulated(x, shift_msa, scale_msa))
+        qkv = qkv.view(batch, length, 3, self.n_heads, dim // self.n_heads)
+        q, k = apply_rotary(qkv[:, :, :2], cos[None, :, None, None, :], sin[None, :, None, None, :]).unbind(dim=2)
+        v = qkv[:, :, 2]
         attn = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         attn = attn.transpose(1, 2).reshape(batch, length, dim)
-        x = x + gate_msa * F.dropout(self.attn_out(attn), self.dropout, self.training)
+        x = torch.addcmul(x, gate_msa, F.dropout(self.attn_out(attn), self.dropout, self.training))
 
         # MLP
-        h = self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
-        return x + gate_mlp * F.dropout(h, self.dropout, self.training)
+        h = self.mlp(self.norm2.modulated(x, shift_mlp, scale_mlp))
+        return torch.addcmul(x, gate_mlp, F.dropout(h, self.dropout, self.training))
 
 
 class DDiTFinalLayer(nn.Module):
@@ -106,7 +106,7 @@ class DDiTFinalLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.adaLN_modulation(c)[:, None].chunk(2, dim=2)
-        return self.linear(modulate(self.norm_final(x), shift, scale))
+        return self.linear(self.norm_final.modulated(x, shift, scale))
 
 
 class DDiT(nn.Module):
