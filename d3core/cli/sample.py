@@ -117,7 +117,7 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
                          seed=0 if seed is None else seed, template=sm.template(template, fixes),
                          start=sm.start_sequences(start_from) if start_from is not None else None, start_at=start_at)
     label_rows = rows if sm.num_labels else None
-    _, total = sm.plan_rows(label_rows, num, options.guidance)
+    _, total = sm.plan_rows(label_rows, num, options)
     first, stop = chosen.rows(total) if chosen is not None else (0, total)
     click.echo(f"d3: sampling {stop - first} sequence(s) of {sm.length} bp from {checkpoint} ({source}, {num} per row"
                f"{_describe(options, chosen, first, stop)}) on {sm.device}", err=True)

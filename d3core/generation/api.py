@@ -280,11 +280,20 @@ class SamplingModel:
                               "with training.label_dropout=0.1 (the default for new runs) or drop --guidance")
 
     def plan_rows(self, label_rows: np.ndarray | None, num: int,
-                  guidance: float = 1.0) -> tuple[np.ndarray | None, int]:
+                  options: SamplingOptions | None = None) -> tuple[np.ndarray | None, int]:
         """Check a request; return ``(label rows repeated num times [R*num, C] or None, number of sequences)``.
 
-        Unconditional sampling of a conditional model (``guidance`` 0) needs no labels: it draws ``num`` sequences.
+        Unconditional sampling of a conditional model (``options.guidance`` 0) needs no labels: it draws ``num``
+        sequences. Templates and start sequences of ``options`` must have one row, or one per sequence.
         """
+        labels, total = self._label_plan(label_rows, num, 1.0 if options is None else options.guidance)
+        for name, value in (("--template", None if options is None else options.template),
+                            ("--start-from", None if options is None else options.start)):
+            if value is not None:
+                value.check_designs(total, name)
+        return labels, total
+
+    def _label_plan(self, label_rows: np.ndarray | None, num: int, guidance: float) -> tuple[np.ndarray | None, int]:
         if num < 1:
             raise D3UserError(f"--num {num}: must be at least 1")
         if self.num_labels and (label_rows is None or len(label_rows) == 0):
@@ -307,11 +316,8 @@ class SamplingModel:
         ``shard`` only that shard's rows (``start`` counts from the shard's first row). ``resolved``: options
         already resolved with :meth:`resolve` (then ``options`` must be empty)."""
         resolved = resolved or self.resolve(SamplingOptions(**options))
-        labels, total = self.plan_rows(label_rows, num, resolved.guidance)
+        labels, total = self.plan_rows(label_rows, num, resolved)
         first, stop = shard.rows(total) if shard is not None else (0, total)
-        for name, value in (("--template", resolved.template), ("--start-from", resolved.start)):
-            if value is not None:
-                value.check_designs(total, name)
         model_labels = labels
         if labels is None and resolved.guidance == 0.0 and self.num_labels:  # null rows: the values are ignored
             model_labels = np.zeros((total, self.num_labels), dtype=np.float32)
@@ -352,7 +358,7 @@ class SamplingModel:
         files with :func:`d3core.generation.shards.merge_shards`, ``d3 merge``).
         """
         resolved = resolved or self.resolve(SamplingOptions(**options))
-        _, total = self.plan_rows(label_rows, num, resolved.guidance)
+        _, total = self.plan_rows(label_rows, num, resolved)
         first, stop = shard.rows(total) if shard is not None else (0, total)
         rows = None if source_rows is None else np.repeat(np.asarray(source_rows, np.int64), num)[first:stop]
         sharding = {} if shard is None else {"shard": {"index": shard.index, "count": shard.count},
