@@ -254,7 +254,7 @@ class SamplingModel:
             steps = max(1, math.ceil(float(start_at) * self.length))
         guidance = float(options.guidance if options.guidance is not None else config.get("guidance", 1.0))
         self._check_guidance(guidance)
-        for name, value in (("template", options.template), ("start", options.start)):
+        for value in (options.template, options.start):
             if value is not None and value.length != self.length:
                 raise D3UserError(f"{value.source}: {value.length} bp, but the model makes {self.length} bp sequences")
         precision = check_precision(options.precision) if options.precision else default_precision(

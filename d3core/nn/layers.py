@@ -54,15 +54,14 @@ def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
     """GELU, tanh approximation: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
 
     For fp32 CPU tensors that need no gradient (sampling) it is computed as the identical
-    ``x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))`` in place on one temporary: about twice as fast as ATen's tanh
-    GELU on CPUs without a vectorised tanh, and equal to it within 1e-6. Everywhere else (training, GPU, half
+    ``x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))`` in four passes on one temporary: about twice as fast as
+    ATen's tanh GELU on CPUs without a vectorised tanh, and equal to it within 1e-6. Everywhere else (training, GPU, half
     precision) it is ``F.gelu(x, approximate="tanh")``.
     """
     if x.device.type != "cpu" or x.dtype != torch.float32 or (torch.is_grad_enabled() and x.requires_grad):
         return F.gelu(x, approximate="tanh")
-    z = x * x
-    z.mul_(_GELU_CUBIC * _GELU_SCALE).add_(_GELU_SCALE).mul_(x)
-    return z.sigmoid_().mul_(x)
+    z = torch.addcmul(x.new_full((), _GELU_SCALE), x, x, value=_GELU_CUBIC * _GELU_SCALE)  # K (1 + c x^2)
+    return z.mul_(x).sigmoid_().mul_(x)
 
 
 class TanhGELU(nn.Module):
