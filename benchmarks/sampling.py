@@ -19,12 +19,14 @@ speed -- Tran ``tiny`` (64/2/4, batch 32) and ``paper`` (768/12/12, batch 8) at 
     the kernel d3 uses; ``--attention matmul`` for an explicit ``softmax(q k^T / sqrt(d)) v``). The two are
     interleaved, in alternating order, ``--rounds`` times; the ratio is the median of the per-round ratios.
 
-quality -- a planted-motif DeepSTARR-layout dataset (``d3 data synth deepstarr``), Conv ``tiny`` trained with the
+quality -- (1) a planted-motif DeepSTARR-layout dataset (``d3 data synth deepstarr``), Conv ``tiny`` trained with the
     default label dropout (the ``make demo`` model; reused from ``demo/`` when it is there, else trained into
     ``--work``), and the DeepSTARR oracle trained beside the data. For steps in 16, 32, 64, 128 and L (= 249): the
     4-mer Jensen-Shannon distance of the designs to the test split, and the true (planted-motif) ``dev`` activity of
     designs requested at dev = 4 minus that of dev = 0 (hk = 0 for both), the "motif difference". For guidance
     G in 0, 1, 2, 4 at L steps: the mean oracle-predicted and true activities of both requests, and the 4-mer distance.
+    (2) the ``two-motifs`` data of the conditioning test (a strong signal): AP-1 sites per design against G.
+    ``--reuse-quality`` redraws the plot and adds (2) to an earlier run's (1).
 """
 from __future__ import annotations
 
@@ -295,7 +297,12 @@ def _prepared(work: Path) -> tuple[Path, Path, Path]:
     return checkpoint, data, oracle
 
 
-def quality(args) -> dict:
+def quality(args, previous: dict | None = None) -> dict:
+    if args.reuse_quality and previous:  # keep part (1), redo (2) and the plot
+        two_motifs = two_motif_guidance(Path(args.work), args.num // 2)
+        real = previous["real_test_split"]
+        _plot(previous["by_guidance"], real["oracle_dev_mean"], real["true_dev_mean"], two_motifs)
+        return {**previous, "two_motif_guidance": two_motifs}
     from d3_deepstarr.dataset import DeepSTARR
 
     from d3core.data.synth import effect_matrix
@@ -348,7 +355,8 @@ def quality(args) -> dict:
         print(json.dumps(record), flush=True)
         by_guidance.append(record)
     real_true = true_activity(real)
-    _plot(by_guidance, float(oracle.predict(real)[:, 0].mean()), float(real_true[:, 0].mean()))
+    two_motifs = two_motif_guidance(Path(args.work), num // 2)
+    _plot(by_guidance, float(oracle.predict(real)[:, 0].mean()), float(real_true[:, 0].mean()), two_motifs)
     return {"setting": {"checkpoint": str(checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT)
                                           else checkpoint), "data": "d3 data synth deepstarr --n 8000 --seed 0",
                         "model": "Conv tiny, 3000 steps, batch 32, label dropout 0.1 (make demo)",
@@ -366,18 +374,75 @@ def quality(args) -> dict:
             "real_test_split": {"oracle_dev_mean": round(float(oracle.predict(real)[:, 0].mean()), 3),
                                 "true_dev_mean": round(float(real_true[:, 0].mean()), 3),
                                 "true_dev_p90": round(float(np.percentile(real_true[:, 0], 90)), 3)},
-            "by_steps": by_steps, "by_guidance": by_guidance, "plot": str(PLOT.relative_to(ROOT)),
+            "by_steps": by_steps, "by_guidance": by_guidance, "two_motif_guidance": two_motifs,
+            "plot": str(PLOT.relative_to(ROOT)),
             "machine": _machine()}
 
 
-def _plot(by_guidance: list[dict], real_predicted: float, real_true: float) -> None:
+def two_motif_guidance(work: Path, num: int) -> dict:
+    """Guidance where the signal is strong and the truth is a count: ``two-motifs`` (100 bp; AP-1 -> dev, Dref -> hk),
+    Conv tiny trained 400 steps with label dropout 0.1 (the conditioning test's model); AP-1 sites per design."""
+    from click.testing import CliRunner
+
+    from d3core import hookimpl
+    from d3core.cli import make_cli
+    from d3core.evaluation.metrics import motif_counts
+    from d3core.generation import SamplingModel
+    from d3core.plugins import make_plugin_manager
+
+    class TwoMotifs:
+        @staticmethod
+        @hookimpl
+        def register_datasets(register):
+            register("two-motifs", "d3core.testing.components:TwoMotifDataset", length=100)
+
+    manager = make_plugin_manager()
+    manager.register(TwoMotifs, "benchmark-two-motifs", version="0")
+
+    def d3(*args):
+        result = CliRunner().invoke(make_cli(manager), [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    work = work / "two-motifs"
+    work.mkdir(parents=True, exist_ok=True)
+    data, checkpoint = work / "motifs.h5", work / "run" / "checkpoints" / "last.ckpt"
+    if not data.is_file():
+        d3("data", "synth", "two-motifs", "--n", "2000", "--seed", "0", "-o", data)
+    if not checkpoint.is_file():
+        d3("train", "--dataset", "two-motifs", "--arch", "Conv", "--preset", "tiny", "--data", data, "--work_dir",
+           work / "run", "--max_steps", "400", "--batch_size", "32", "--val_check_interval", "400", "--accelerator",
+           "cpu", "--logger", "csv", "optim.lr=2e-3", "optim.warmup=20", "eval.batch_size=200")
+    sm = SamplingModel.load(checkpoint, "cpu", manager=manager)
+    rows = sm.parse_labels(["dev=2,hk=0", "dev=0,hk=0"])
+    records = []
+    for guidance in (0.0, 1.0, 2.0, 4.0):
+        tokens = sm.sample(rows, num=num, seed=0, steps=32, guidance=guidance).tokens
+        ap1 = [float(motif_counts(part, "TGASTCA").mean()) for part in (tokens[:num], tokens[num:])]
+        records.append({"guidance": guidance, "ap1_per_design": {"dev=2,hk=0": round(ap1[0], 3),
+                                                                 "dev=0,hk=0": round(ap1[1], 3)}})
+        print(json.dumps(records[-1]), flush=True)
+    return {"setting": "two-motifs (d3core.testing.components.TwoMotifDataset), d3 data synth --n 2000; Conv tiny, "
+                       "400 steps, batch 32, label dropout 0.1; 32 steps, seed 0", "designs_per_request": num,
+            "training_data_ap1_per_sequence": "about 0.9 (rate 1, capped by the slots)", "by_guidance": records}
+
+
+def _plot(by_guidance: list[dict], real_predicted: float, real_true: float, two_motifs: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     g = [r["guidance"] for r in by_guidance]
-    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=110)
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)
+    for label, colour in (("dev=2,hk=0", "tab:red"), ("dev=0,hk=0", "tab:blue")):
+        right.plot([r["guidance"] for r in two_motifs["by_guidance"]],
+                   [r["ap1_per_design"][label] for r in two_motifs["by_guidance"]], "o-", color=colour,
+                   label=f"requested {label}")
+    right.set_xlabel("guidance strength G (--guidance)")
+    right.set_ylabel("AP-1 sites per design (the dev motif)")
+    right.set_xticks(g)
+    right.legend(fontsize=7)
+    right.set_title("two-motif data (strong signal, truth = motif count)", fontsize=9)
     for label, colour in (("dev=4,hk=0", "tab:red"), ("dev=0,hk=0", "tab:blue")):
         ax.plot(g, [r["requested"][label]["predicted_mean"][0] for r in by_guidance], "o-", color=colour,
                 label=f"requested {label}: oracle")
@@ -388,7 +453,7 @@ def _plot(by_guidance: list[dict], real_predicted: float, real_true: float) -> N
     ax.set_ylabel("mean dev activity of the designs")
     ax.set_xticks(g)
     ax.legend(fontsize=7)
-    ax.set_title("Guidance on planted-motif DeepSTARR data (Conv tiny)", fontsize=9)
+    ax.set_title("planted-motif DeepSTARR data (the make demo model)", fontsize=9)
     fig.tight_layout()
     PLOT.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(PLOT)
@@ -414,6 +479,8 @@ def main() -> None:
                         help="wall time (default), or process CPU time (with --threads 1: robust to other load)")
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     parser.add_argument("--num", type=int, default=128, help="quality: designs per request")
+    parser.add_argument("--reuse-quality", action="store_true",
+                        help="quality: keep the DeepSTARR part of the results file, redo the two-motif part and plot")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "d3-bench-sampling"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -431,7 +498,7 @@ def main() -> None:
             key += "_cpu_time"
         result[key] = speed(args)
     if args.part in ("quality", "all"):
-        result["quality"] = quality(args)
+        result["quality"] = quality(args, result.get("quality"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -1,4 +1,5 @@
-"""The tiny test components: ``tiny-dna`` (dataset) and ``tiny-arch`` (architecture).
+"""The tiny test components: ``tiny-dna`` (dataset) and ``tiny-arch`` (architecture); ``two-motifs`` (a dataset
+with a strong, known motif -> activity rule, for conditioning tests and benchmarks).
 
 Both follow the public contracts (:class:`d3core.data.SequenceDataset`, :class:`d3core.architecture.Architecture`),
 so they pair with any plugin under test: a dataset plugin trains against ``tiny-arch``, an architecture plugin on
@@ -32,6 +33,22 @@ class TinyDataset(SequenceDataset):
     motifs = TINY_MOTIFS
     synth_baseline = {"activity": 0.0}
     synth_noise = 0.2
+
+
+class TwoMotifDataset(SequenceDataset):
+    """100 bp, DeepSTARR's layout and labels, two strong planted motifs: AP-1 drives ``dev``, Dref drives ``hk``
+    (about one of each per sequence). The ground truth of a design is its motif count, so conditioning and guidance
+    can be measured without an oracle. Not registered by default: register it where it is used."""
+
+    name = "two-motifs"
+    description = "DeepSTARR layout, 100 bp, AP-1 -> dev and Dref -> hk (conditioning tests and benchmarks)"
+    length = 100
+    label_names = ("dev", "hk")
+    label_mode = "global"
+    filename = "two-motifs.h5"
+    motifs = (Motif("AP-1", "TGASTCA", {"dev": 1.0}, rate=1.0), Motif("Dref", "TATCGATA", {"hk": 1.0}, rate=1.0))
+    synth_baseline = {"dev": 0.0, "hk": 0.0}
+    synth_noise = 0.3
 
 
 class TinyArchitecture(Architecture):

@@ -19,27 +19,12 @@ NUM = 64        # sequences per request in the guidance test
 MARGIN = 0.5    # motifs per sequence: how much wider the high-low difference must be at G = 3 than at G = 1
 
 
-def _motif_dataset():
-    from d3_deepstarr.dataset import DeepSTARR
-
-    from d3core.data.synth import Motif
-
-    class TwoMotifs(DeepSTARR):
-        name = "two-motifs"
-        description = "DeepSTARR layout, 100 bp, AP-1 -> dev and Dref -> hk (conditioning test)"
-        length = 100
-        motifs = (Motif("AP-1", "TGASTCA", {"dev": 1.0}, rate=1.0), Motif("Dref", "TATCGATA", {"hk": 1.0}, rate=1.0))
-
-    return TwoMotifs
-
-
 class _Plugin:
-    dataset = None
-
     @staticmethod
     @hookimpl
     def register_datasets(register):
-        register("two-motifs", _Plugin.dataset, description="conditioning test data", length=100)
+        register("two-motifs", "d3core.testing.components:TwoMotifDataset", description="conditioning test data",
+                 length=100)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +33,6 @@ def motif_run(tmp_path_factory):
     from d3core.cli import make_cli
     from d3core.plugins import make_plugin_manager
 
-    _Plugin.dataset = _motif_dataset()
     manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
     manager.register(_Plugin, "test-two-motifs", version="0")
 
