@@ -100,7 +100,7 @@ CASES: tuple[Case, ...] = (
          ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--precision", "fp8"),
          ("--precision 'fp8': use one of",)),
     Case("sample-template-letters", "command line", "gave a template with a letter other than ACGTN",
-         ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--template", "ACGTX" + "N" * 244),
+         ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--template", "ACGTX"),
          ("--template: letter 'X' at position 5 is not one of A, C, G, T or N",)),
     Case("sample-template-length", "command line", "gave a template shorter than the sequences",
          ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--template", "ACGTNNNN"),

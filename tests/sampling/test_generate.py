@@ -106,3 +106,12 @@ def test_cpu_and_cuda_draw_the_same_noise():
     cpu = uniforms(row_keys(5, rows, 2, 9), cell_keys((50, 4), "cpu"))
     gpu = uniforms(row_keys(5, rows.cuda(), 2, 9), cell_keys((50, 4), "cuda"))
     assert torch.equal(cpu, gpu.cpu())
+
+
+def test_d3_sample_keeps_freed_memory_unless_told_not_to():
+    import sys
+
+    from d3core.generation.allocator import keep_freed_memory
+
+    assert keep_freed_memory({"D3_MALLOC_TUNING": "0"}) is False
+    assert keep_freed_memory({}) is sys.platform.startswith("linux")
