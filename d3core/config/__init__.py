@@ -137,6 +137,23 @@ def _check_sections_kept(config: DictConfig, layer: DictConfig, origin: str, pre
                               f"value; set one of its keys, e.g. {prefix}{key}.{first}=...")
 
 
+def unknown_key_path(config: DictConfig, layer: DictConfig, prefix: str = "") -> str | None:
+    """The whole dotted key of the first value in ``layer`` that ``config`` has no key for (``no.such.key`` for
+    the override ``no.such.key=3``, not just ``no``), or None when every key of ``layer`` is known."""
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if not (isinstance(config, DictConfig) and key in config):
+            while isinstance(value, DictConfig) and len(value):  # down to the first leaf below the unknown key
+                first = next(iter(value.keys()))
+                dotted, value = f"{dotted}.{first}", value[first]
+            return dotted
+        if isinstance(value, DictConfig):
+            found = unknown_key_path(config[key], value, dotted + ".")
+            if found is not None:
+                return found
+    return None
+
+
 def _merge_strict(config: DictConfig, layer: DictConfig, origin: str) -> DictConfig:
     _check_sections_kept(config, layer, origin)
     try:
@@ -144,6 +161,7 @@ def _merge_strict(config: DictConfig, layer: DictConfig, origin: str) -> DictCon
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or "?"
         if isinstance(exc, ConfigKeyError):
+            key = unknown_key_path(config, layer) or key
             close = difflib.get_close_matches(key, _all_keys(config), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else "; see d3core/config/base.yaml for the known keys"
             raise D3UserError(f"{origin}: unknown config key {key!r}{hint}") from exc
@@ -180,6 +198,32 @@ def run_config(settings: Mapping[str, Any], *, model_defaults: Mapping[str, Any]
     :class:`D3UserError`)."""
     config = assemble_config(ConfigSources(), dataset_defaults=settings, model_defaults=model_defaults)
     return OmegaConf.to_container(config, resolve=True)
+
+
+def check_loaded_config(settings: Mapping[str, Any], origin: str) -> None:
+    """Check a run config read from a file (a checkpoint's ``config``) as ``d3 train`` checks typed ones: every key
+    ``base.yaml`` has must have its default's type and pass :func:`check_values` (a key the file lacks takes its
+    default; keys ``base.yaml`` does not have -- a newer d3's, a plugin's -- are left alone). Raises
+    :class:`D3UserError` starting with ``origin`` (e.g. ``checkpoint run/last.ckpt``)."""
+    base = load_base()
+    defaults = _leaf_values(base)
+    try:
+        loaded = _leaf_values(OmegaConf.create(dict(settings)))
+    except (OmegaConfBaseException, TypeError, ValueError) as exc:
+        raise D3UserError(f"{origin}: its run config is not a mapping of config keys ({' '.join(str(exc).split())})"
+                          ) from exc
+    known = {key: value for key, value in loaded.items() if key in defaults or key.startswith("model.")}
+    config = base.copy()
+    for key, value in known.items():
+        OmegaConf.update(config, key, value, force_add=True)
+    if "model.length" not in known:  # a dataset fact some architectures never need: not the file's error
+        config.model.length = 1
+    try:
+        check_types(config, defaults)
+        check_values(config)
+    except D3UserError as exc:
+        raise D3UserError(f"{origin}: its run config is invalid: {exc} (was the file edited, or written by "
+                          "another tool?)") from exc
 
 
 #: keys whose value may be of another type than their default (int or fraction, "auto" or a count, ...)
