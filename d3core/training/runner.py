@@ -1,6 +1,6 @@
 """``fit``: train a :class:`~d3core.training.plan.RunPlan` with Lightning (what ``d3 train`` runs).
 
-Run directory (``--work_dir``, one for all ranks): ``config.yaml`` (resolved), ``plugins.txt`` (name==version of every
+Run directory (``--work_dir``, one for all ranks, held by one run at a time: :mod:`~d3core.training.run_lock`): ``config.yaml`` (resolved), ``plugins.txt`` (name==version of every
 plugin used), ``checkpoints/`` (top-k on val_loss and ``last.ckpt``) and the loggers' folders.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from d3core.training.plan import RunPlan, build_network, plugin_versions
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
+from d3core.training.run_lock import RunLock
 from d3core.training.settings import per_device_batch, world_size
 from d3core.training.trainer import build_trainer
 
@@ -42,13 +43,24 @@ def fit(plan: RunPlan, *, fast_dev_run: bool = False, announce: Callable[[], Non
     """Train (``announce()`` is called once the Trainer accepted the settings). Returns a summary: run directory,
     last checkpoint, final step."""
     import pytorch_lightning as pl
+
+    pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
+    trainer = build_trainer(plan, fast_dev_run=fast_dev_run)
+    lock = RunLock(plan.run_dir)
+    if not fast_dev_run and is_rank_zero():
+        lock.acquire()  # one run per directory; released when this function returns or raises
+    try:
+        return _fit(plan, trainer, fast_dev_run=fast_dev_run, announce=announce)
+    finally:
+        lock.release()
+
+
+def _fit(plan: RunPlan, trainer, *, fast_dev_run: bool, announce: Callable[[], None] | None) -> dict[str, Any]:
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     from d3core.training.datamodule import D3DataModule
     from d3core.training.module import D3LightningModule
 
-    pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
-    trainer = build_trainer(plan, fast_dev_run=fast_dev_run)
     if announce is not None:
         announce()
     if not fast_dev_run:
