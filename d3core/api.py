@@ -13,7 +13,7 @@ them with what each is for.
 hooks and errors       ``hookimpl``, ``D3UserError``, ``PluginError``, ``one_line``
 datasets               ``SequenceDataset`` (base class of dataset plugins), ``Motif`` (planted motifs for synthesis)
 architectures          ``Architecture`` (base class), shared layers ``TimestepEmbedder``, ``LayerNorm``, ``Rotary``,
-                       ``apply_rotary``, ``modulate``, ``zero_self_logit``, ``check_labels``
+                       ``apply_rotary``, ``modulate``, ``zero_self_logit``, ``check_labels``, ``in_fp32``
 checkpoint formats     ``CheckpointBundle``, ``FormatCannotHold``, ``safe_torch_load``, ``UnsafeCheckpointError``,
                        ``build_network``, ``architecture_class``, ``run_config``, ``to_plain``, ``warmup_factor``,
                        ``lr_after``
@@ -43,6 +43,7 @@ PUBLIC_NAMES: dict[str, str] = {
     "modulate": "d3core.nn",
     "zero_self_logit": "d3core.nn",
     "check_labels": "d3core.nn",
+    "in_fp32": "d3core.nn",
     # checkpoint formats
     "CheckpointBundle": "d3core.checkpoints.bundle",
     "FormatCannotHold": "d3core.errors",

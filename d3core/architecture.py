@@ -52,7 +52,9 @@ class Architecture:
       published size); presets never set dataset facts (``num_labels``, ``length``);
     - ``label_modes``: the label modes it supports (``"global"``, ``"per_position"``, ``"none"``);
     - ``defaults``: values for keys a config may omit;
-    - ``required``: keys that must be present after merging (a missing one is a :class:`D3UserError`).
+    - ``required``: keys that must be present after merging (a missing one is a :class:`D3UserError`);
+    - ``auto_precision``: what ``lightning.precision=auto`` trains it in on a GPU (``"32-true"`` for a network the
+      original trained in fp32); None: ``bf16-mixed`` where the GPU has bf16, else ``32-true``.
 
     Subclasses implement :meth:`create`; callers use :meth:`build`.
     """
@@ -63,6 +65,7 @@ class Architecture:
     label_modes: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
     required: ClassVar[tuple[str, ...]] = ()
+    auto_precision: ClassVar[str | None] = None
 
     # ------------------------------------------------------------------ presets and config
     @classmethod

@@ -1,4 +1,4 @@
-"""Small building blocks: fp32 layer norm, adaLN modulation, self-logit zeroing."""
+"""Small building blocks: fp32 layer norm, fp32 embeddings under autocast, adaLN modulation, self-logit zeroing."""
 from __future__ import annotations
 
 import torch
@@ -6,11 +6,19 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def in_fp32(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` outside autocast, ``x`` cast to the module's weight dtype: fp32 under ``bf16-mixed`` (whose
+    weights are fp32), as the original computes its label and sigma embeddings (spec §4.1 step 7)."""
+    weight = next(module.parameters(), None)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return module(x.to(weight.dtype if weight is not None else torch.float32))
+
+
 class LayerNorm(nn.Module):
     """Layer norm without bias, normalised in fp32 even under autocast, times a learnable ``weight`` (init 1).
 
-    ``x [..., dim]`` -> fp32 ``[..., dim]`` (eps 1e-5). This is the only place where an architecture controls precision:
-    the architectures never autocast by themselves (Lightning's precision plugin does).
+    ``x [..., dim]`` -> fp32 ``[..., dim]`` (eps 1e-5). With :func:`in_fp32`, the only places where an architecture
+    controls precision: the architectures never autocast by themselves (Lightning's precision plugin does).
     """
 
     def __init__(self, dim: int, eps: float = 1e-5):

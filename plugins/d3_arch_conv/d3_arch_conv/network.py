@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import D3UserError, TimestepEmbedder, check_labels, zero_self_logit
+from d3core.api import D3UserError, TimestepEmbedder, check_labels, in_fp32, zero_self_logit
 
 KERNEL_SIZE = 9
 PAPER_DILATIONS = (1, 1, 4, 16, 64)
@@ -91,7 +91,7 @@ class ConvNet(nn.Module):
                     f"Conv with global labels was built for model.length={self.length} but got sequences of length "
                     f"{tokens.shape[1]}; set model.length to the dataset's sequence length"
                 )
-            x = torch.cat([x, self.label_emb(labels.to(dtype))[..., None]], dim=-1)
+            x = torch.cat([x, in_fp32(self.label_emb, labels).to(dtype)[..., None]], dim=-1)
         elif mode == "per_position":
             x = torch.cat([x, labels.to(dtype)], dim=-1)
         out = F.silu(self.linear(x.transpose(1, 2)))

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import LayerNorm, Rotary, TimestepEmbedder, apply_rotary, check_labels, modulate, zero_self_logit
+from d3core.api import (LayerNorm, Rotary, TimestepEmbedder, apply_rotary, check_labels, in_fp32, modulate,
+                        zero_self_logit)
 
 
 class EmbeddingLayer(nn.Module):
@@ -37,7 +38,7 @@ class EmbeddingLayer(nn.Module):
     def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         h = self.embedding[tokens]
         if self.signal_embedding is not None:
-            signal = self.signal_embedding(labels.to(self.signal_embedding.weight.dtype))
+            signal = in_fp32(self.signal_embedding, labels)  # fp32 under bf16-mixed, as the original
             h = h + (signal[:, None, :] if signal.dim() == 2 else signal)
         return h
 
