@@ -144,6 +144,10 @@ def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
                    f"continue with: d3 train --work_dir {summary['run_dir']} --resume_from last")
     else:
         click.echo(f"d3: finished at step {summary['global_step']}")
+        if summary.get("unsaved"):
+            path, step = summary["unsaved"][-1]
+            click.echo(f"d3: warning: {len(summary['unsaved'])} checkpoint save(s) found no room, the last {path} "
+                       f"at step {step}: the checkpoints on disk are older", err=True)
         if summary["last_checkpoint"]:
             click.echo(f"d3: checkpoint: {summary['last_checkpoint']}")
         click.echo(f"d3: run directory (config.yaml, plugins.txt, logs): {summary['run_dir']}")

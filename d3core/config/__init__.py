@@ -270,6 +270,7 @@ _CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", 
             "sampling.predictor": ("euler", "analytic", "none"),
             "optim.optimizer": ("AdamW",),
             "model.label_mode": ("global", "per_position", "none"),
+            "lightning.checkpoint.on_full_disk": ("stop", "continue"),
             # Lightning's precision values (ints 16/32/64 are written as strings here), plus d3's "auto"
             "lightning.precision": ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
                                     "32", "16", "bf16", "64", "transformer-engine", "transformer-engine-float16")}

@@ -41,7 +41,7 @@ def _finish_loggers(trainer) -> None:
 
 def fit(plan: RunPlan, *, fast_dev_run: bool = False, announce: Callable[[], None] | None = None) -> dict[str, Any]:
     """Train (``announce()`` is called once the Trainer accepted the settings). Returns a summary: run directory,
-    last checkpoint, final step."""
+    last checkpoint, final step, and the ``(path, step)`` of saves that found no room (``unsaved``)."""
     import pytorch_lightning as pl
 
     pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
@@ -88,4 +88,5 @@ def _fit(plan: RunPlan, trainer, *, fast_dev_run: bool, announce: Callable[[], N
     _finish_loggers(trainer)
     return {"run_dir": plan.run_dir, "last_checkpoint": last if not fast_dev_run else None,
             "global_step": trainer.global_step, "interrupted": interrupted,
+            "unsaved": list(getattr(trainer.strategy.checkpoint_io, "unsaved", [])),  # saves that found no room
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}
