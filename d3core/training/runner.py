@@ -11,6 +11,7 @@ from typing import Any, Callable
 from omegaconf import OmegaConf
 
 from d3core.training.plan import RunPlan, build_network, plugin_versions
+from d3core.training.lost_rank import lost_process_error, stop_launched_ranks
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.run_lock import RunLock
 from d3core.training.settings import per_device_batch, world_size
@@ -77,6 +78,13 @@ def _fit(plan: RunPlan, trainer, *, fast_dev_run: bool, announce: Callable[[], N
                     ckpt_path=str(plan.resume_checkpoint) if plan.resume_checkpoint else None)
     except SIGTERMException:  # CheckpointOnSigterm saved last.ckpt at the end of the last optimizer step
         interrupted = True
+    except Exception as exc:  # a rank that died: one line, and no launched rank left waiting for it
+        lost = lost_process_error(exc, processes=world_size(plan.config), step=trainer.global_step,
+                                  run_dir=plan.run_dir)
+        if lost is None:
+            raise
+        stop_launched_ranks(trainer)
+        raise lost from exc
     finally:
         if previous is None:
             os.environ.pop(RUN_DIR_ENV, None)
