@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, InterpolationResolutionError, OmegaConfBaseException
 
 from d3core.errors import D3UserError
 
@@ -74,10 +74,18 @@ def _parse_overrides(overrides: list[str]) -> DictConfig:
     bad = [item for item in overrides if "=" not in item or item.startswith("=")]
     if bad:
         raise D3UserError(f"override {bad[0]!r} is not key=value; write e.g. optim.lr=1e-4 training.batch_size=64")
+    for item in overrides:  # the value is read as YAML: name the override a bad one came from
+        try:
+            OmegaConf.from_dotlist([item])
+        except (OmegaConfBaseException, yaml.YAMLError, ValueError) as exc:
+            reason = " ".join(str(exc).split())[:160]
+            raise D3UserError(f"override {item!r} cannot be read ({reason}); write key=value with a YAML value, "
+                              "quoting text that holds special characters, e.g. 'wandb.tags=[a, b]'") from exc
     try:
         return OmegaConf.from_dotlist(list(overrides))
-    except OmegaConfBaseException as exc:
-        raise D3UserError(f"cannot parse overrides {overrides}: {' '.join(str(exc).split())}") from exc
+    except (OmegaConfBaseException, yaml.YAMLError, ValueError) as exc:  # each alone was fine: they clash
+        raise D3UserError(f"overrides {' '.join(overrides)} do not combine ({' '.join(str(exc).split())[:160]}); "
+                          "a key cannot be both a value and a section") from exc
 
 
 def _flags_config(flags: Mapping[str, Any]) -> DictConfig:
@@ -96,8 +104,12 @@ def peek_selection(sources: ConfigSources) -> dict[str, Any]:
     selection: dict[str, Any] = {}
     for layer in layers:
         for key in SELECTION_KEYS:
-            if layer.get(key) is not None:
-                selection[key] = layer.get(key)
+            try:
+                value = layer.get(key)
+            except OmegaConfBaseException as exc:  # an interpolation such as dataset=${nowhere}
+                raise _unresolvable(exc) from exc
+            if value is not None:
+                selection[key] = value
     return {key: selection.get(key) for key in SELECTION_KEYS}
 
 
@@ -154,10 +166,19 @@ def unknown_key_path(config: DictConfig, layer: DictConfig, prefix: str = "") ->
     return None
 
 
+def _unresolvable(exc: OmegaConfBaseException) -> D3UserError:
+    key = getattr(exc, "full_key", None)
+    where = f" of {key!r}" if key else ""
+    return D3UserError(f"config: the value{where} cannot be resolved ({' '.join(str(exc).split())[:160]}); "
+                       "give the value itself, or ${other.key} naming a key that exists")
+
+
 def _merge_strict(config: DictConfig, layer: DictConfig, origin: str) -> DictConfig:
-    _check_sections_kept(config, layer, origin)
     try:
+        _check_sections_kept(config, layer, origin)
         return OmegaConf.merge(config, layer)
+    except InterpolationResolutionError as exc:
+        raise _unresolvable(exc) from exc
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or "?"
         if isinstance(exc, ConfigKeyError):
@@ -187,6 +208,10 @@ def assemble_config(sources: ConfigSources, *, dataset_defaults: Mapping[str, An
         config = _merge_strict(config, sources.config_file(), sources.config_origin())
     config = _merge_strict(config, _flags_config(sources.flags), "command-line flag")
     config = _merge_strict(config, _parse_overrides(sources.overrides), "override")
+    try:
+        OmegaConf.resolve(config)  # ${key} interpolations become values here, or a one-line error
+    except OmegaConfBaseException as exc:
+        raise _unresolvable(exc) from exc
     check_types(config, typed_defaults)
     check_values(config)
     return config
