@@ -26,6 +26,22 @@ Every module built follows the forward contract above: ``tokens`` int64 ``[B, L]
 float (global ``[B, C]``, per-position ``[B, L, C]``, or ``None`` when ``num_labels == 0``), ``sigma`` the total noise
 ``[B]``; it returns fp32 log-scores ``[B, L, V]``. Architectures never autocast by themselves (Lightning's precision
 plugin does).
+
+The null condition (classifier-free guidance, optional). Training with label dropout (``training.label_dropout`` > 0,
+the default 0.1 for new runs) replaces the labels of a random share of the rows by a learned *null* condition, so that
+one network learns both the conditional and the unconditional score and ``d3 sample --guidance G`` can mix them. An
+architecture that supports it sets ``null_condition = True`` and then:
+
+- ``create(config)`` builds the null condition's parameters when ``config["null_condition"]`` is true (the run
+  config's ``model.null_condition``, which d3 sets from ``training.label_dropout``: true when a conditional model
+  trains with label dropout, false otherwise, so runs without dropout have exactly the original parameters);
+- the network has an attribute ``null_condition`` (true when built with it) and ``forward(tokens, labels, sigma,
+  null_mask=None)`` accepts ``null_mask``: a ``[B]`` bool tensor marking the rows whose labels are replaced by the null
+  condition (their label values are ignored). The null is learned (an embedding or a mask channel), never a zero
+  label: 0 is a real activity. Per-position labels drop the whole track.
+
+An architecture without it (``null_condition = False``, the default) trains without label dropout (d3 says so when
+the run starts); asking for ``training.label_dropout`` > 0 with it is an error naming the fix.
 """
 from __future__ import annotations
 
@@ -38,7 +54,20 @@ from d3core.plain_data import to_plain
 if TYPE_CHECKING:  # torch stays out of module import (this module is imported by light code paths)
     from torch import nn
 
-__all__ = ["Architecture"]
+__all__ = ["Architecture", "label_dropout", "wants_null_condition"]
+
+
+def label_dropout(run_config: Any) -> float:
+    """``training.label_dropout`` of a run config (plain dict or DictConfig); 0 when absent (older checkpoints)."""
+    training = (run_config or {}).get("training") or {}
+    return float(training.get("label_dropout") or 0.0)
+
+
+def wants_null_condition(run_config: Any) -> bool:
+    """Whether the network of this run config has a null condition: label dropout > 0 on a conditional model."""
+    model = (run_config or {}).get("model") or {}
+    conditional = int(model.get("num_labels") or 0) > 0 and model.get("label_mode", "global") != "none"
+    return conditional and label_dropout(run_config) > 0
 
 
 class Architecture:
@@ -55,6 +84,7 @@ class Architecture:
     - ``required``: keys that must be present after merging (a missing one is a :class:`D3UserError`);
     - ``auto_precision``: what ``lightning.precision=auto`` trains it in on a GPU (``"32-true"`` for a network the
       original trained in fp32); None: ``bf16-mixed`` where the GPU has bf16, else ``32-true``.
+    - ``null_condition``: True when ``create`` builds a learned null condition on request (see the module docstring).
 
     Subclasses implement :meth:`create`; callers use :meth:`build`.
     """
@@ -66,6 +96,7 @@ class Architecture:
     defaults: ClassVar[dict[str, Any]] = {}
     required: ClassVar[tuple[str, ...]] = ()
     auto_precision: ClassVar[str | None] = None
+    null_condition: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ presets and config
     @classmethod
@@ -110,8 +141,18 @@ class Architecture:
 
     @classmethod
     def build(cls, model_config: Mapping | None = None, *, preset: str | None = None) -> "nn.Module":
-        """Build the score network from ``model.*`` values (see :meth:`resolve_config`); returns an ``nn.Module``."""
-        return cls.create(cls.resolve_config(model_config, preset))
+        """Build the score network from ``model.*`` values (see :meth:`resolve_config`); returns an ``nn.Module``.
+
+        A config asking for ``null_condition`` on an architecture without one is a :class:`D3UserError`.
+        """
+        config = cls.resolve_config(model_config, preset)
+        if config.get("null_condition") and not cls.null_condition:
+            raise D3UserError(
+                f"architecture {cls.name or cls.__name__} has no learned null condition, which training with "
+                "training.label_dropout > 0 (classifier-free guidance) needs; set training.label_dropout=0, or add "
+                "one to the architecture (docs/writing-plugins.md, 'The null condition')"
+            )
+        return cls.create(config)
 
     @classmethod
     def create(cls, config: dict[str, Any]) -> "nn.Module":
@@ -121,7 +162,8 @@ class Architecture:
     @classmethod
     def metadata(cls) -> dict[str, Any]:
         """JSON-able facts for ``register(..., **metadata)`` and ``d3 plugins show``."""
-        return {"presets": list(cls.presets), "label_modes": list(cls.label_modes)}
+        return {"presets": list(cls.presets), "label_modes": list(cls.label_modes),
+                "null_condition": bool(cls.null_condition)}
 
     # ------------------------------------------------------------------ validation helpers for create()
     @classmethod

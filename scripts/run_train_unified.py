@@ -18,7 +18,9 @@ side by side and runs moved to Lightning when you are ready. The loop is ``d3 tr
   ``hydra/config.yaml`` and ``checkpoints/checkpoint.pth`` ``{model, ema, optimizer, step}`` (written by the
   d3-ckpt-legacy format, atomically), which ``d3 train --resume_from``, ``d3 convert`` and the original code load.
 
-It has no validation, loggers, callbacks or several devices: that is what ``d3 train`` (Lightning) adds.
+It trains as the original did, without label dropout (the original layout has no place for a learned null
+condition, so its runs cannot be guided with ``d3 sample --guidance``). It has no validation, loggers, callbacks or
+several devices: that is what ``d3 train`` (Lightning) adds.
 ``--device cuda`` trains on one GPU (``lightning.precision`` ``auto``: bf16 autocast where the GPU supports it).
 Errors you can fix print one line and exit 2, as ``d3`` does.
 """
@@ -71,7 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def plan_of(args: argparse.Namespace):
     """The d3 run plan (config, dataset, data file, run directory) for the flags: one process on ``--device``."""
     flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items() if getattr(args, name) is not None}
-    flags.update({"lightning.devices": 1, "lightning.accelerator": "gpu" if args.device.startswith("cuda") else "cpu"})
+    flags.update({"lightning.devices": 1, "lightning.accelerator": "gpu" if args.device.startswith("cuda") else "cpu",
+                  "training.label_dropout": 0.0})  # the original layout has no null condition (as the original)
     sources = ConfigSources(config_path=args.config_path, flags=flags, overrides=list(args.overrides))
     return plan_run(sources)
 

@@ -13,7 +13,7 @@ from d3core.cli.options import option
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
         help="Output file; the format follows the extension: .fasta/.fa (labels in the headers), .npz (tokens, "
-             "labels, metadata), .h5, .csv.")
+             "labels, metadata), .h5, .csv. With --shard K/N: <stem>.shard<K>of<N><ext> beside it.")
 @option("--labels", "labels", multiple=True,
         help="Conditioning: name=value pairs (dev=4,hk=1), positional values (4,1), or a CSV/TSV file of label rows "
              "(a header naming the labels). Repeatable; each label row gets --num sequences.")
@@ -23,45 +23,88 @@ from d3core.cli.options import option
 @option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="The dataset file for --labels-from and label names (default: the one recorded in the checkpoint).")
 @option("--num", "-n", type=click.IntRange(min=1), default=None, help="Sequences per label row (default 1).")
-@option("--steps", type=click.IntRange(min=1), default=None, help="Predictor steps (default 128).")
-@option("--predictor", type=click.Choice(["euler", "analytic"], case_sensitive=False), default=None,
-        help="Reverse-diffusion predictor (default: the checkpoint's sampling.predictor).")
+@option("--guidance", type=click.FloatRange(min=0), default=None,
+        help="Classifier-free guidance strength G: 1 = plain conditional sampling (default), 0 = unconditional, "
+             "G > 1 = follow the labels more strongly (2-4 is typical). Needs a model trained with label dropout "
+             "(training.label_dropout > 0, the default for new runs); costs two network calls per step.")
+@option("--template", default=None,
+        help="Fixed positions: a sequence of ACGTN (N = free; exactly L letters), or a FASTA file of such "
+             "templates (one for all designs, or one per design). Fixed bases are kept exactly; the free ones are "
+             "designed around them.")
+@option("--fix", "fixes", multiple=True,
+        help="Fix a segment: START:SEQUENCE with START counted from 1 (--fix 1:GTCCAA --fix 240:ACGTTAGCA). "
+             "Repeatable; combines with --template.")
+@option("--start-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Make variants of these sequences (FASTA; one for all designs or one per design): each is noised to "
+             "time --start-at and denoised again.")
+@option("--start-at", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
+        help="With --start-from: the diffusion time to start at, in (0, 1] (default 0.5; small = close variants, "
+             "1 = unrelated to the start sequence).")
+@option("--steps", type=click.IntRange(min=1), default=None,
+        help="Predictor steps (default: the run's sampling.steps, else the sequence length L, as the original "
+             "generated; fewer steps are faster and slightly less faithful, see docs/sampling.md).")
+@option("--predictor", type=click.Choice(["analytic", "euler", "none"], case_sensitive=False), default=None,
+        help="Reverse-diffusion predictor (default: the run's sampling.predictor, else analytic, as the original "
+             "generated).")
+@click.option("--denoise/--no-denoise", default=None,
+        help="The final denoising step (default on, the original protocol; config sampling.noise_removal).")
 @option("--batch-size", type=click.IntRange(min=1), default=None,
-        help="Sequences per model call (default 256); bounds memory for any --num.")
+        help="Sequences per model call (default 256); bounds memory for any --num. Does not change the sequences.")
 @option("--seed", type=int, default=None,
-        help="Random seed (default 0); the same seed gives the same sequences whatever the batch size.")
-@option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available).")
+        help="Random seed (default 0); the same seed gives the same sequences whatever the batch size or --shard.")
+@option("--shard", default=None,
+        help="K/N: draw only shard K of N of the rows (N processes or GPUs make one design set; join the files "
+             "with d3 merge). Under torchrun or srun the rank variables set it; --shard 1/1 turns that off.")
+@option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available; cuda:LOCAL_RANK under "
+                                       "torchrun/srun).")
 @option("--precision", default=None,
         help="32-true, bf16-mixed, 16-mixed, bf16-true or 16-true (default: 32-true on CPU; on GPU the "
-             "checkpoint's training precision).")
+             "checkpoint's training precision). The model's weights are never changed (a copy is cast).")
 @option("--force", is_flag=True, default=None, help="Replace an existing output file.")
 @option("--no-progress", is_flag=True, default=None, help="No progress bar.")
 @click.pass_context
 def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, ...], labels_from: str | None,
-           limit: int | None, data: Path | None, num: int | None, steps: int | None, predictor: str | None,
-           batch_size: int | None, seed: int | None, device: str | None, precision: str | None,
-           force: bool | None, no_progress: bool | None) -> None:
+           limit: int | None, data: Path | None, num: int | None, guidance: float | None, template: str | None,
+           fixes: tuple[str, ...], start_from: Path | None, start_at: float | None, steps: int | None,
+           predictor: str | None, denoise: bool | None, batch_size: int | None, seed: int | None, shard: str | None,
+           device: str | None, precision: str | None, force: bool | None, no_progress: bool | None) -> None:
     """Generate DNA sequences from CHECKPOINT (any registered format; EMA weights).
+
+    Defaults are the original D3 generation protocol (its run_sample.py): the analytic predictor, as many steps as
+    the sequence is long (L), the final denoising step, guidance 1, fp32 on the CPU. A run's own sampling.* config
+    replaces them; the flags here override both. Same seed, same sequences: whatever --batch-size or --shard.
 
     \b
     Examples:
       d3 sample run/checkpoints/last.ckpt --labels dev=4,hk=1 --num 500 -o designed.fasta
+      d3 sample run/checkpoints/last.ckpt --labels dev=4,hk=0 --guidance 3 --num 500 -o sharper.fasta
       d3 sample run/checkpoints/last.ckpt --labels 4,1 --labels 0,0 --num 100 -o two_groups.npz
-      d3 sample run/checkpoints/last.ckpt --labels rows.csv -o designed.csv
+      d3 sample run/checkpoints/last.ckpt --labels dev=4,hk=0 --fix 1:GTCCAA --fix 244:TTAGC -o flanked.fasta
+      d3 sample run/checkpoints/last.ckpt --labels dev=4,hk=0 --start-from mine.fasta --start-at 0.3 -o variants.fa
       d3 sample run/checkpoints/last.ckpt --labels-from test -o test_paired.npz     (then: d3 evaluate)
+      torchrun --nproc-per-node 4 $(which d3) sample CKPT --labels dev=4,hk=0 --num 100000 -o big.h5
+      d3 merge big.shard*of4.h5 -o big.h5
     """
     from d3core.errors import D3UserError
+    from d3core.generation.allocator import keep_freed_memory
     from d3core.generation.api import SamplingModel
     from d3core.generation.io import format_of
-    from d3core.generation.sampler import DEFAULT_BATCH_SIZE, DEFAULT_STEPS
+    from d3core.generation.sampler import DEFAULT_BATCH_SIZE
+    from d3core.generation.shards import local_device, parse_shard, shard_from_environment
 
     format_of(out)  # an unknown extension fails before the model loads
-    if out.exists() and not force:
-        raise D3UserError(f"{out}: already exists; choose another -o or pass --force to replace it")
+    keep_freed_memory()  # reuse freed activations instead of page-faulting them in at every step (CPU)
     if labels and labels_from:
         raise D3UserError("--labels and --labels-from exclude each other; give one")
     if limit is not None and not labels_from:
         raise D3UserError("--limit applies to --labels-from only")
+    chosen = parse_shard(shard) if shard is not None else shard_from_environment()
+    chosen = chosen if chosen is not None and chosen.count > 1 else None
+    target = chosen.path(out) if chosen is not None else out
+    if target.exists() and not force:
+        raise D3UserError(f"{target}: already exists; choose another -o or pass --force to replace it")
+    if device is None and chosen is not None and chosen.source != "--shard":
+        device = local_device()
     sm = SamplingModel.load(checkpoint, device, data=data, manager=manager_of(ctx))
     source_rows = None
     if labels_from:
@@ -71,35 +114,57 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
         rows = sm.parse_labels(list(labels))
         source = f"{len(rows)} label row(s)" if len(rows) else "unconditional"
     num = 1 if num is None else num
-    steps = DEFAULT_STEPS if steps is None else steps
-    sm.resolve(precision, predictor)  # a bad request fails before anything is announced or written
-    _, total = sm.plan_rows(rows if sm.num_labels else None, num)
-    click.echo(f"d3: sampling {total} sequence(s) of {sm.length} bp from {checkpoint} ({source}, {num} per row; "
-               f"{steps} steps) on {sm.device}", err=True)
+    options = sm.resolve(steps=steps, predictor=predictor, denoise=denoise, guidance=guidance, precision=precision,
+                         batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
+                         seed=0 if seed is None else seed, template=sm.template(template, fixes),
+                         start=sm.start_sequences(start_from) if start_from is not None else None, start_at=start_at)
+    label_rows = rows if sm.num_labels else None
+    _, total = sm.plan_rows(label_rows, num, options)
+    first, stop = chosen.rows(total) if chosen is not None else (0, total)
+    click.echo(f"d3: sampling {stop - first} sequence(s) of {sm.length} bp from {checkpoint} ({source}, {num} per row"
+               f"{_describe(options, chosen, first, stop)}) on {sm.device}", err=True)
     bar = None
     if not no_progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, unit="seq", desc="d3 sample", leave=False, disable=None, dynamic_ncols=True,
+        bar = tqdm(total=stop - first, unit="seq", desc="d3 sample", leave=False, disable=None, dynamic_ncols=True,
                    bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
     done = [0.0]
 
     def on_step(work: int, total_work: int) -> None:
         if bar is not None:
-            value = work * total / max(total_work, 1)
+            value = work * (stop - first) / max(total_work, 1)
             bar.update(value - done[0])
             done[0] = value
 
     try:
-        summary = sm.sample_to_file(out, rows if sm.num_labels else None, num, source_rows=source_rows,
-                                    reference_split=labels_from, steps=steps, predictor=predictor,
-                                    batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
-                                    seed=0 if seed is None else seed, precision=precision, overwrite=bool(force),
-                                    on_step=on_step,
+        summary = sm.sample_to_file(target, label_rows, num, source_rows=source_rows, reference_split=labels_from,
+                                    shard=chosen, overwrite=bool(force), on_step=on_step, resolved=options,
                                     extra_metadata={"labels_source": list(labels) or labels_from or None})
     finally:
         if bar is not None:
             bar.close()
+    used = summary["options"]
     click.echo(f"d3: wrote {summary['num']} sequences to {summary['path']} in {summary['seconds']:.1f} s "
-               f"({summary['per_second']:.1f} seq/s; predictor {summary['predictor']}, precision "
-               f"{summary['precision']}, seed {0 if seed is None else seed})")
+               f"({summary['per_second']:.1f} seq/s; predictor {used.predictor}, {used.steps} steps, guidance "
+               f"{used.guidance:g}, precision {used.precision}, seed {used.seed})")
+    if chosen is not None:
+        click.echo(f"d3: shard {chosen} of the design set; when all {chosen.count} are written, join them with: "
+                   f"d3 merge {out.with_name(f'{out.stem}.shard*of{chosen.count}{out.suffix}')} -o {out}")
+
+
+def _describe(options, shard, first: int, stop: int) -> str:
+    """``; analytic, 249 steps, guidance 2, template 12 fixed, shard 1/2 rows 0-99`` for the start line."""
+    parts = [options.predictor, f"{options.steps} steps"]
+    if options.guidance != 1.0:
+        parts.append(f"guidance {options.guidance:g}")
+    if options.template is not None:
+        parts.append(f"template {options.template.source} ({int(options.template.known.sum(axis=1).max())} fixed "
+                     "positions)")
+    if options.start is not None:
+        parts.append(f"variants of {options.start.source} from t = {options.start_at:g}")
+    if not options.denoise:
+        parts.append("no final denoising")
+    if shard is not None:
+        parts.append(f"shard {shard} [{shard.source}]: rows {first}..{stop - 1}")
+    return "; " + ", ".join(parts)

@@ -288,7 +288,7 @@ def check_types(config: DictConfig, defaults: Mapping[str, Any]) -> None:
 
 
 _POSITIVE_INTS = ("tokens", "model.length", "training.batch_size", "training.accum", "training.max_steps",
-                  "eval.batch_size", "sampling.steps", "lightning.num_nodes", "lightning.logging.log_every_n_steps")
+                  "eval.batch_size", "lightning.num_nodes", "lightning.logging.log_every_n_steps")
 _NON_NEGATIVE = ("optim.weight_decay", "optim.warmup", "optim.grad_clip", "model.num_labels", "data.num_workers",
                  "training.early_stopping_patience", "lightning.checkpoint.every_n_train_steps")
 _CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", "loglinear"),
@@ -348,8 +348,15 @@ def check_values(config: DictConfig) -> None:
     if value("noise.sigma_min") >= value("noise.sigma_max"):
         raise D3UserError(f"config noise.sigma_min={value('noise.sigma_min')} must be below "
                           f"noise.sigma_max={value('noise.sigma_max')}")
-    if not (is_number(value("training.ema")) and 0 <= value("training.ema") < 1):
-        raise D3UserError(f"config training.ema={value('training.ema')!r} must be in [0, 1)")
+    for key in ("training.ema", "training.label_dropout"):
+        if not (is_number(value(key)) and 0 <= value(key) < 1):
+            raise D3UserError(f"config {key}={value(key)!r} must be in [0, 1)")
+    for key in ("sampling.steps", "sp_mse.steps"):  # null: the sequence length
+        v = value(key)
+        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+            raise D3UserError(f"config {key}={v!r} must be a positive integer, or null for the sequence length")
+    if not (is_number(value("sampling.guidance")) and value("sampling.guidance") >= 0):
+        raise D3UserError(f"config sampling.guidance={value('sampling.guidance')!r} must be a number >= 0")
     interval = value("training.val_check_interval")
     if not (is_number(interval) and interval > 0 and (isinstance(interval, int) or interval <= 1)):
         raise D3UserError(f"config training.val_check_interval={interval!r} must be a number of steps (int > 0) "

@@ -9,10 +9,13 @@ one, else these defaults):
 ``sp_mse.every_n_val``      sample every N validation runs (default 1; sanity checks do not count)
 ``sp_mse.num_sequences``    size of the fixed subset: evenly spaced rows of the split (default 256)
 ``sp_mse.split``            ``valid`` (default) or ``test``
-``sp_mse.steps``            predictor steps (default ``sampling.steps``)
+``sp_mse.steps``            predictor steps (default ``sampling.steps``; null there: the sequence length L)
 ``sp_mse.batch_size``       sequences per model call (default 64): sampling is chunked, memory stays bounded
 ``sp_mse.predictor``        default ``sampling.predictor``
 ==========================  ==========================================================================================
+
+The final denoising step and the guidance strength follow ``sampling.noise_removal`` and ``sampling.guidance``
+(defaults: on, 1), so the callback samples as ``d3 sample`` does with the run's config.
 
 The sequence length comes from the model config (not the step count), the oracle runs on the module's device, the
 generator is a copy of the network with the EMA shadows written in (the raw weights are never touched), the draws are
@@ -39,11 +42,11 @@ class SPMSECallback(pl.Callback):
     """Logs ``sp_mse`` = mean over the subset and the oracle outputs of (f(x_real) - f(x_generated))^2."""
 
     def __init__(self, *, dataset, data_path: str | Path, oracle_path: str | Path, every_n_val: int = 1,
-                 num_sequences: int = 256, split: str = "valid", steps: int = 128, batch_size: int = 64,
-                 predictor: str = "analytic", seed: int = 0):
+                 num_sequences: int = 256, split: str = "valid", steps: int | None = None, batch_size: int = 64,
+                 predictor: str = "analytic", seed: int = 0, denoise: bool = True, guidance: float = 1.0):
         from d3core.evaluation.oracle import load_oracle
 
-        if every_n_val < 1 or num_sequences < 1 or steps < 1 or batch_size < 1:
+        if every_n_val < 1 or num_sequences < 1 or (steps is not None and steps < 1) or batch_size < 1:
             raise D3UserError("sp_mse: every_n_val, num_sequences, steps and batch_size must be at least 1")
         self.oracle = load_oracle(oracle_path)  # checked now, before training starts
         if self.oracle.dataset != dataset.name:
@@ -58,8 +61,9 @@ class SPMSECallback(pl.Callback):
                               f"{tokens.shape[1]} bp")
         self.labels = labels.numpy()
         self.reference = self.oracle.predict(tokens.numpy())
-        self.every_n_val, self.steps, self.batch_size = int(every_n_val), int(steps), int(batch_size)
-        self.predictor, self.seed = str(predictor), int(seed)
+        self.every_n_val, self.batch_size = int(every_n_val), int(batch_size)
+        self.steps = None if steps is None else int(steps)
+        self.predictor, self.seed, self.denoise, self.guidance = str(predictor), int(seed), bool(denoise), float(guidance)
         self.validations = 0
         self.last_value: float | None = None
 
@@ -92,7 +96,9 @@ class SPMSECallback(pl.Callback):
         tokens = generate(network, pl_module.graph, pl_module.noise, length=int(config.model.length),
                           num=len(mine), labels=labels, steps=self.steps, predictor=self.predictor,
                           batch_size=self.batch_size, seed=self.seed + self.validations, device=device,
-                          precision=precision, first_index=int(mine[0]) if len(mine) else 0) if len(mine) else \
+                          precision=precision, denoise=self.denoise,
+                          guidance=self.guidance if labels is not None else 1.0,
+                          first_index=int(mine[0]) if len(mine) else 0) if len(mine) else \
             np.zeros((0, int(config.model.length)), np.uint8)
         del network
         self.oracle.to(str(device))
@@ -123,7 +129,8 @@ def make_sp_mse(config: Any = None) -> SPMSECallback:
         every_n_val=int(select_value(config, "sp_mse.every_n_val", DEFAULTS["every_n_val"])),
         num_sequences=int(select_value(config, "sp_mse.num_sequences", DEFAULTS["num_sequences"])),
         split=str(select_value(config, "sp_mse.split", DEFAULTS["split"])),
-        steps=int(select_value(config, "sp_mse.steps", None) or select_value(config, "sampling.steps", 128)),
+        steps=select_value(config, "sp_mse.steps", None) or select_value(config, "sampling.steps", None),
         batch_size=int(select_value(config, "sp_mse.batch_size", DEFAULTS["batch_size"])),
         predictor=str(select_value(config, "sp_mse.predictor", None) or select_value(config, "sampling.predictor", "analytic")),
-        seed=int(select_value(config, "seed", 0)))
+        seed=int(select_value(config, "seed", 0)), denoise=bool(select_value(config, "sampling.noise_removal", True)),
+        guidance=float(select_value(config, "sampling.guidance", 1.0)))

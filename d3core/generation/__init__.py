@@ -1,11 +1,14 @@
 """Sampling API: load a checkpoint, parse conditioning labels, draw sequences in seeded chunks, write sample files.
 
-- :mod:`~d3core.generation.api`         :class:`SamplingModel` (checkpoint -> sequences or a file);
-- :mod:`~d3core.generation.sampler`     the chunked predictor loop (:func:`iter_chunks`, :func:`generate`);
-- :mod:`~d3core.generation.randomness`  counter-based noise: sequence i depends only on (seed, i);
+- :mod:`~d3core.generation.api`         :class:`SamplingModel` (checkpoint -> sequences or a file), :class:`SamplingOptions`;
+- :mod:`~d3core.generation.sampler`     the chunked driver of the one predictor loop (:func:`iter_chunks`, :func:`generate`),
+  counter-based noise (sequence i depends only on (seed, i)), guidance, templates, precision;
+- :mod:`~d3core.generation.templates`   ``--template`` / ``--fix`` / ``--start-from`` parsing (:class:`Template`);
+- :mod:`~d3core.generation.shards`      ``--shard K/N``, torchrun/srun ranks, ``d3 merge`` (:func:`merge_shards`);
 - :mod:`~d3core.generation.labels`      ``--labels`` parsing (name=value, positional, CSV/TSV tables);
 - :mod:`~d3core.generation.io`          FASTA / NPZ / HDF5 / CSV sample files (:func:`write_samples`,
-  :func:`read_samples`, :class:`SampleSet`).
+  :func:`read_samples`, :class:`SampleSet`);
+- :mod:`~d3core.generation.allocator`   ``d3 sample``'s malloc setting for CPU speed.
 
 Names are imported lazily (PEP 562), so ``import d3core.generation`` does not import torch.
 """
@@ -13,6 +16,9 @@ from d3core.lazy import lazy_attributes
 
 _LAZY = {
     "SamplingModel": "d3core.generation.api",
+    "SamplingOptions": "d3core.generation.api",
+    "Template": "d3core.generation.templates",
+    "merge_shards": "d3core.generation.shards",
     "generate": "d3core.generation.sampler",
     "iter_chunks": "d3core.generation.sampler",
     "SampleSet": "d3core.generation.io",

@@ -6,16 +6,23 @@
 
     sm = SamplingModel.load("runs/x/checkpoints/last.ckpt")            # EMA weights, eval mode
     rows = sm.parse_labels(["dev=4,hk=1", "dev=0,hk=0"])                # [2, C]
-    samples = sm.sample(rows, num=100, steps=128, seed=0)               # SampleSet: 200 sequences
-    sm.sample_to_file("designed.fasta", rows, num=100, seed=0)          # streamed, atomic
+    samples = sm.sample(rows, num=100, seed=0)                          # SampleSet: 200 sequences
+    samples = sm.sample(rows, num=100, seed=0, guidance=2.0)            # classifier-free guidance
+    template = sm.template("ACGT" + "N" * 241 + "ACGT")                 # fixed flanks, free middle
+    sm.sample_to_file("designed.fasta", rows, num=100, seed=0, template=template)   # streamed, atomic
     labels, ref_rows = sm.split_labels("test", limit=500)              # one row per test sequence
+
+Sampling options (keyword arguments of :meth:`SamplingModel.sample`, :meth:`SamplingModel.sample_to_file` and
+:meth:`SamplingModel.iter_samples`; see :class:`SamplingOptions`) left at None take the run's ``sampling.*`` config,
+else the original generation protocol (analytic predictor, steps = L, final denoising step, guidance 1).
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -24,9 +31,44 @@ import numpy as np
 import d3core
 from d3core.errors import D3UserError
 from d3core.generation import labels as label_parsing
+from d3core.generation import templates as template_parsing
 from d3core.generation.io import SampleSet, SampleWriter
-from d3core.generation.sampler import (DEFAULT_BATCH_SIZE, DEFAULT_STEPS, check_precision, default_device,
-                                       default_precision, iter_chunks)
+from d3core.generation.sampler import (DEFAULT_BATCH_SIZE, check_precision, check_predictor, default_device,
+                                       default_precision, has_null_condition, iter_chunks)
+from d3core.generation.shards import Shard
+from d3core.generation.templates import Template
+
+
+@dataclass
+class SamplingOptions:
+    """How to sample. None: the run's ``sampling.*`` config, else the original generation protocol.
+
+    ``steps`` (default L; with ``start_at`` < 1: ``ceil(start_at * L)``), ``predictor`` (``analytic``), ``denoise``
+    (the final denoising step, config ``sampling.noise_removal``), ``guidance`` (1: plain conditional), ``precision``
+    (``32-true`` on CPU, the checkpoint's on GPU), ``batch_size``, ``seed``; ``template``: fixed positions;
+    ``start`` / ``start_at``: start sequences and the time to start from (default 0.5 with ``start``).
+    """
+
+    steps: int | None = None
+    predictor: str | None = None
+    denoise: bool | None = None
+    guidance: float | None = None
+    precision: str | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    seed: int = 0
+    template: Template | None = None
+    start: Template | None = None
+    start_at: float | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The settings that go into sample-file metadata (plain values)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("template", "start", "batch_size")}
+        if self.template is not None:
+            out["template"] = {"source": self.template.source, "rows": len(self.template),
+                               "fixed_positions": int(self.template.known.sum(axis=1).max())}
+        if self.start is not None:
+            out["start_from"] = {"source": self.start.source, "rows": len(self.start)}
+        return out
 
 
 def file_sha256(path: Path, limit_bytes: int = 4 << 30) -> str | None:
@@ -163,6 +205,20 @@ class SamplingModel:
                               f"{self.num_labels}; use the data file the model was trained on (--data)")
         return labels, rows
 
+    # -- templates -------------------------------------------------------------------------------------------------
+    def template(self, value: str | None = None, fixes: Sequence[str] = ()) -> Template | None:
+        """A template from a sequence (``ACGTNN...``, N = free) or a FASTA file of them, plus ``--fix START:SEQ``
+        segments (START counted from 1); None when neither is given."""
+        template = None if value is None else template_parsing.parse_template(value, length=self.length)
+        template = template_parsing.add_fixes(template, list(fixes), length=self.length)
+        if template is not None:
+            template_parsing.check_free_positions(template)
+        return template
+
+    def start_sequences(self, path: str | os.PathLike) -> Template:
+        """Start sequences for variants (``--start-from``): a FASTA file (ACGTN; N positions start fully noised)."""
+        return template_parsing.read_partial_fasta(path, length=self.length, what="--start-from")
+
     # -- sampling ----------------------------------------------------------------------------------------------------
     def metadata(self, **extra) -> dict[str, Any]:
         return {"checkpoint": str(self.checkpoint), "checkpoint_format": self.checkpoint_format,
@@ -171,14 +227,81 @@ class SamplingModel:
                 "arch": self.config.get("arch"), "length": self.length,
                 "label_names": list(self.label_names), "d3core_version": d3core.__version__, **extra}
 
-    def plan_rows(self, label_rows: np.ndarray | None, num: int) -> tuple[np.ndarray | None, int]:
-        """Check a request; return ``(label rows repeated num times [R*num, C] or None, number of sequences)``."""
+    @property
+    def sampling_config(self) -> dict[str, Any]:
+        """The run's ``sampling.*`` section (empty for checkpoints without one)."""
+        return dict(self.config.get("sampling") or {})
+
+    @property
+    def supports_guidance(self) -> bool:
+        """The network has a learned null condition (trained with ``training.label_dropout`` > 0)."""
+        return has_null_condition(self.model)
+
+    def resolve(self, options: SamplingOptions | None = None, **changes) -> SamplingOptions:
+        """``options`` with every None filled in (flags > the run's ``sampling.*`` config > the original protocol),
+        checked. Raises :class:`D3UserError` for a request the model cannot serve."""
+        options = replace(options or SamplingOptions(), **changes)
+        config = self.sampling_config
+        start_at = options.start_at
+        if start_at is None:
+            start_at = 0.5 if options.start is not None else 1.0
+        elif options.start is None:
+            raise D3UserError("--start-at applies to --start-from: give the sequences to make variants of")
+        if not 0 < float(start_at) <= 1:
+            raise D3UserError(f"--start-at {start_at}: must be in (0, 1] (1 = from pure noise)")
+        steps = options.steps if options.steps is not None else config.get("steps")
+        if steps is None:
+            steps = max(1, math.ceil(float(start_at) * self.length))
+        guidance = float(options.guidance if options.guidance is not None else config.get("guidance", 1.0))
+        self._check_guidance(guidance)
+        for value in (options.template, options.start):
+            if value is not None and value.length != self.length:
+                raise D3UserError(f"{value.source}: {value.length} bp, but the model makes {self.length} bp sequences")
+        precision = check_precision(options.precision) if options.precision else default_precision(
+            self.device, self.recorded_precision)
+        denoise = options.denoise if options.denoise is not None else bool(config.get("noise_removal", True))
+        if int(steps) < 1 or options.batch_size < 1:
+            raise D3UserError(f"--steps {steps} and --batch-size {options.batch_size} must be at least 1")
+        return replace(options, steps=int(steps), predictor=check_predictor(options.predictor or config.get(
+            "predictor") or "analytic"), denoise=bool(denoise), guidance=guidance, precision=precision,
+            start_at=float(start_at))
+
+    def _check_guidance(self, guidance: float) -> None:
+        if guidance < 0:
+            raise D3UserError(f"--guidance {guidance:g}: must be >= 0 (1 = plain conditional, 0 = unconditional)")
+        if guidance == 1.0:
+            return
+        if not self.num_labels:
+            raise D3UserError(f"--guidance {guidance:g}: {self.checkpoint} is an unconditional model; guidance "
+                              "needs a model conditioned on labels")
+        if not self.supports_guidance:
+            raise D3UserError(f"--guidance {guidance:g}: {self.checkpoint} was trained without label dropout "
+                              "(training.label_dropout=0), so it has no unconditional score to guide with; retrain "
+                              "with training.label_dropout=0.1 (the default for new runs) or drop --guidance")
+
+    def plan_rows(self, label_rows: np.ndarray | None, num: int,
+                  options: SamplingOptions | None = None) -> tuple[np.ndarray | None, int]:
+        """Check a request; return ``(label rows repeated num times [R*num, C] or None, number of sequences)``.
+
+        Unconditional sampling of a conditional model (``options.guidance`` 0) needs no labels: it draws ``num``
+        sequences. Templates and start sequences of ``options`` must have one row, or one per sequence.
+        """
+        labels, total = self._label_plan(label_rows, num, 1.0 if options is None else options.guidance)
+        for name, value in (("--template", None if options is None else options.template),
+                            ("--start-from", None if options is None else options.start)):
+            if value is not None:
+                value.check_designs(total, name)
+        return labels, total
+
+    def _label_plan(self, label_rows: np.ndarray | None, num: int, guidance: float) -> tuple[np.ndarray | None, int]:
+        if num < 1:
+            raise D3UserError(f"--num {num}: must be at least 1")
         if self.num_labels and (label_rows is None or len(label_rows) == 0):
+            if guidance == 0.0:
+                return None, num
             example = ",".join(f"{n}=1.0" for n in self.label_names)
             raise D3UserError(f"the model is conditioned on {', '.join(self.label_names)}: give --labels "
                               f"{example} (or a CSV of label rows), or --labels-from test")
-        if num < 1:
-            raise D3UserError(f"--num {num}: must be at least 1")
         if not self.num_labels:
             return None, num
         rows = np.asarray(label_rows, dtype=np.float32).reshape(len(label_rows), -1)
@@ -186,68 +309,76 @@ class SamplingModel:
             raise D3UserError(f"label rows have {rows.shape[1]} column(s); the model takes {self.num_labels}")
         return label_parsing.expand(rows, num), rows.shape[0] * num
 
-    def resolve(self, precision: str | None, predictor: str | None) -> tuple[str, str]:
-        """``(precision, predictor)`` with the defaults filled in (see :func:`default_precision`)."""
-        precision = check_precision(precision) if precision else default_precision(self.device,
-                                                                                   self.recorded_precision)
-        return precision, (predictor or self.default_predictor).lower()
-
-    def iter_samples(self, label_rows: np.ndarray | None = None, num: int = 1, *, steps: int = DEFAULT_STEPS,
-                     predictor: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, seed: int = 0,
-                     precision: str | None = None, on_step: Callable[[int, int], None] | None = None):
-        """Yield ``(start, tokens [b, L], labels [b, C] | None)`` chunks of ``num`` sequences per label row."""
-        labels, total = self.plan_rows(label_rows, num)
-        precision, predictor = self.resolve(precision, predictor)
-        for start, tokens in iter_chunks(self.model, self.graph, self.noise, length=self.length, num=total,
-                                         labels=labels, steps=steps, predictor=predictor, batch_size=batch_size,
-                                         seed=seed, device=self.device, precision=precision, on_step=on_step):
-            yield start, tokens, (None if labels is None else labels[start:start + len(tokens)])
-
-    @property
-    def default_predictor(self) -> str:
-        return str((self.config.get("sampling") or {}).get("predictor") or "analytic")
+    def iter_samples(self, label_rows: np.ndarray | None = None, num: int = 1, *, shard: Shard | None = None,
+                     on_step: Callable[[int, int], None] | None = None, resolved: SamplingOptions | None = None,
+                     **options):
+        """Yield ``(start, tokens [b, L], labels [b, C] | None)`` chunks of ``num`` sequences per label row; with
+        ``shard`` only that shard's rows (``start`` counts from the shard's first row). ``resolved``: options
+        already resolved with :meth:`resolve` (then ``options`` must be empty)."""
+        resolved = resolved or self.resolve(SamplingOptions(**options))
+        labels, total = self.plan_rows(label_rows, num, resolved)
+        first, stop = shard.rows(total) if shard is not None else (0, total)
+        model_labels = labels
+        if labels is None and resolved.guidance == 0.0 and self.num_labels:  # null rows: the values are ignored
+            model_labels = np.zeros((total, self.num_labels), dtype=np.float32)
+        part = slice(first, stop)
+        for start, tokens in iter_chunks(
+                self.model, self.graph, self.noise, length=self.length, num=stop - first,
+                labels=None if model_labels is None else model_labels[part], steps=resolved.steps,
+                predictor=resolved.predictor, batch_size=resolved.batch_size, seed=resolved.seed,
+                device=self.device, precision=resolved.precision, denoise=resolved.denoise, first_index=first,
+                guidance=resolved.guidance, template=_rows(resolved.template, part),
+                start=_rows(resolved.start, part), start_at=resolved.start_at, on_step=on_step):
+            yield start, tokens, (None if labels is None else labels[first + start:first + start + len(tokens)])
 
     def sample(self, label_rows: np.ndarray | None = None, num: int = 1, *, source_rows: np.ndarray | None = None,
-               reference_split: str | None = None, steps: int = DEFAULT_STEPS, predictor: str | None = None,
-               batch_size: int = DEFAULT_BATCH_SIZE, seed: int = 0, precision: str | None = None,
-               on_step: Callable[[int, int], None] | None = None) -> SampleSet:
+               reference_split: str | None = None, on_step: Callable[[int, int], None] | None = None,
+               resolved: SamplingOptions | None = None, **options) -> SampleSet:
         """``num`` sequences per label row, in memory, as a :class:`SampleSet` (tokens ``[R * num, L]``)."""
-        precision, predictor = self.resolve(precision, predictor)
+        resolved = resolved or self.resolve(SamplingOptions(**options))
         parts, labels_out = [], []
-        for _, tokens, labels in self.iter_samples(label_rows, num, steps=steps, predictor=predictor,
-                                                   batch_size=batch_size, seed=seed, precision=precision,
-                                                   on_step=on_step):
+        for _, tokens, labels in self.iter_samples(label_rows, num, on_step=on_step, resolved=resolved):
             parts.append(tokens)
             labels_out.append(labels)
         tokens = np.concatenate(parts) if parts else np.zeros((0, self.length), np.uint8)
         labels = None if not labels_out or labels_out[0] is None else np.concatenate(labels_out)
         rows = None if source_rows is None else np.repeat(np.asarray(source_rows, np.int64), num)
-        meta = self.metadata(steps=steps, predictor=predictor, seed=seed, precision=precision, device=self.device,
-                             num_per_row=num, reference_split=reference_split)
-        return SampleSet(tokens, labels, list(self.label_names), rows, meta)
+        meta = self.metadata(**resolved.describe(), device=self.device, num_per_row=num,
+                             reference_split=reference_split)
+        return SampleSet(tokens, labels, list(self.label_names), rows, meta, np.arange(len(tokens)))
 
     def sample_to_file(self, path: str | os.PathLike, label_rows: np.ndarray | None = None, num: int = 1, *,
                        source_rows: np.ndarray | None = None, reference_split: str | None = None,
-                       steps: int = DEFAULT_STEPS, predictor: str | None = None,
-                       batch_size: int = DEFAULT_BATCH_SIZE, seed: int = 0, precision: str | None = None,
-                       overwrite: bool = False, on_step: Callable[[int, int], None] | None = None,
-                       extra_metadata: dict | None = None) -> dict[str, Any]:
-        """Stream the sequences into ``path`` (format from the extension; atomic). Returns a summary dict."""
-        precision, predictor = self.resolve(precision, predictor)
-        rows = None if source_rows is None else np.repeat(np.asarray(source_rows, np.int64), num)
-        meta = self.metadata(steps=steps, predictor=predictor, seed=seed, precision=precision, device=self.device,
-                             num_per_row=num, reference_split=reference_split, **(extra_metadata or {}))
+                       shard: Shard | None = None, overwrite: bool = False,
+                       on_step: Callable[[int, int], None] | None = None, extra_metadata: dict | None = None,
+                       resolved: SamplingOptions | None = None, **options) -> dict[str, Any]:
+        """Stream the sequences into ``path`` (format from the extension; atomic). Returns a summary dict.
+
+        With ``shard``, only that shard's rows are drawn (their ids and metadata say which rows; join the shard
+        files with :func:`d3core.generation.shards.merge_shards`, ``d3 merge``).
+        """
+        resolved = resolved or self.resolve(SamplingOptions(**options))
+        _, total = self.plan_rows(label_rows, num, resolved)
+        first, stop = shard.rows(total) if shard is not None else (0, total)
+        rows = None if source_rows is None else np.repeat(np.asarray(source_rows, np.int64), num)[first:stop]
+        sharding = {} if shard is None else {"shard": {"index": shard.index, "count": shard.count},
+                                             "first_index": first, "total": total}
+        meta = self.metadata(**resolved.describe(), device=self.device, num_per_row=num,
+                             reference_split=reference_split, **sharding, **(extra_metadata or {}))
         started = time.perf_counter()
         count = 0
-        with SampleWriter(path, self.label_names, meta, overwrite=overwrite) as writer:
-            for start, tokens, labels in self.iter_samples(label_rows, num, steps=steps, predictor=predictor,
-                                                           batch_size=batch_size, seed=seed, precision=precision,
-                                                           on_step=on_step):
+        with SampleWriter(path, self.label_names, meta, overwrite=overwrite, first_index=first) as writer:
+            for start, tokens, labels in self.iter_samples(label_rows, num, shard=shard, on_step=on_step,
+                                                           resolved=resolved):
                 writer.write(tokens, labels, None if rows is None else rows[start:start + len(tokens)])
                 count += len(tokens)
         seconds = time.perf_counter() - started
-        return {"path": Path(path), "num": count, "seconds": seconds, "per_second": count / max(seconds, 1e-9),
-                "precision": precision, "predictor": predictor, "device": self.device}
+        return {"path": Path(path), "num": count, "total": total, "first_index": first, "seconds": seconds,
+                "per_second": count / max(seconds, 1e-9), "options": resolved, "device": self.device}
+
+
+def _rows(template: Template | None, part: slice) -> Template | None:
+    return None if template is None else template.select(part.start, part.stop)
 
 
 def _existing(path: Path | None) -> str | None:

@@ -2,7 +2,8 @@
 
 A sample set is sequences (tokens 0..3 = A, C, G, T, ``uint8 [N, L]``), the labels each was conditioned on
 (``float32 [N, C]`` with their names), optionally the reference-split row each was drawn for (``--labels-from``;
-``-1`` for none) and metadata (checkpoint, steps, predictor, seed, precision, ...).
+``-1`` for none), metadata (checkpoint, steps, predictor, seed, precision, ...) and each sequence's global index
+``i`` in its design set (the ``d3_<i>`` id; a ``--shard`` file starts at its first row, ``first_index``).
 
 ==========  =====================================================================================================
 ``.fasta``  ``>d3_<i> dev=4 hk=1.5 ref=test:17`` then the sequence; labels and reference row in the header
@@ -22,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -57,6 +59,7 @@ class SampleSet:
     label_names: list[str] = field(default_factory=list)
     rows: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    index: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
@@ -79,11 +82,12 @@ class SampleWriter(AtomicWriter):
     """Write a sample file chunk by chunk: ``with SampleWriter(path, names, metadata) as w: w.write(tokens, labels)``.
 
     The file is committed (renamed into place) when the ``with`` block ends without an exception; otherwise the
-    temporary file is removed and an existing file of that name is left untouched.
+    temporary file is removed and an existing file of that name is left untouched. Sequence ids count from
+    ``first_index`` (``d3_<first_index>``, ...).
     """
 
     def __init__(self, path: str | os.PathLike, label_names: Sequence[str] = (), metadata: dict | None = None, *,
-                 overwrite: bool = False):
+                 overwrite: bool = False, first_index: int = 0):
         self.path = Path(path)
         self.format = format_of(self.path)
         if self.path.exists() and not overwrite:
@@ -93,6 +97,7 @@ class SampleWriter(AtomicWriter):
         self.label_names = [str(n) for n in label_names]
         self.metadata = dict(metadata or {})
         self.split = self.metadata.get("reference_split")
+        self.first_index = int(first_index)
         self.count = 0
         super().__init__(self.path)
         self._tmp = self.tmp
@@ -119,7 +124,7 @@ class SampleWriter(AtomicWriter):
         rows = None if rows is None else np.asarray(rows, dtype=np.int64).reshape(b)
         if self.format == "fasta":
             for i, seq in enumerate(decode(tokens) if b else []):
-                fields = [f"d3_{self.count + i}"]
+                fields = [f"d3_{self.first_index + self.count + i}"]
                 if labels is not None:
                     fields.append(format_labels(self.label_names, labels[i]))
                 if rows is not None and rows[i] >= 0:
@@ -129,7 +134,7 @@ class SampleWriter(AtomicWriter):
             for i, seq in enumerate(decode(tokens) if b else []):
                 values = [format_value(v) for v in labels[i]] if labels is not None else [""] * len(self.label_names)
                 ref = self._ref(int(rows[i])) if rows is not None else ""
-                self._csv.writerow([f"d3_{self.count + i}", seq, *values, ref])
+                self._csv.writerow([f"d3_{self.first_index + self.count + i}", seq, *values, ref])
         elif self.format == "h5":
             self._write_h5(tokens, labels, rows)
         else:
@@ -200,7 +205,8 @@ def write_samples(path: str | os.PathLike, samples: SampleSet, *, overwrite: boo
     """Write a whole :class:`SampleSet` (format from the extension), atomically."""
     metadata = dict(samples.metadata)
     metadata.setdefault("length", samples.length)
-    with SampleWriter(path, samples.label_names, metadata, overwrite=overwrite) as writer:
+    with SampleWriter(path, samples.label_names, metadata, overwrite=overwrite,
+                      first_index=int(metadata.get("first_index", 0))) as writer:
         writer.write(samples.tokens, samples.labels, samples.rows)
     return Path(path)
 
@@ -217,6 +223,16 @@ def read_samples(path: str | os.PathLike) -> SampleSet:
     if len(samples) == 0:
         raise D3UserError(f"{path}: holds no sequences")
     return samples
+
+
+def _index_of_ids(ids: Sequence[str]) -> np.ndarray | None:
+    """Global indices from ``d3_<i>`` ids (None unless every id has that form)."""
+    numbers = [re.fullmatch(r"d3_(\d+)", str(i).strip()) for i in ids]
+    return np.asarray([int(m.group(1)) for m in numbers], np.int64) if numbers and all(numbers) else None
+
+
+def _index_of_metadata(metadata: dict, n: int) -> np.ndarray:
+    return int(metadata.get("first_index", 0)) + np.arange(n, dtype=np.int64)
 
 
 def _parse_ref(text: str) -> tuple[str | None, int]:
@@ -253,7 +269,8 @@ def _read_fasta(path: Path) -> SampleSet:
         np.zeros((0, 0), np.uint8)
     labels = np.asarray(values, dtype=np.float32) if names else None
     metadata = {"reference_split": split} if split else {}
-    return SampleSet(tokens, labels, list(names or []), np.asarray(refs, dtype=np.int64), metadata)
+    index = _index_of_ids([h.split()[0] if h.split() else "" for h in headers])
+    return SampleSet(tokens, labels, list(names or []), np.asarray(refs, dtype=np.int64), metadata, index)
 
 
 def _read_csv(path: Path) -> SampleSet:
@@ -285,7 +302,8 @@ def _read_csv(path: Path) -> SampleSet:
             if ref_col < len(r) and r[ref_col].strip():
                 split, refs[i] = _parse_ref(r[ref_col].strip())
     metadata = {"reference_split": split} if split else {}
-    return SampleSet(tokens, labels, names if labels is not None else [], refs, metadata)
+    index = _index_of_ids([r[lower.index("id")] for r in body]) if "id" in lower else None
+    return SampleSet(tokens, labels, names if labels is not None else [], refs, metadata, index)
 
 
 def _read_npz(path: Path) -> SampleSet:
@@ -301,7 +319,7 @@ def _read_npz(path: Path) -> SampleSet:
             metadata = json.loads(str(f["metadata"])) if "metadata" in f else {}
     except (OSError, ValueError) as exc:
         raise D3UserError(f"{path}: not a readable .npz file ({exc})") from exc
-    return SampleSet(tokens, labels, names, rows, metadata)
+    return SampleSet(tokens, labels, names, rows, metadata, _index_of_metadata(metadata, len(tokens)))
 
 
 def _read_h5(path: Path) -> SampleSet:
@@ -320,4 +338,5 @@ def _read_h5(path: Path) -> SampleSet:
             metadata = json.loads(f.attrs.get("metadata", "{}"))
     except OSError as exc:
         raise D3UserError(f"{path}: not a readable HDF5 file ({exc})") from exc
-    return SampleSet(tokens, labels, names if labels is not None else [], rows, metadata)
+    return SampleSet(tokens, labels, names if labels is not None else [], rows, metadata,
+                     _index_of_metadata(metadata, len(tokens)))

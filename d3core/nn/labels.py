@@ -5,6 +5,9 @@ Modes (the vocabulary of ``label_modes`` in architecture and dataset metadata):
 - ``"global"``: one label vector per sequence, ``[B, C]`` (DeepSTARR: C = 2, MPRA: C = 3);
 - ``"per_position"``: one label vector per position, ``[B, L, C]`` (promoter: C = 1);
 - ``"none"``: no labels (``labels is None``; the architecture was built with ``num_labels = 0``).
+
+:func:`check_null_mask` and :func:`with_null_condition` implement the null condition of the architecture contract
+(:mod:`d3core.architecture`): rows marked in ``null_mask [B]`` get a learned null value instead of their labels.
 """
 from __future__ import annotations
 
@@ -60,3 +63,31 @@ def check_labels(
             f"expected {list(want)} (model.num_labels={num_labels}); fix model.num_labels or the label tensor"
         )
     return mode
+
+
+def check_null_mask(null_mask: torch.Tensor | None, tokens: torch.Tensor, has_null: bool,
+                    arch: str = "the architecture") -> torch.Tensor | None:
+    """Check a ``null_mask`` argument: None, or a ``[B]`` bool tensor on a network built with a null condition.
+
+    Returns the mask.
+    """
+    if null_mask is None:
+        return None
+    if not has_null:
+        raise D3UserError(
+            f"{arch} was built without a null condition (the run trained without label dropout), so it cannot "
+            "replace labels by the null condition; train with training.label_dropout > 0 for classifier-free guidance"
+        )
+    if null_mask.dtype != torch.bool or tuple(null_mask.shape) != (tokens.shape[0],):
+        raise D3UserError(f"{arch}: null_mask must be a bool tensor of shape [{tokens.shape[0]}] (one flag per row), "
+                          f"got {null_mask.dtype} {tuple(null_mask.shape)}")
+    return null_mask
+
+
+def with_null_condition(values: torch.Tensor, null_mask: torch.Tensor | None, null_value: torch.Tensor) -> torch.Tensor:
+    """``values [B, ...]`` with the rows marked in ``null_mask [B]`` replaced by ``null_value`` (broadcast over the
+    remaining dimensions, e.g. ``[H]`` over ``[B, L, H]``); ``values`` itself when ``null_mask`` is None."""
+    if null_mask is None:
+        return values
+    mask = null_mask.reshape(-1, *([1] * (values.dim() - 1)))
+    return torch.where(mask, null_value.to(values.dtype), values)

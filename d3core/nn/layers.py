@@ -1,9 +1,20 @@
-"""Small building blocks: fp32 layer norm, fp32 embeddings under autocast, adaLN modulation, self-logit zeroing."""
+"""Small building blocks: fp32 layer norm (with its fused adaLN modulation), fp32 embeddings under autocast,
+the tanh GELU, self-logit zeroing.
+
+They compute what the original D3 layers compute, in fewer passes over memory: the score networks are small enough on
+a CPU for elementwise passes and temporaries to matter (see ``benchmarks/sampling.py``).
+"""
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+#: 2 * sqrt(2 / pi): 0.5 * (1 + tanh(a)) = sigmoid(2 a) with a = sqrt(2 / pi) * (x + 0.044715 x^3)
+_GELU_SCALE = 2.0 * math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
 
 
 def in_fp32(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -19,6 +30,7 @@ class LayerNorm(nn.Module):
 
     ``x [..., dim]`` -> fp32 ``[..., dim]`` (eps 1e-5). With :func:`in_fp32`, the only places where an architecture
     controls precision: the architectures never autocast by themselves (Lightning's precision plugin does).
+    :meth:`modulated` applies the adaLN modulation in the same pass.
     """
 
     def __init__(self, dim: int, eps: float = 1e-5):
@@ -29,8 +41,14 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=x.device.type, enabled=False):
-            x = F.layer_norm(x.float(), [self.dim], eps=self.eps)
-            return x * self.weight.float()
+            return F.layer_norm(x.float(), [self.dim], weight=self.weight.float(), eps=self.eps)
+
+    def modulated(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``modulate(self(x), shift, scale)`` = ``norm(x) * (weight * (1 + scale)) + shift`` (``shift``/``scale``
+        ``[B, 1, dim]``), with the weight folded into the small factor: two passes over ``x`` instead of four."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            normed = F.layer_norm(x.float(), [self.dim], eps=self.eps)
+            return torch.addcmul(shift.float(), normed, self.weight.float() * (1 + scale.float()))
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}"
@@ -38,7 +56,28 @@ class LayerNorm(nn.Module):
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """adaLN modulation ``x * (1 + scale) + shift`` (``shift``/``scale`` broadcast, e.g. ``[B, 1, H]``)."""
-    return x * (1 + scale) + shift
+    return torch.addcmul(shift, x, 1 + scale)
+
+
+def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    """GELU, tanh approximation: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+
+    For fp32 CPU tensors that need no gradient (sampling) it is computed as the identical
+    ``x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))`` in four passes on one temporary: about twice as fast as
+    ATen's tanh GELU on CPUs without a vectorised tanh, and equal to it within 1e-6. Everywhere else (training, GPU, half
+    precision) it is ``F.gelu(x, approximate="tanh")``.
+    """
+    if x.device.type != "cpu" or x.dtype != torch.float32 or (torch.is_grad_enabled() and x.requires_grad):
+        return F.gelu(x, approximate="tanh")
+    z = torch.addcmul(x.new_full((), _GELU_SCALE), x, x, value=_GELU_CUBIC * _GELU_SCALE)  # K (1 + c x^2)
+    return z.mul_(x).sigmoid_().mul_(x)
+
+
+class TanhGELU(nn.Module):
+    """:func:`gelu_tanh` as a module (no parameters: a drop-in for ``nn.GELU(approximate="tanh")``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return gelu_tanh(x)
 
 
 def zero_self_logit(log_scores: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

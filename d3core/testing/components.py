@@ -1,4 +1,5 @@
-"""The tiny test components: ``tiny-dna`` (dataset) and ``tiny-arch`` (architecture).
+"""The tiny test components: ``tiny-dna`` (dataset) and ``tiny-arch`` (architecture); ``two-motifs`` (a dataset
+with a strong, known motif -> activity rule, for conditioning tests and benchmarks).
 
 Both follow the public contracts (:class:`d3core.data.SequenceDataset`, :class:`d3core.architecture.Architecture`),
 so they pair with any plugin under test: a dataset plugin trains against ``tiny-arch``, an architecture plugin on
@@ -34,16 +35,33 @@ class TinyDataset(SequenceDataset):
     synth_noise = 0.2
 
 
+class TwoMotifDataset(SequenceDataset):
+    """100 bp, DeepSTARR's layout and labels, two strong planted motifs: AP-1 drives ``dev``, Dref drives ``hk``
+    (about one of each per sequence). The ground truth of a design is its motif count, so conditioning and guidance
+    can be measured without an oracle. Not registered by default: register it where it is used."""
+
+    name = "two-motifs"
+    description = "DeepSTARR layout, 100 bp, AP-1 -> dev and Dref -> hk (conditioning tests and benchmarks)"
+    length = 100
+    label_names = ("dev", "hk")
+    label_mode = "global"
+    filename = "two-motifs.h5"
+    motifs = (Motif("AP-1", "TGASTCA", {"dev": 1.0}, rate=1.0), Motif("Dref", "TATCGATA", {"hk": 1.0}, rate=1.0))
+    synth_baseline = {"dev": 0.0, "hk": 0.0}
+    synth_noise = 0.3
+
+
 class TinyArchitecture(Architecture):
     """A small convolutional score network (:class:`d3core.testing.network.SmallConvNet`), a few thousand weights.
 
     Keys: ``hidden_size`` (channels), ``n_blocks`` (residual conv blocks), ``kernel_size``, ``num_labels``,
-    ``label_mode``, ``tokens``.
+    ``label_mode``, ``tokens``; ``null_condition`` (label dropout) adds a learned null label embedding.
     """
 
     name = "tiny-arch"
     description = "tests only: a small convolutional score network"
     label_modes = ("global", "per_position", "none")
+    null_condition = True
     defaults = {"tokens": 4, "num_labels": 0, "label_mode": "global", "hidden_size": 32, "n_blocks": 2,
                 "kernel_size": 5}
     presets = {"tiny": {"hidden_size": 16, "n_blocks": 2}, "paper": {"hidden_size": 32, "n_blocks": 2}}
@@ -60,4 +78,5 @@ class TinyArchitecture(Architecture):
                             n_blocks=cls.positive_int(config, "n_blocks"),
                             kernel_size=cls.positive_int(config, "kernel_size"),
                             num_labels=cls.positive_int(config, "num_labels", minimum=0),
-                            label_mode=cls.choice(config, "label_mode", cls.label_modes))
+                            label_mode=cls.choice(config, "label_mode", cls.label_modes),
+                            null_condition=bool(config.get("null_condition", False)))

@@ -22,7 +22,7 @@ from d3core.registry import normalize_name
 from d3core.testing import plugin as testing_plugin
 
 __all__ = ["fresh_manager", "registered", "process_manager", "write_tiny_h5", "tiny_batch", "train_smoke",
-           "SMOKE_OVERRIDES"]
+           "check_null_condition", "SMOKE_OVERRIDES"]
 
 #: settings of :func:`train_smoke`: a few rows per batch, validation after the last step, no loggers, CPU, fp32
 SMOKE_OVERRIDES: dict[str, Any] = {
@@ -126,6 +126,55 @@ def tiny_batch(batch: int = 4, length: int = 32, num_labels: int = 1, *, label_m
         labels = torch.randn(batch, num_labels, generator=generator)
     sigma = 0.01 + 4.99 * torch.rand(batch, generator=generator)
     return x, labels, sigma
+
+
+def check_null_condition(architecture, model_config: Mapping[str, Any] | None = None, *, preset: str = "tiny",
+                         batch: int = 4, length: int = 32, num_labels: int = 1, label_mode: str = "global") -> None:
+    """Assert that an architecture follows the null-condition contract of :mod:`d3core.architecture` (for
+    classifier-free guidance); raises ``AssertionError`` naming what is wrong.
+
+    Checked, with random weights: the class declares ``null_condition = True``; built without it, the network refuses
+    a ``null_mask``; built with it, it has parameters of its own (new ones, or wider ones for a mask channel), ``network.null_condition`` is true, an all-false
+    ``null_mask`` gives exactly the output without one, the output of null rows does not depend on their labels but
+    does on the null condition's own (trainable) parameters.
+    """
+    import torch
+
+    assert getattr(architecture, "null_condition", False), f"{architecture.__name__}.null_condition is not True"
+    config = {"num_labels": num_labels, "length": length, "label_mode": label_mode, **dict(model_config or {})}
+    plain = architecture.build(config, preset=preset).eval()
+    guided = architecture.build({**config, "null_condition": True}, preset=preset).eval()
+    assert not getattr(plain, "null_condition", False), "built without null_condition, network.null_condition is true"
+    assert getattr(guided, "null_condition", False), "built with null_condition, network.null_condition is not true"
+    shapes = {name: tuple(p.shape) for name, p in plain.named_parameters()}
+    extra = sorted(name for name, p in guided.named_parameters() if shapes.get(name) != tuple(p.shape))
+    assert extra, "the null condition adds no parameters (it must be learned, not a fixed label value)"
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in guided.parameters():
+            parameter.copy_(0.1 * torch.randn(parameter.shape, generator=generator))
+    tokens, labels, sigma = tiny_batch(batch, length, num_labels, label_mode=label_mode)
+    with torch.no_grad():
+        reference = guided(tokens, labels, sigma)
+        none_null = guided(tokens, labels, sigma, null_mask=torch.zeros(batch, dtype=torch.bool))
+        assert torch.equal(reference, none_null), "an all-false null_mask changes the output"
+        mask = torch.arange(batch) % 2 == 0
+        other_labels = labels + 3.0
+        a = guided(tokens, labels, sigma, null_mask=mask)
+        b = guided(tokens, other_labels, sigma, null_mask=mask)
+        assert torch.equal(a[mask], b[mask]), "the output of null rows depends on their label values"
+        assert not torch.allclose(a[~mask], b[~mask]), "the labels do not reach the output"
+        assert torch.equal(a[~mask], reference[~mask]), "null rows change the output of the other rows"
+    guided(tokens, labels, sigma, null_mask=mask)[mask].square().sum().backward()
+    named = dict(guided.named_parameters())
+    assert any(named[name].grad is not None and named[name].grad.abs().sum() > 0 for name in extra), \
+        f"the null condition's parameters {extra} get no gradient from null rows"
+    try:
+        plain(tokens, labels, sigma, null_mask=mask)
+    except Exception:
+        pass
+    else:
+        raise AssertionError("a network built without null_condition accepted a null_mask")
 
 
 def train_smoke(manager: D3PluginManager | None, work_dir: str | os.PathLike, *, dataset: str = "tiny-dna",

@@ -1,7 +1,7 @@
 """``SmallConvNet``: a few residual 1-D convolutions, conditioned on the noise level and the labels.
 
 Forward contract of every d3 score network: ``model(tokens [B, L] long, labels [B, C] | [B, L, C] | None,
-sigma [B]) -> log_scores [B, L, V]`` (float32).
+sigma [B]) -> log_scores [B, L, V]`` (float32); with a null condition also ``null_mask [B]`` (bool, keyword).
 """
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import math
 
 import torch
 from torch import nn
+
+from d3core.nn import check_null_mask, with_null_condition
 
 
 def noise_features(sigma: torch.Tensor, dim: int) -> torch.Tensor:
@@ -24,23 +26,29 @@ class SmallConvNet(nn.Module):
     """Token embedding + noise/label conditioning + ``n_blocks`` residual convolutions + a linear read-out."""
 
     def __init__(self, *, tokens: int = 4, hidden: int = 32, n_blocks: int = 2, kernel_size: int = 5,
-                 num_labels: int = 0, label_mode: str = "global"):
+                 num_labels: int = 0, label_mode: str = "global", null_condition: bool = False):
         super().__init__()
         self.hidden = hidden
         self.label_mode = label_mode if num_labels else "none"
+        self.null_condition = bool(null_condition and num_labels)
         self.embed = nn.Embedding(tokens, hidden)
         self.noise_mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.label_proj = nn.Linear(num_labels, hidden) if num_labels else None
+        self.null_label = nn.Parameter(torch.zeros(hidden)) if self.null_condition else None
         self.norms = nn.ModuleList(nn.GroupNorm(1, hidden) for _ in range(n_blocks))
         self.convs = nn.ModuleList(nn.Conv1d(hidden, hidden, kernel_size, padding=kernel_size // 2)
                                    for _ in range(n_blocks))
         self.out = nn.Linear(hidden, tokens)
 
-    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor,
+                null_mask: torch.Tensor | None = None) -> torch.Tensor:
+        null_mask = check_null_mask(null_mask, tokens, self.null_condition, arch="tiny-arch")
         h = self.embed(tokens)                                               # [B, L, H]
         cond = self.noise_mlp(noise_features(sigma, self.hidden))            # [B, H]
         if self.label_proj is not None and labels is not None:
             projected = self.label_proj(labels.float())
+            if self.null_label is not None:                                  # learned null condition
+                projected = with_null_condition(projected, null_mask, self.null_label)
             if projected.dim() == 2:                                         # global labels [B, C]
                 cond = cond + projected
             else:                                                            # per-position labels [B, L, C]

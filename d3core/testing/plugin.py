@@ -22,4 +22,4 @@ def register_datasets(register):
 def register_architectures(register):
     register(TINY_ARCH, "d3core.testing.components:TinyArchitecture",
              description="tests only: a small convolutional score network (d3core.testing)",
-             presets=["tiny", "paper"], label_modes=["global", "per_position", "none"])
+             presets=["tiny", "paper"], label_modes=["global", "per_position", "none"], null_condition=True)

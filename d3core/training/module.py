@@ -1,6 +1,7 @@
 """``D3LightningModule``: the SEDD objective, AdamW with linear warm-up, EMA, and what goes into checkpoints."""
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
@@ -9,6 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 # the checkpoint keys d3 writes next to Lightning's own live with the lightning format (importable without Lightning)
+from d3core.architecture import wants_null_condition
 from d3core.builtin.checkpoint_lightning import CONFIG_KEY, EMA_KEY, RNG_KEY, VERSIONS_KEY
 from d3core.checkpoints.models import build_diffusion
 from d3core.checkpoints.optimizer import build_optimizer, warmup_factor
@@ -39,6 +41,11 @@ class D3LightningModule(pl.LightningModule):
         network: the score network ``model(tokens [B, L], labels, sigma [B]) -> log_scores [B, L, V]``.
         versions: ``{distribution: version}`` of the plugins used, stored in checkpoints.
 
+    Label dropout (``training.label_dropout`` = p > 0, classifier-free guidance): each training row gets the network's
+    learned null condition instead of its labels with probability p (a draw from torch's global generator, so resumed
+    runs draw what the uninterrupted run would have); p = 0 draws nothing and trains exactly as the original D3.
+    Validation always uses the labels.
+
     Logged: ``train_loss`` (mean per-sequence loss in nats, per step), ``val_loss`` (EMA weights, fixed stratified draws) and
     ``lr``. Checkpoints carry the config (``d3_config``), the EMA by parameter name (``d3_ema``) and the torch/python
     RNG states (``d3_rng``) besides Lightning's own state.
@@ -60,9 +67,18 @@ class D3LightningModule(pl.LightningModule):
     def _labels(self, labels: torch.Tensor) -> torch.Tensor | None:
         return None if self.config.model.label_mode == "none" else labels.float()
 
+    def _with_label_dropout(self, tokens: torch.Tensor):
+        """The network to train on this batch: with label dropout, rows drawn with probability p get the null
+        condition (``null_mask``)."""
+        if not wants_null_condition(self.config):
+            return self.model
+        drop = torch.rand(tokens.shape[0], device=tokens.device) < float(self.config.training.label_dropout)
+        return functools.partial(self.model, null_mask=drop)
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         tokens, labels = batch
-        loss = sedd_loss(self.model, self.graph, self.noise, tokens, self._labels(labels)).mean()
+        network = self._with_label_dropout(tokens)
+        loss = sedd_loss(network, self.graph, self.noise, tokens, self._labels(labels)).mean()
         self.log("train_loss", loss, prog_bar=True, batch_size=tokens.shape[0])
         self.log("lr", self.optimizers().param_groups[0]["lr"], prog_bar=False, batch_size=tokens.shape[0])
         return loss

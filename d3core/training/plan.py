@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 import d3core
+from d3core.architecture import wants_null_condition
 from d3core.config import ConfigSources, assemble_config, closest_key, peek_selection, unknown_file_keys
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager, get_plugin_manager
@@ -119,6 +120,10 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     dataset_defaults = OmegaConf.to_container(OmegaConf.create(dict(dataset.default_config)))
     dataset_defaults.setdefault("model", {}).update(num_labels=len(dataset.label_names),
                                                     label_mode=dataset.label_mode)
+    if not architecture.null_condition:  # no learned null condition: no label dropout unless asked for (an error)
+        dataset_defaults.setdefault("training", {})["label_dropout"] = 0.0
+    if checkpoint_config:  # checkpoints from before label dropout trained without it
+        checkpoint_config.setdefault("training", {}).setdefault("label_dropout", 0.0)
     layered = replace(sources, flags=dict(sources.flags), overrides=list(sources.overrides))
     layered.flags.update(dataset=dataset_entry.name, arch=arch_entry.name, preset=preset_name)
     model_preset = architecture.preset(preset_name)
@@ -135,6 +140,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
         file_labels = dataset.label_names_in(data_path)
         if len(file_labels) != config.model.num_labels:
             config.model.num_labels = len(file_labels)
+    config.model.null_condition = wants_null_condition(config)  # the network follows training.label_dropout
     run_dir = Path(shared_run_dir or config.work_dir or _default_run_dir(config))
     config.work_dir = str(run_dir)
     if is_rank_zero():

@@ -129,6 +129,13 @@ def test_architecture_example(lab, lab_manager):
         architecture.build({"num_labels": 1, "n_blocks": 0}, preset="tiny")
 
 
+def test_null_condition_example_follows_the_contract(lab):
+    from d3core.testing.helpers import check_null_condition
+    from d3_my_lab.guided import MyGuidedCNN
+
+    check_null_condition(MyGuidedCNN, num_labels=1)
+
+
 def test_training_with_the_logger_callback_and_trainer_hook_then_the_format(lab, lab_manager, tmp_path):
     import torch
 

@@ -10,10 +10,12 @@ from d3core.diffusion import (
     GeometricNoise,
     LogLinearNoise,
     UniformGraph,
+    PREDICTORS,
     analytic_probs,
     build_noise,
     denoise_probs,
     euler_probs,
+    sample_from_score,
 )
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "sedd_math_reference.pt"
@@ -88,3 +90,35 @@ def test_tolerance_detects_a_wrong_formula():
     wrong = UniformGraph(4).staggered_score(score.scatter(-1, x[..., None], 0.0), dsigma)
     with pytest.raises(AssertionError):
         torch.testing.assert_close(wrong, entry["staggered_score"], rtol=RTOL, atol=ATOL)
+
+
+class RecordingDraws:
+    """Draws that keep the weights the loop hands them (and leave the tokens unchanged)."""
+
+    def __init__(self):
+        self.weights = []
+
+    def categorical(self, weights, step):
+        self.weights.append(weights)
+        return self.x
+
+
+@pytest.mark.parametrize("group", list(GRAPHS))
+@pytest.mark.parametrize("predictor", ["analytic", "euler"])
+def test_the_one_sampler_loop_reproduces_the_predictor_outputs(group, predictor):
+    """The loop every sampler runs (registry predictor at t = 0.6, dt = 0.01, then the final denoising step at
+    t = 1e-5) hands the draws exactly the weights the original code computed."""
+    entry = REFERENCE[group]
+    graph, noise = GRAPHS[group]
+    score = entry["log_score"].exp()
+    draws = RecordingDraws()
+    draws.x = entry["x"]
+    with torch.no_grad():
+        sample_from_score(lambda tokens, sigma: score, graph, noise, entry["x"], draws, steps=1,
+                          predictor=predictor, start=0.6, eps=0.59)
+        sample_from_score(lambda tokens, sigma: score, graph, noise, entry["x"], draws, steps=1, predictor="none",
+                          start=0.6, eps=1e-5)
+    step, denoised = draws.weights[0], draws.weights[-1]
+    assert PREDICTORS[predictor] in (analytic_probs, euler_probs)
+    torch.testing.assert_close(step, entry[f"{predictor}_probs(t=0.6,dt=0.01)"].float(), rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(denoised, entry["denoise_probs(t=1e-5)"].float(), rtol=RTOL, atol=ATOL)

@@ -1,16 +1,22 @@
-"""The predictor-corrector sampler (spec §6)."""
+"""The predictor loop (spec §6): predictors, draws, the transition hook and projections."""
+import math
+
 import pytest
 import torch
 
 from d3core.diffusion import (
     PREDICTORS,
     AbsorbingGraph,
+    CounterDraws,
+    GeneratorDraws,
     GeometricNoise,
     LogLinearNoise,
     UniformGraph,
     denoise_probs,
     get_predictor,
+    model_score_fn,
     sample,
+    sample_from_score,
 )
 
 SETUPS = {
@@ -57,7 +63,7 @@ class ExactScoreModel(torch.nn.Module):
 def test_get_predictor():
     assert set(PREDICTORS) == {"euler", "analytic", "none"}
     assert get_predictor("Analytic") is PREDICTORS["analytic"]
-    with pytest.raises(ValueError, match="unknown predictor 'heun'; valid predictors: euler, analytic, none"):
+    with pytest.raises(ValueError, match="unknown predictor 'heun'; valid predictors: analytic, euler, none"):
         get_predictor("heun")
 
 
@@ -133,3 +139,70 @@ def test_sampling_on_cuda():
     tokens = sample(model, graph, noise, (4, 8), labels=torch.randn(4, 2), steps=3,
                     generator=torch.Generator("cuda").manual_seed(0))
     assert tokens.device.type == "cuda" and tokens.shape == (4, 8)
+
+
+def _loop(model, graph, noise, x, draws, **kwargs):
+    with torch.no_grad():
+        return sample_from_score(model_score_fn(model, torch.zeros(x.shape[0], 2)), graph, noise, x, draws, **kwargs)
+
+
+def test_transition_hook_sees_each_step_and_can_replace_the_draw():
+    """The per-step hook (for candidate selection) gets the step's weights; returning step.draw() changes nothing."""
+    graph, noise = SETUPS["uniform-geometric"]
+    model = TinyModel().eval()
+    x = torch.randint(0, 4, (5, 12), generator=torch.Generator().manual_seed(0))
+    plain = _loop(model, graph, noise, x, CounterDraws(3, torch.arange(5)), steps=6)
+    seen = []
+
+    def same(step):
+        seen.append((step.index, round(step.t, 6), step.weights.shape))
+        return step.draw()
+
+    hooked = _loop(model, graph, noise, x, CounterDraws(3, torch.arange(5)), steps=6, transition=same)
+    assert torch.equal(plain, hooked)
+    assert [i for i, _, _ in seen] == list(range(6)) and seen[0][1] == 1.0 and seen[0][2] == (5, 12, 4)
+    greedy = _loop(model, graph, noise, x, CounterDraws(3, torch.arange(5)), steps=6, denoise=False,
+                   transition=lambda step: step.weights.argmax(dim=-1))
+    again = _loop(model, graph, noise, x, CounterDraws(4, torch.arange(5)), steps=6, denoise=False,
+                  transition=lambda step: step.weights.argmax(dim=-1))
+    assert torch.equal(greedy, again)  # the hook's choice replaced the random draw
+
+
+def test_projection_holds_fixed_positions_in_every_step():
+    graph, noise = SETUPS["uniform-geometric"]
+    model = TinyModel().eval()
+    fixed = torch.zeros(4, 10, dtype=torch.bool)
+    fixed[:, :3] = True
+    template = torch.full((4, 10), 2)
+    states = []
+
+    def project(x):
+        x = torch.where(fixed, template, x)
+        states.append(x.clone())
+        return x
+
+    draws = CounterDraws(0, torch.arange(4))
+    x = project(draws.limit(graph, 10))
+    out = _loop(model, graph, noise, x, draws, steps=5, project=project)
+    assert len(states) == 1 + 5 + 1  # start, every step, denoising
+    assert all(bool((state[:, :3] == 2).all()) for state in states) and torch.equal(out, states[-1])
+    assert (out[:, 3:] != 2).any()
+
+
+def test_counter_draws_categorical_law_and_independence_of_the_batch():
+    weights = torch.tensor([0.5, 0.0, -0.2, 1.5]).expand(4000, 25, 4)
+    draws = CounterDraws(9, torch.arange(4000))
+    picked = draws.categorical(weights, 0)
+    freq = torch.bincount(picked.flatten(), minlength=4).double() / picked.numel()
+    torch.testing.assert_close(freq, torch.tensor([0.25, 0.0, 0.0, 0.75], dtype=torch.float64), atol=0.01, rtol=0)
+    # rows 10..19 alone draw what they draw within the whole batch
+    assert torch.equal(CounterDraws(9, torch.arange(10, 20)).categorical(weights[:10], 0), picked[10:20])
+
+
+def test_corrupt_keeps_tokens_with_probability_exp_minus_sigma():
+    graph = UniformGraph(4)
+    x0 = torch.zeros(2000, 50, dtype=torch.long)
+    for draws in (CounterDraws(1, torch.arange(2000)), GeneratorDraws(2000, "cpu", torch.Generator().manual_seed(1))):
+        moved = draws.corrupt(graph, x0, torch.tensor(0.5)) != 0
+        # a position moves with probability 1 - e^-0.5 and then lands on one of the 3 other tokens with 3/4
+        assert abs(float(moved.float().mean()) - (1 - math.exp(-0.5)) * 0.75) < 0.01

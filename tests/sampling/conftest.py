@@ -20,6 +20,10 @@ class TinyModel(torch.nn.Module):
         self.embed = torch.nn.Parameter(torch.randn(vocab, vocab, generator=generator))
         self.position = torch.nn.Parameter(0.3 * torch.randn(64, vocab, generator=generator))
         self.label = torch.nn.Linear(num_labels, vocab) if num_labels else None
+        if self.label is not None:  # seeded like the rest: the same model in every test run
+            with torch.no_grad():
+                self.label.weight.copy_(0.5 * torch.randn(vocab, num_labels, generator=generator))
+                self.label.bias.zero_()
         self.batch_sizes: list[int] = []
 
     def forward(self, tokens, labels, sigma):

@@ -9,7 +9,7 @@ import torch
 
 from d3core.diffusion import GeometricNoise, UniformGraph
 from d3core.generation import generate, iter_chunks
-from d3core.generation.randomness import cell_keys, row_keys, uniforms
+from d3core.diffusion.randomness import cell_keys, row_keys, uniforms
 
 GRAPH, NOISE = UniformGraph(4), GeometricNoise()
 
@@ -79,12 +79,16 @@ def test_sampler_recovers_a_known_distribution(predictor, exact_model):
     np.testing.assert_allclose(freq, probs.numpy(), atol=0.03)
 
 
-def test_low_precision_modes_run_on_cpu(tiny_model):
-    for precision in ("bf16-mixed", "bf16-true"):
+def test_low_precision_modes_never_change_the_callers_weights(tiny_model):
+    with torch.no_grad():
+        tiny_model.embed.add_(1e-3 * torch.arange(16.0).reshape(4, 4))  # not representable in bf16
+    before = {name: tensor.clone() for name, tensor in tiny_model.state_dict().items()}
+    for precision in ("bf16-mixed", "bf16-true", "16-true"):
         tokens = generate(tiny_model, GRAPH, NOISE, length=8, num=3, labels=_labels(3), steps=2, seed=0,
                           precision=precision)
         assert tokens.shape == (3, 8) and tokens.max() <= 3
-    assert next(tiny_model.parameters()).dtype == torch.float32  # cast back after bf16-true
+    after = tiny_model.state_dict()
+    assert all(after[name].dtype == torch.float32 and torch.equal(after[name], before[name]) for name in before)
 
 
 def test_bad_arguments_are_user_errors(tiny_model):
@@ -102,3 +106,12 @@ def test_cpu_and_cuda_draw_the_same_noise():
     cpu = uniforms(row_keys(5, rows, 2, 9), cell_keys((50, 4), "cpu"))
     gpu = uniforms(row_keys(5, rows.cuda(), 2, 9), cell_keys((50, 4), "cuda"))
     assert torch.equal(cpu, gpu.cpu())
+
+
+def test_d3_sample_keeps_freed_memory_unless_told_not_to():
+    import sys
+
+    from d3core.generation.allocator import keep_freed_memory
+
+    assert keep_freed_memory({"D3_MALLOC_TUNING": "0"}) is False
+    assert keep_freed_memory({}) is sys.platform.startswith("linux")

@@ -33,7 +33,7 @@ def test_seed_reproducible_across_batch_sizes_and_formats(d3_cli, trained_checkp
     assert (a.tokens != c.tokens).any()
     meta = a.metadata
     assert meta["steps"] == 3 and meta["seed"] == 11 and meta["precision"] == "32-true"
-    assert meta["predictor"] == "euler" and meta["checkpoint_format"] == "lightning"
+    assert meta["predictor"] == "analytic" and meta["checkpoint_format"] == "lightning"  # the original protocol
     assert len(meta["checkpoint_sha256"]) == 64 and meta["label_names"] == ["dev", "hk"]
 
 

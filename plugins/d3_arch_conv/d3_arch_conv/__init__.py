@@ -18,4 +18,5 @@ def register_architectures(register):
         description="D3's dilated residual CNN (one-hot + label track, GroupNorm, per-block noise conditioning)",
         presets=PRESETS,
         label_modes=LABEL_MODES,
+        null_condition=True,
     )

@@ -9,11 +9,16 @@ Module tree (state-dict keys)::
     norms.N.{weight,bias}                 GroupNorm(1 group, channels)
     final.{0,2}.{weight,bias}             Conv1d(channels -> channels, 1), GELU, Conv1d(channels -> V, 1)
     label_emb.{0,2}.{weight,bias}         Linear(C -> L), SiLU, Linear(L -> L)   (global label mode only)
+    null_track                            [L]   learned null label track (global mode with a null condition only)
 
 Input: one-hot tokens ``[B, L, V]`` plus a label track: in ``global`` mode one channel ``label_emb(labels)`` (the
 trained label MLP of the original), in ``per_position`` mode the raw labels as ``C`` channels, in ``none`` mode
 nothing. Residual layer N: ``out += silu(conv_N(norm_N(out + dense_N(c)[:, :, None])))``.
 The original does not zero the self-logit (``zero_self_logit=False`` reproduces it).
+
+Null condition (classifier-free guidance; built only when the run trains with label dropout): in ``global`` mode the
+rows marked in ``null_mask`` get the learned ``null_track [L]`` instead of ``label_emb(labels)``; in ``per_position``
+mode one more input channel is a mask (1 on null rows, whose label channels are zeroed).
 """
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import D3UserError, TimestepEmbedder, check_labels, in_fp32, zero_self_logit
+from d3core.api import (D3UserError, TimestepEmbedder, check_labels, check_null_mask, in_fp32, with_null_condition,
+                         zero_self_logit)
 
 KERNEL_SIZE = 9
 PAPER_DILATIONS = (1, 1, 4, 16, 64)
@@ -41,9 +47,10 @@ class Dense(nn.Module):
 class ConvNet(nn.Module):
     """The D3 dilated residual CNN.
 
-    ``forward(tokens [B, L] long, labels, sigma [B]) -> log_scores [B, L, V]`` (fp32). ``labels`` must match the
-    ``label_mode`` the network was built for (``[B, C]`` global, ``[B, L, C]`` per-position, ``None``). In global
-    mode ``length`` fixes L (the label MLP maps C -> L).
+    ``forward(tokens [B, L] long, labels, sigma [B], null_mask=None) -> log_scores [B, L, V]`` (fp32). ``labels``
+    must match the ``label_mode`` the network was built for (``[B, C]`` global, ``[B, L, C]`` per-position,
+    ``None``). In global mode ``length`` fixes L (the label MLP maps C -> L). Built with ``null_condition``,
+    ``null_mask [B]`` (bool) gives the marked rows the null condition instead of their labels.
     """
 
     def __init__(
@@ -57,6 +64,7 @@ class ConvNet(nn.Module):
         length: int | None = None,
         tokens: int = 4,
         zero_self_logit: bool = False,
+        null_condition: bool = False,
     ):
         super().__init__()
         if num_labels == 0:
@@ -68,7 +76,9 @@ class ConvNet(nn.Module):
         self.length = length
         self.vocab_size = tokens
         self.zero_self_logit = zero_self_logit
-        label_channels = {"global": 1, "per_position": num_labels, "none": 0}[label_mode]
+        self.null_condition = bool(null_condition and label_mode != "none")
+        null_channel = int(self.null_condition and label_mode == "per_position")
+        label_channels = {"global": 1, "per_position": num_labels + null_channel, "none": 0}[label_mode]
 
         self.sigma_map = TimestepEmbedder(cond_dim)
         self.linear = nn.Conv1d(tokens + label_channels, channels, KERNEL_SIZE, padding=KERNEL_SIZE // 2)
@@ -80,9 +90,13 @@ class ConvNet(nn.Module):
         self.final = nn.Sequential(nn.Conv1d(channels, channels, 1), nn.GELU(), nn.Conv1d(channels, tokens, 1))
         if label_mode == "global":
             self.label_emb = nn.Sequential(nn.Linear(num_labels, length), nn.SiLU(), nn.Linear(length, length))
+            if self.null_condition:
+                self.null_track = nn.Parameter(torch.zeros(length))
 
-    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor,
+                null_mask: torch.Tensor | None = None) -> torch.Tensor:
         mode = check_labels(labels, tokens, self.num_labels, (self.label_mode,), arch="Conv")
+        null_mask = check_null_mask(null_mask, tokens, self.null_condition, arch="Conv")
         dtype = self.linear.weight.dtype
         x = F.one_hot(tokens, self.vocab_size).to(dtype)
         if mode == "global":
@@ -91,9 +105,18 @@ class ConvNet(nn.Module):
                     f"Conv with global labels was built for model.length={self.length} but got sequences of length "
                     f"{tokens.shape[1]}; set model.length to the dataset's sequence length"
                 )
-            x = torch.cat([x, in_fp32(self.label_emb, labels).to(dtype)[..., None]], dim=-1)
+            track = in_fp32(self.label_emb, labels).to(dtype)  # fp32 under bf16-mixed, as the original
+            if self.null_condition:
+                track = with_null_condition(track, null_mask, self.null_track)
+            x = torch.cat([x, track[..., None]], dim=-1)
         elif mode == "per_position":
-            x = torch.cat([x, labels.to(dtype)], dim=-1)
+            channels = labels.to(dtype)
+            if self.null_condition:
+                is_null = torch.zeros(tokens.shape[0], dtype=torch.bool, device=tokens.device) if null_mask is None \
+                    else null_mask
+                channels = with_null_condition(channels, is_null, torch.zeros((), dtype=dtype, device=x.device))
+                channels = torch.cat([channels, is_null.to(dtype)[:, None, None].expand(*tokens.shape, 1)], dim=-1)
+            x = torch.cat([x, channels], dim=-1)
         out = F.silu(self.linear(x.transpose(1, 2)))
 
         c = F.silu(self.sigma_map(sigma.reshape(-1)))

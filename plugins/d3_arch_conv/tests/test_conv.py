@@ -164,3 +164,11 @@ def test_unknown_preset_names_the_choices():
 def test_bad_config_is_a_user_error(overrides, match):
     with pytest.raises(D3UserError, match=match):
         tiny(**overrides)
+
+
+@pytest.mark.parametrize("label_mode", ["global", "per_position"])
+def test_null_condition_follows_the_contract(label_mode):
+    """Classifier-free guidance: a learned null label track (global) or a null mask channel (per position)."""
+    from d3core.testing.helpers import check_null_condition
+
+    check_null_condition(ConvArchitecture, num_labels=2, label_mode=label_mode, length=24)

@@ -18,4 +18,5 @@ def register_architectures(register):
         description="DDiT transformer of D3 (adaLN, rotary attention via SDPA), labels added to the token embedding",
         presets=PRESETS,
         label_modes=LABEL_MODES,
+        null_condition=True,
     )

@@ -5,6 +5,7 @@ its never-used members (``scale``, ``label_embed``, ``embed``, the convolutional
 
     vocab_embed.embedding                      [V, H]
     vocab_embed.signal_embedding.{weight,bias} [H, C], [H]      (absent when num_labels == 0)
+    vocab_embed.null_embedding                 [H]              (only with a null condition: label dropout)
     sigma_map.mlp.{0,2}.{weight,bias}          Linear(256 -> cond), Linear(cond -> cond)
     rotary_emb.inv_freq                        [head_dim / 2]   (persistent buffer)
     blocks.N.{norm1.weight, attn_qkv.weight, attn_out.weight, norm2.weight,
@@ -19,26 +20,32 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import (LayerNorm, Rotary, TimestepEmbedder, apply_rotary, check_labels, in_fp32, modulate,
-                        zero_self_logit)
+from d3core.api import (LayerNorm, Rotary, TanhGELU, TimestepEmbedder, apply_rotary, check_labels, check_null_mask,
+                         in_fp32, with_null_condition, zero_self_logit)
 
 
 class EmbeddingLayer(nn.Module):
     """Token embedding plus linear label embedding: ``h0 = E[x] + W_y y + b_y`` (fp32).
 
     Global labels ``[B, C]`` are broadcast over positions; per-position labels ``[B, L, C]`` are added position-wise.
+    With a null condition, the rows marked in ``null_mask`` get the learned ``null_embedding [H]`` (zero-initialised)
+    instead of ``W_y y + b_y`` (at every position).
     """
 
-    def __init__(self, hidden_size: int, vocab_size: int, num_labels: int):
+    def __init__(self, hidden_size: int, vocab_size: int, num_labels: int, null_condition: bool = False):
         super().__init__()
         self.embedding = nn.Parameter(torch.empty(vocab_size, hidden_size))
         nn.init.kaiming_uniform_(self.embedding, a=math.sqrt(5))
         self.signal_embedding = nn.Linear(num_labels, hidden_size) if num_labels > 0 else None
+        self.null_embedding = nn.Parameter(torch.zeros(hidden_size)) if null_condition and num_labels > 0 else None
 
-    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None,
+                null_mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.embedding[tokens]
         if self.signal_embedding is not None:
             signal = in_fp32(self.signal_embedding, labels)  # fp32 under bf16-mixed, as the original
+            if self.null_embedding is not None:
+                signal = with_null_condition(signal, null_mask, self.null_embedding)
             h = h + (signal[:, None, :] if signal.dim() == 2 else signal)
         return h
 
@@ -56,7 +63,7 @@ class DDiTBlock(nn.Module):
         self.norm2 = LayerNorm(dim)
         self.mlp = nn.Sequential(
             nn.Linear(dim, mlp_ratio * dim, bias=True),
-            nn.GELU(approximate="tanh"),
+            TanhGELU(),
             nn.Linear(mlp_ratio * dim, dim, bias=True),
         )
         self.adaLN_modulation = nn.Linear(cond_dim, 6 * dim, bias=True)
@@ -70,18 +77,18 @@ class DDiTBlock(nn.Module):
             self.adaLN_modulation(c)[:, None].chunk(6, dim=2)
         )
 
-        # attention: packed qkv [B, L, 3, heads, head_dim], rotary on q and k, full non-causal softmax attention
-        qkv = self.attn_qkv(modulate(self.norm1(x), shift_msa, scale_msa))
-        q, k, v = qkv.view(batch, length, 3, self.n_heads, dim // self.n_heads).unbind(dim=2)
-        cos, sin = cos[None, :, None, :], sin[None, :, None, :]
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        # attention: packed qkv [B, L, 3, heads, head_dim], rotary on q and k (at once), full non-causal softmax
+        qkv = self.attn_qkv(self.norm1.modulated(x, shift_msa, scale_msa))
+        qkv = qkv.view(batch, length, 3, self.n_heads, dim // self.n_heads)
+        q, k = apply_rotary(qkv[:, :, :2], cos[None, :, None, None, :], sin[None, :, None, None, :]).unbind(dim=2)
+        v = qkv[:, :, 2]
         attn = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         attn = attn.transpose(1, 2).reshape(batch, length, dim)
-        x = x + gate_msa * F.dropout(self.attn_out(attn), self.dropout, self.training)
+        x = torch.addcmul(x, gate_msa, F.dropout(self.attn_out(attn), self.dropout, self.training))
 
         # MLP
-        h = self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
-        return x + gate_mlp * F.dropout(h, self.dropout, self.training)
+        h = self.mlp(self.norm2.modulated(x, shift_mlp, scale_mlp))
+        return torch.addcmul(x, gate_mlp, F.dropout(h, self.dropout, self.training))
 
 
 class DDiTFinalLayer(nn.Module):
@@ -99,14 +106,16 @@ class DDiTFinalLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.adaLN_modulation(c)[:, None].chunk(2, dim=2)
-        return self.linear(modulate(self.norm_final(x), shift, scale))
+        return self.linear(self.norm_final.modulated(x, shift, scale))
 
 
 class DDiT(nn.Module):
     """The D3 transformer score network.
 
-    ``forward(tokens [B, L] long, labels [B, C] | [B, L, C] | None, sigma [B]) -> log_scores [B, L, V]`` (fp32),
-    with ``log_scores[b, i, tokens[b, i]] == 0``. At initialisation the output is exactly 0 everywhere.
+    ``forward(tokens [B, L] long, labels [B, C] | [B, L, C] | None, sigma [B], null_mask=None) -> log_scores
+    [B, L, V]`` (fp32), with ``log_scores[b, i, tokens[b, i]] == 0``. At initialisation the output is exactly 0
+    everywhere. Built with ``null_condition``, ``null_mask [B]`` (bool) gives the marked rows the learned null
+    condition instead of their labels (classifier-free guidance).
     """
 
     label_modes = ("global", "per_position", "none")
@@ -122,11 +131,13 @@ class DDiT(nn.Module):
         tokens: int = 4,
         dropout: float = 0.1,
         mlp_ratio: int = 4,
+        null_condition: bool = False,
     ):
         super().__init__()
         self.num_labels = num_labels
         self.vocab_size = tokens
-        self.vocab_embed = EmbeddingLayer(hidden_size, tokens, num_labels)
+        self.null_condition = bool(null_condition and num_labels > 0)
+        self.vocab_embed = EmbeddingLayer(hidden_size, tokens, num_labels, self.null_condition)
         self.sigma_map = TimestepEmbedder(cond_dim)
         self.rotary_emb = Rotary(hidden_size // n_heads)
         self.blocks = nn.ModuleList(
@@ -134,9 +145,11 @@ class DDiT(nn.Module):
         )
         self.output_layer = DDiTFinalLayer(hidden_size, tokens, cond_dim)
 
-    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor,
+                null_mask: torch.Tensor | None = None) -> torch.Tensor:
         check_labels(labels, tokens, self.num_labels, self.label_modes, arch="Tran")
-        x = self.vocab_embed(tokens, labels)
+        null_mask = check_null_mask(null_mask, tokens, self.null_condition, arch="Tran")
+        x = self.vocab_embed(tokens, labels, null_mask)
         c = F.silu(self.sigma_map(sigma.reshape(-1)))
         cos, sin = self.rotary_emb(tokens.shape[1], device=x.device)
         for block in self.blocks:

@@ -244,3 +244,14 @@ def test_unknown_preset_names_the_choices():
 def test_bad_config_is_a_user_error(config, match):
     with pytest.raises(D3UserError, match=match):
         TranArchitecture.build(config)
+
+
+@pytest.mark.parametrize("label_mode", ["global", "per_position"])
+def test_null_condition_follows_the_contract(label_mode):
+    """Classifier-free guidance: the learned null label embedding (only built with label dropout)."""
+    from d3core.testing.helpers import check_null_condition
+
+    check_null_condition(TranArchitecture, num_labels=2, label_mode=label_mode, length=24)
+    keys = set(TranArchitecture.build({"num_labels": 2, "null_condition": True}, preset="tiny").state_dict())
+    assert keys - set(TranArchitecture.build({"num_labels": 2}, preset="tiny").state_dict()) == {
+        "vocab_embed.null_embedding"}

@@ -71,17 +71,19 @@ def is_hydra_config(loaded: Any) -> bool:
 
 
 def translated_settings(hydra: dict[str, Any]) -> dict[str, Any]:
-    """The d3 settings of an original config's training, optimiser, diffusion, sampling and eval keys (a nested
+    """The d3 settings of an original config's training, optimiser, diffusion and eval keys (a nested
     mapping of d3 keys; ``n_iters`` -> ``training.max_steps``, ``eval_freq`` -> ``training.val_check_interval``,
     ``graph.type: absorb`` -> ``absorbing``, ...). Keys without a d3 equivalent (``ngpus``, ``snapshot_freq``,
     ``log_freq``, ``data.cache_dir``, ...) are left out."""
     training, optim, noise = _section(hydra, "training"), _section(hydra, "optim"), _section(hydra, "noise")
-    sampling, evaluation = _section(hydra, "sampling"), _section(hydra, "eval")
+    evaluation = _section(hydra, "eval")
     graph = _known(_GRAPHS, "graph.type", _section(hydra, "graph").get("type", "uniform"))
     layer: dict[str, Any] = {
         "tokens": int(hydra.get("tokens", 4)), "graph": {"type": graph},
         "noise": {"type": _known(_NOISES, "noise.type", noise.get("type", "geometric"))},
-        "training": {}, "eval": {}, "optim": {}, "sampling": {},
+        # the original trained without label dropout; its hydra sampling section (euler / 128) configured the
+        # training loop's snapshots, not generation, so d3's sampling defaults (the run_sample.py protocol) apply
+        "training": {"label_dropout": 0.0}, "eval": {}, "optim": {},
     }
     for key in ("sigma_min", "sigma_max", "eps"):
         if key in noise:
@@ -99,10 +101,6 @@ def translated_settings(hydra: dict[str, Any]) -> dict[str, Any]:
             layer["optim"][key] = float(optim[key])
     if "warmup" in optim:
         layer["optim"]["warmup"] = int(optim["warmup"])
-    if str(sampling.get("predictor", "")).lower() in ("euler", "analytic", "none"):
-        layer["sampling"]["predictor"] = str(sampling["predictor"]).lower()
-    if "steps" in sampling:
-        layer["sampling"]["steps"] = int(sampling["steps"])
     return layer
 
 
@@ -217,8 +215,8 @@ def hydra_config(config: dict[str, Any], *, transformer: dict[str, Any], cond_di
         "data": {"train": config.get("dataset"), "valid": config.get("dataset"), "cache_dir": "data"},
         "graph": {"type": "absorb" if graph == "absorbing" else graph, "file": "data", "report_all": False},
         "noise": noise_out,
-        "sampling": {"predictor": sampling.get("predictor", "euler"), "steps": int(sampling.get("steps", 128)),
-                     "noise_removal": True},
+        "sampling": {"predictor": sampling.get("predictor") or "euler",
+                     "steps": int(sampling.get("steps") or model.get("length") or 128), "noise_removal": True},
         "eval": {"batch_size": int((config.get("eval") or {}).get("batch_size", 256)), "perplexity": False,
                  "perplexity_batch_size": 32},
         "optim": {"weight_decay": optim.get("weight_decay", 0.0), "optimizer": optim.get("optimizer", "AdamW"), "lr": optim.get("lr", 3e-4),

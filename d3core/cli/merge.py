@@ -1,0 +1,32 @@
+"""``d3 merge``: join the shard files of ``d3 sample --shard K/N`` into one design set."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from d3core.cli.options import option
+
+
+@click.command(context_settings={"max_content_width": 110})
+@click.argument("shards", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+        help="The joined file; the format follows the extension (.fasta, .npz, .h5, .csv), any shard format in.")
+@option("--force", is_flag=True, default=None, help="Replace an existing output file.")
+def merge(shards: tuple[Path, ...], out: Path, force: bool | None) -> None:
+    """Join SHARDS written by 'd3 sample --shard K/N' (or under torchrun/srun) into OUT.
+
+    The sequences are ordered by their index (the d3_<i> ids); every index of the design set must be present exactly
+    once, and the shards must come from the same checkpoint, seed and settings. The result holds exactly the
+    sequences a single 'd3 sample' process would have written.
+
+    \b
+    Example:
+      d3 sample CKPT --labels dev=4,hk=0 --num 1000 --shard 1/2 -o designed.fasta     (on one GPU or node)
+      d3 sample CKPT --labels dev=4,hk=0 --num 1000 --shard 2/2 -o designed.fasta     (on another)
+      d3 merge designed.shard1of2.fasta designed.shard2of2.fasta -o designed.fasta
+    """
+    from d3core.generation.shards import merge_shards
+
+    summary = merge_shards(list(shards), out, overwrite=bool(force))
+    click.echo(f"d3: merged {summary['shards']} shard file(s) into {summary['path']} ({summary['num']} sequences)")
