@@ -1,6 +1,7 @@
 """Fuzzing (hypothesis): the parsers of what users type and the files they hand d3 never raise anything but d3's
 one-line errors (:class:`D3UserError`), whatever the input: the ``key=value`` override parser, the label parser
-(``dev=4,hk=1``, positional values, label tables), the FASTA reader and the sample-file reader."""
+(``dev=4,hk=1``, positional values, label tables), the FASTA reader, the sample-file reader and the template
+parser (``--template``, ``--fix``)."""
 from __future__ import annotations
 
 import gzip
@@ -113,3 +114,34 @@ def test_known_awkward_files(tmp_path, content):
         path.write_bytes(content)
         _one_line_error_or_value(lambda: read_fasta_records(path))
         _one_line_error_or_value(lambda: read_label_table(path, NAMES))
+
+
+# -- templates (d3 sample --template / --fix) ----------------------------------------------------------------------
+template_text = st.one_of(st.text(max_size=30), st.text("ACGTNacgtn", max_size=20),
+                          st.sampled_from(["seq.fasta", "x.fa.gz", "ACGT" * 4, "N" * 16, ""]))
+fix_text = st.one_of(st.text(max_size=20), st.tuples(st.integers(-5, 40).map(str), st.sampled_from([":", "", "::"]),
+                                                     st.text("ACGTNX", max_size=8)).map("".join))
+
+
+@FUZZ
+@given(template_text, st.lists(fix_text, max_size=3))
+def test_templates_and_fixes_only_raise_one_line_errors(tmp_path, template, fixes):
+    from d3core.generation.templates import add_fixes, check_free_positions, parse_template
+
+    def parse():
+        parsed = parse_template(template, length=16) if template else None
+        parsed = add_fixes(parsed, fixes, length=16)
+        if parsed is not None:
+            check_free_positions(parsed)
+        return parsed
+
+    _one_line_error_or_value(parse)
+
+
+@FUZZ
+@given(fasta_bytes, st.sampled_from(["t.fasta", "t.fa.gz"]))
+def test_template_files_only_raise_one_line_errors(tmp_path, content, name):
+    from d3core.generation.templates import parse_template
+
+    path = _write(tmp_path / name, content)
+    _one_line_error_or_value(lambda: parse_template(str(path), length=16))
