@@ -71,7 +71,8 @@ def collect_flags(values: dict) -> dict:
 @option("--accelerator", help="cpu, gpu, cuda, mps or auto (default auto).")
 @option("--strategy", help="Lightning strategy (default: ddp for more than one device).")
 @option("--num_nodes", type=int, help="Number of nodes (SLURM and torchrun environments are detected).")
-@option("--precision", help="32-true, bf16-mixed, 16-mixed; default: bf16-mixed on CUDA with bf16, else 32-true.")
+@option("--precision", help="32-true, bf16-mixed, 16-mixed; default: bf16-mixed on CUDA with bf16 (Conv: 32-true, as "
+                              "the original), else 32-true.")
 @option("--max_steps", type=int, help="Total optimizer steps (absolute, also when resuming). Default 1,000,000.")
 @option("--max_epochs", type=int, help="Stop after this many epochs (-1: no limit, the default).")
 @option("--batch_size", type=int, help="Global batch size (divided over devices x nodes x accum). Default 256.")
