@@ -42,5 +42,5 @@ class TimestepEmbedder(nn.Module):
         )
 
     def forward(self, sigma: torch.Tensor) -> torch.Tensor:
-        """``[B]`` -> ``[B, hidden]`` in the weights' dtype: fp32 under ``bf16-mixed`` (outside autocast, spec §4.1)."""
+        """``[B]`` -> ``[B, hidden]`` in the weights' dtype: fp32 under ``bf16-mixed`` (no autocast, spec §4.1)."""
         return in_fp32(self.mlp, timestep_embedding(sigma, self.frequency_embedding_size))

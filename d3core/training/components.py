@@ -144,7 +144,8 @@ def _check_one_state_per_key(callbacks: list, names: dict[int, str]) -> None:
 
 def build_callbacks(plan) -> list:
     """ModelCheckpoint (top-k on the monitored metric, ``last.ckpt``), the progress bar, pre-emption checkpoints, the
-    SIGTERM checkpoint, the divergence guard and the run's own callbacks (:func:`callback_names`) of ``plan`` (a RunPlan)."""
+    SIGTERM checkpoint, the divergence guard and the run's own callbacks (:func:`callback_names`) of ``plan`` (a
+    RunPlan)."""
     from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 
     from d3core.training.divergence import DivergenceGuard

@@ -14,7 +14,7 @@ from d3core.errors import D3UserError, one_line
 __all__ = ["LostProcess", "lost_process_error", "stop_launched_ranks"]
 
 #: what torch.distributed's backends say when a peer is gone
-PEER_LOST = re.compile(r"connection (reset|closed) by peer|broken pipe|connection refused|socket timeout|"
+PEER_LOST = re.compile(r"connection (reset|closed) by peer|broken pipe|socket timeout|"
                        r"timed out|nccl communicator was aborted|watchdog caught collective operation timeout|"
                        r"nccl error|gloo.*(read|write) error|peer .* closed", re.IGNORECASE)
 

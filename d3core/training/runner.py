@@ -1,7 +1,8 @@
 """``fit``: train a :class:`~d3core.training.plan.RunPlan` with Lightning (what ``d3 train`` runs).
 
-Run directory (``--work_dir``, one for all ranks, held by one run at a time: :mod:`~d3core.training.run_lock`): ``config.yaml`` (resolved), ``plugins.txt`` (name==version of every
-plugin used), ``checkpoints/`` (top-k on val_loss and ``last.ckpt``) and the loggers' folders.
+Run directory (``--work_dir``, one for all ranks, held by one run at a time: :mod:`~d3core.training.run_lock`):
+``config.yaml`` (resolved), ``plugins.txt`` (name==version of every plugin used), ``checkpoints/`` (top-k on val_loss
+and ``last.ckpt``) and the loggers' folders.
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
-from d3core.training.plan import RunPlan, build_network, plugin_versions
 from d3core.training.lost_rank import lost_process_error, stop_launched_ranks
+from d3core.training.plan import RunPlan, build_network, plugin_versions
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.run_lock import RunLock
 from d3core.training.settings import per_device_batch, world_size

@@ -99,11 +99,11 @@ def test_training_on_a_full_disk_stops_or_goes_on_as_configured(tiny_args, tmp_p
     assert load_bundle(last)[1].step == 2  # still there, still loadable
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".part")]
 
-    going_on = _train([*args, "--resume_from", "last", "--max_steps", "6", "lightning.checkpoint.on_full_disk=continue"],
-                      tmp_path, limit=LIMIT)
+    going_on = _train([*args, "--resume_from", "last", "--max_steps", "6",
+                       "lightning.checkpoint.on_full_disk=continue"], tmp_path, limit=LIMIT)
     assert going_on.returncode == 0, going_on.stderr[-3000:]
     assert "finished at step 6" in going_on.stdout
-    assert f"training goes on without the checkpoint of step 6" in going_on.stderr
+    assert "training goes on without the checkpoint of step 6" in going_on.stderr
     assert "checkpoint save(s) found no room" in going_on.stderr
     assert load_bundle(last)[1].step == 2
     resumed = _train([*args, "--resume_from", "last", "--max_steps", "3"], tmp_path)  # room again: from step 2
