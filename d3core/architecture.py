@@ -82,6 +82,8 @@ class Architecture:
     - ``label_modes``: the label modes it supports (``"global"``, ``"per_position"``, ``"none"``);
     - ``defaults``: values for keys a config may omit;
     - ``required``: keys that must be present after merging (a missing one is a :class:`D3UserError`);
+    - ``auto_precision``: what ``lightning.precision=auto`` trains it in on a GPU (``"32-true"`` for a network the
+      original trained in fp32); None: ``bf16-mixed`` where the GPU has bf16, else ``32-true``.
     - ``null_condition``: True when ``create`` builds a learned null condition on request (see the module docstring).
 
     Subclasses implement :meth:`create`; callers use :meth:`build`.
@@ -93,6 +95,7 @@ class Architecture:
     label_modes: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
     required: ClassVar[tuple[str, ...]] = ()
+    auto_precision: ClassVar[str | None] = None
     null_condition: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ presets and config

@@ -1,7 +1,9 @@
 """Atomic writes: a file is either the old one or the complete new one, never a truncated mix.
 
 Everything is written to a temporary file in the target's folder (same file system), flushed to disk, then moved
-into place with ``os.replace``. Light: no torch import until :func:`atomic_torch_save` is called.
+into place with ``os.replace``. Light: no torch import until :func:`atomic_torch_save` is called. A write that
+fails for lack of room (a full disk, a quota, ``ulimit -f``) is a one-line :class:`NoSpaceError` naming the path and
+the space needed; the previous file stays.
 
 A process killed mid-write (SIGKILL, out of memory, a node lost) cannot delete its temporary file. Temporary names
 therefore carry the writer's host, process-id namespace and process id, ``.<name>.<host>-<ns>-<pid>.<random>.part``,
@@ -10,12 +12,16 @@ in this very host and namespace (containers sharing a host name and a file syste
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+from d3core.errors import D3UserError
 
 
 def _host() -> str:
@@ -102,13 +108,67 @@ def _move_into_place(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, and move it onto ``path``."""
+#: what a failed write reports when there is no room for the file: a full disk, a quota, a file-size limit
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class NoSpaceError(D3UserError):
+    """A write failed for lack of room (a full disk, an exhausted quota, a file-size limit); the file that was at
+    the path before is unchanged and the partial one is removed."""
+
+
+def _no_room_errno(exc: BaseException) -> int | None:
+    """The errno of :data:`_NO_ROOM` behind ``exc`` (torch reports the ``OSError`` of a failed write as the context
+    of its own ``RuntimeError``), or None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+            return exc.errno
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+
+
+def no_space_error(path: Path, code: int, needed: int | None, existed: bool) -> NoSpaceError:
+    """The one-line :class:`NoSpaceError` for a write of about ``needed`` bytes to ``path`` that failed with
+    ``code`` (ENOSPC, EDQUOT or EFBIG): the path, why, the space needed and free, and what was kept."""
+    if code == errno.EFBIG:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        shown = "unlimited" if limit == resource.RLIM_INFINITY else _megabytes(limit)
+        reason = f"the file exceeds this process's file-size limit (ulimit -f: {shown})"
+    else:
+        reason = "the disk quota is exhausted" if code == errno.EDQUOT else "no space left on the device"
+    try:
+        free = f"{_megabytes(shutil.disk_usage(path.parent).free)} free there"
+    except OSError:
+        free = "free space unknown"
+    size = f"it needs about {_megabytes(needed)}, " if needed else ""
+    kept = f"the previous {path.name} is unchanged" if existed else "nothing was written"
+    return NoSpaceError(f"cannot write {path}: {reason}; {size}{free}; {kept}; free some space or write elsewhere")
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any], *, size_hint: int | None = None) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, and move it onto ``path``.
+
+    A write that fails for lack of room raises :class:`NoSpaceError` (``size_hint``: the bytes the file needs, for
+    the message); the temporary file is removed and what was at ``path`` stays as it was."""
     path = Path(path)
+    existed = path.exists()
     tmp = temporary_path_beside(path)
     try:
         write(tmp)
         _move_into_place(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        code = _no_room_errno(exc)
+        if code is None:
+            raise
+        raise no_space_error(path, code, size_hint, existed) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -168,11 +228,28 @@ class AtomicWriter:
             self.abort()
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` atomically (never a truncated checkpoint)."""
+def tensor_bytes(obj: Any) -> int:
+    """The bytes of the tensors in ``obj`` (nested dicts, lists and tuples): about what ``torch.save`` writes."""
     import torch
 
-    return write_atomically(path, lambda tmp: torch.save(obj, tmp))
+    if isinstance(obj, torch.Tensor):
+        return obj.nelement() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(value) for value in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(value) for value in obj)
+    return 0
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` atomically (never a truncated checkpoint); no room for it is a :class:`NoSpaceError`."""
+    import torch
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:  # through a Python file, so a failed write keeps its errno
+            torch.save(obj, handle)
+
+    return write_atomically(path, write, size_hint=tensor_bytes(obj))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -22,6 +22,8 @@ MARKER = "PWNED"
 RUN = "run/checkpoints/last.ckpt"  # a Conv tiny DeepSTARR checkpoint (2 steps)
 #: an oracle checkpoint written by the original D3 code (PL_DeepSTARR)
 ORIGINAL_ORACLE = Path(__file__).parent / "fixtures" / "original_oracles" / "oracle_DeepSTARR_DeepSTARR_data.ckpt"
+#: the recipe of a tiny original D3 run (tests/fixtures/README)
+LEGACY_FIXTURE = Path(__file__).parent / "fixtures" / "legacy_runs" / "deepstarr_tran_tiny"
 TRAIN = ("train", "--dataset", "deepstarr", "--arch", "Tran", "--preset", "tiny", "--data", "ds.h5",
          "--max_steps", "2", "--accelerator", "cpu")
 
@@ -132,6 +134,8 @@ CASES: tuple[Case, ...] = (
     # -- configuration -------------------------------------------------------------------------------------------------
     Case("override-unknown-key", "configuration", "misspelled a config key", (*TRAIN, "optim.lrr=1e-4"),
          ("unknown config key 'optim.lrr'", "did you mean 'optim.lr'?")),
+    Case("override-unknown-nested-key", "configuration", "set a nested key that does not exist",
+         (*TRAIN, "no.such.key=3"), ("override: unknown config key 'no.such.key'",)),
     Case("override-wrong-type", "configuration", "gave text for a number", (*TRAIN, "optim.lr=fast"),
          ("optim.lr='fast' must be a number",)),
     Case("override-out-of-range", "configuration", "gave a negative learning rate", (*TRAIN, "optim.lr=-1"),
@@ -212,6 +216,13 @@ CASES: tuple[Case, ...] = (
     Case("resume-runs-code", "checkpoints", "resumed from a checkpoint built to run code",
          ("train", "--resume_from", "malicious.pth", "--work_dir", "new-run"),
          ("refused: malicious.pth holds a non-allow-listed object",)),
+    Case("checkpoint-config-invalid", "checkpoints", "sampled from a checkpoint whose config was edited by hand",
+         ("sample", "edited.ckpt", "-o", "new.fasta", "--labels", "1,1"),
+         ("checkpoint edited.ckpt: its run config is invalid", "noise.type='cosine' is not one of: geometric, "
+                                                                 "loglinear")),
+    Case("original-unknown-noise", "checkpoints", "converted an original run trained with a noise schedule d3 lacks",
+         ("convert", "odd-original", "--out", "converted"),
+         ("odd-original/hydra/config.yaml", "noise.type='cosine' of the original config is not one d3 knows")),
     Case("checkpoint-not-an-oracle", "checkpoints", "gave a diffusion checkpoint where an oracle is expected",
          ("oracle", "info", RUN), ("fits no installed oracle network", "d3 oracle train")),
     Case("oracle-damaged", "checkpoints", "gave an original D3 oracle checkpoint with a tensor missing",
@@ -297,6 +308,10 @@ def build_workspace(workspace: Path) -> Path:
                              env=d3_env(workspace))
     assert trained.returncode == 0, trained.stderr[-3000:]
     checkpoint = (workspace / RUN).read_bytes()
+    edited = torch.load(workspace / RUN, weights_only=True)
+    edited["d3_config"]["noise"]["type"] = "cosine"
+    torch.save(edited, workspace / "edited.ckpt")
+    _odd_original_run(workspace / "odd-original")
     (workspace / "truncated.ckpt").write_bytes(checkpoint[: len(checkpoint) // 3])
     (workspace / "garbage.ckpt").write_bytes(bytes(range(256)) * 20)
     torch.save({"model": _RunsCode(), "ema": {}, "optimizer": {}, "step": 1}, workspace / "malicious.pth")
@@ -329,6 +344,18 @@ def build_workspace(workspace: Path) -> Path:
     (workspace / "lone").mkdir()  # an original checkpoint's keys, far from its run's config
     torch.save({"model": {}, "ema": {}, "optimizer": {}, "step": 0}, workspace / "lone" / "checkpoint.pth")
     return workspace
+
+
+def _odd_original_run(run: Path) -> None:
+    """An original D3 run (the tiny fixture's recipe) whose config names a noise schedule d3 does not have."""
+    import yaml
+
+    from d3_ckpt_legacy.testing import load_manifest, write_legacy_run
+
+    write_legacy_run(load_manifest(LEGACY_FIXTURE / "MANIFEST.json"), run)
+    config = yaml.safe_load((run / "hydra" / "config.yaml").read_text())
+    config["noise"]["type"] = "cosine"
+    (run / "hydra" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 def snapshot(folder: Path) -> dict[str, tuple[str, int]]:

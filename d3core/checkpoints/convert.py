@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from d3core.checkpoints.formats import detect_format, format_suffix, get_format, load_bundle, save_bundle
-from d3core.checkpoints.safe_load import safe_torch_load
+from d3core.checkpoints.safe_load import forget_load, safe_torch_load
 from d3core.errors import D3UserError, one_line
 
 __all__ = ["CANDIDATE_SUFFIXES", "ConversionJob", "convert_jobs", "find_checkpoints", "plan_conversion",
@@ -132,9 +132,11 @@ def plan_conversion(path: Path, manager, *, to: str | None = None, out: Path | N
 def convert_jobs(jobs: list[ConversionJob], to: str, manager, *, keep_going: bool = True,
                  **options: Any) -> None:
     """Convert every planned job that has no status yet; a failure is recorded on the job (``keep_going``) or
-    raised. ``options`` reach the source format's ``load`` (e.g. ``arch=``, ``config=``)."""
+    raised. ``options`` reach the source format's ``load`` (e.g. ``arch=``, ``config=``). Within
+    :func:`~d3core.checkpoints.safe_load.loads_remembered`, a source's content is dropped once it is converted."""
     for job in jobs:
         if job.source_format is None or job.status:
+            forget_load(job.source)
             continue
         try:
             _, bundle = load_bundle(job.source, manager, format=job.source_format, **options)
@@ -144,3 +146,5 @@ def convert_jobs(jobs: list[ConversionJob], to: str, manager, *, keep_going: boo
             if not keep_going:
                 raise
             job.status, job.failed = f"failed: {one_line(exc, with_type=False)}", True
+        finally:
+            forget_load(job.source)

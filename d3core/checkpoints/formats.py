@@ -8,6 +8,7 @@ from typing import Any
 
 from d3core.checkpoints.bundle import CheckpointBundle
 from d3core.checkpoints.safe_load import safe_torch_load
+from d3core.config import check_loaded_config
 from d3core.errors import D3UserError
 from d3core.plugins import get_plugin_manager
 
@@ -89,7 +90,8 @@ def call_with_options(function, *args, **options):
 
 def load_bundle(path: str | os.PathLike, manager=None, *, format: str | None = None,
                 **options: Any) -> tuple[str, CheckpointBundle]:
-    """``(format name, bundle)`` of any checkpoint a registered format recognises (or the given ``format``).
+    """``(format name, bundle)`` of any checkpoint a registered format recognises (or the given ``format``); the
+    bundle's run config passes the checks of a typed one (:func:`~d3core.config.check_loaded_config`).
 
     ``options`` (e.g. ``arch="Tran"``, ``config="path/to/config.yaml"`` for original files) reach the format's
     ``load`` when its signature names them.
@@ -102,6 +104,7 @@ def load_bundle(path: str | os.PathLike, manager=None, *, format: str | None = N
         name, fmt = detect_format(path, manager)
     bundle = call_with_options(fmt.load, Path(path), **options)
     bundle.source_format = bundle.source_format or name
+    check_loaded_config(bundle.config, f"checkpoint {path}")
     return name, bundle
 
 

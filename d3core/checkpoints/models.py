@@ -21,11 +21,14 @@ def build_diffusion(config: Any):
 
     graph = build_graph(str(config["graph"]["type"]), int(config.get("tokens", 4)))
     noise_cfg = config["noise"]
-    if str(noise_cfg["type"]).lower() == "geometric":
+    kind = str(noise_cfg["type"]).lower()
+    if kind == "geometric":
         noise = build_noise("geometric", sigma_min=float(noise_cfg["sigma_min"]),
                             sigma_max=float(noise_cfg["sigma_max"]))
-    else:
+    elif kind == "loglinear":
         noise = build_noise("loglinear", eps=float(noise_cfg.get("eps", 1e-3)))
+    else:
+        raise D3UserError(f"config noise.type={noise_cfg['type']!r} is not one of: geometric, loglinear")
     return graph, noise
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from d3core.errors import D3UserError, one_line
 
-__all__ = ["UnsafeCheckpointError", "allowed_globals", "safe_torch_load"]
+__all__ = ["UnsafeCheckpointError", "allowed_globals", "forget_load", "loads_remembered", "safe_torch_load"]
+
+#: within :func:`loads_remembered`: ``{(real path, size, mtime_ns): content or the error it raised}``
+_REMEMBERED: ContextVar[dict | None] = ContextVar("d3_remembered_loads", default=None)
 
 
 class UnsafeCheckpointError(D3UserError):
@@ -37,7 +42,65 @@ def allowed_globals() -> list[Any]:
 _GLOBAL_NAME = re.compile(r"GLOBAL ([\w.]+)")
 
 
+@contextmanager
+def loads_remembered():
+    """Within the block, :func:`safe_torch_load` reads each file once: format detection, naming and the load itself
+    share one read (``d3 convert --recursive`` of a model zoo). A file changed since it was read is read again; each
+    caller gets its own copy of the dicts and lists (the tensors are shared, memory-mapped for zip-format files).
+    :func:`forget_load` drops a file once it is done with."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return os.path.realpath(path), stat.st_size, stat.st_mtime_ns
+
+
+def forget_load(path: str | os.PathLike) -> None:
+    """Drop what :func:`loads_remembered` keeps of ``path`` (no-op outside it)."""
+    remembered = _REMEMBERED.get()
+    if remembered is not None:
+        real = os.path.realpath(path)
+        for key in [key for key in remembered if key[0] == real]:
+            del remembered[key]
+
+
+def _containers_copied(obj: Any) -> Any:
+    """``obj`` with its dicts, lists and tuples copied (leaves shared), so one caller's edits do not reach another."""
+    if isinstance(obj, dict):
+        return {key: _containers_copied(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_containers_copied(value) for value in obj]
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(_containers_copied(value) for value in obj)
+    return obj
+
+
 def safe_torch_load(path: str | os.PathLike, *, mmap: bool = False) -> Any:
+    """:func:`read_torch_file`, or within :func:`loads_remembered` the content (or the error) of its first read."""
+    remembered = _REMEMBERED.get()
+    key = _file_key(Path(path)) if remembered is not None else None
+    if key is None:
+        return read_torch_file(path, mmap=mmap)
+    if key not in remembered:
+        try:
+            remembered[key] = read_torch_file(path, mmap=True)
+        except D3UserError as exc:
+            remembered[key] = exc
+    found = remembered[key]
+    if isinstance(found, D3UserError):
+        raise found
+    return _containers_copied(found)
+
+
+def read_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     """``torch.load(weights_only=True)`` with :func:`allowed_globals`; never unpickles arbitrary objects.
 
     A refused object raises :class:`UnsafeCheckpointError` ("refused: <file> holds a non-allow-listed object

@@ -56,12 +56,14 @@ def convert(ctx: click.Context, path: Path, to: str | None, out: Path | None, re
       d3 convert model_zoo/ --recursive --out zoo-lightning/ --dry-run
     """
     from d3core.checkpoints.convert import convert_jobs, plan_conversion
+    from d3core.checkpoints.safe_load import loads_remembered
 
     manager = manager_of(ctx)
-    to_name, jobs = plan_conversion(path, manager, to=to, out=out, recursive=bool(recursive), force=bool(force),
-                                    dry_run=bool(dry_run))
-    convert_jobs(jobs, to_name, manager, keep_going=bool(recursive) and path.is_dir(),
-                 **_load_options(arch, legacy_config))
+    with loads_remembered():  # detection, naming and conversion read each file once
+        to_name, jobs = plan_conversion(path, manager, to=to, out=out, recursive=bool(recursive),
+                                        force=bool(force), dry_run=bool(dry_run))
+        convert_jobs(jobs, to_name, manager, keep_going=bool(recursive) and path.is_dir(),
+                     **_load_options(arch, legacy_config))
     rows = [(str(j.source), j.source_format or "-", str(j.target) if j.target else "-", j.status) for j in jobs]
     click.echo(format_table(("source", "format", "target", "status"), rows))
     done = sum(j.status.startswith(("converted", "would")) for j in jobs)

@@ -71,7 +71,8 @@ def collect_flags(values: dict) -> dict:
 @option("--accelerator", help="cpu, gpu, cuda, mps or auto (default auto).")
 @option("--strategy", help="Lightning strategy (default: ddp for more than one device).")
 @option("--num_nodes", type=int, help="Number of nodes (SLURM and torchrun environments are detected).")
-@option("--precision", help="32-true, bf16-mixed, 16-mixed; default: bf16-mixed on CUDA with bf16, else 32-true.")
+@option("--precision", help="32-true, bf16-mixed, 16-mixed; default: bf16-mixed on CUDA with bf16 (Conv: 32-true, as "
+                              "the original), else 32-true.")
 @option("--max_steps", type=int, help="Total optimizer steps (absolute, also when resuming). Default 1,000,000.")
 @option("--max_epochs", type=int, help="Stop after this many epochs (-1: no limit, the default).")
 @option("--batch_size", type=int, help="Global batch size (divided over devices x nodes x accum). Default 256.")
@@ -144,6 +145,10 @@ def train(ctx: click.Context, overrides: tuple[str, ...], **values) -> None:
                    f"continue with: d3 train --work_dir {summary['run_dir']} --resume_from last")
     else:
         click.echo(f"d3: finished at step {summary['global_step']}")
+        if summary.get("unsaved"):
+            path, step = summary["unsaved"][-1]
+            click.echo(f"d3: warning: {len(summary['unsaved'])} checkpoint save(s) found no room, the last {path} "
+                       f"at step {step}: the checkpoints on disk are older", err=True)
         if summary["last_checkpoint"]:
             click.echo(f"d3: checkpoint: {summary['last_checkpoint']}")
         click.echo(f"d3: run directory (config.yaml, plugins.txt, logs): {summary['run_dir']}")

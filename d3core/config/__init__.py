@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, InterpolationResolutionError, OmegaConfBaseException
 
 from d3core.errors import D3UserError
 
@@ -74,10 +74,18 @@ def _parse_overrides(overrides: list[str]) -> DictConfig:
     bad = [item for item in overrides if "=" not in item or item.startswith("=")]
     if bad:
         raise D3UserError(f"override {bad[0]!r} is not key=value; write e.g. optim.lr=1e-4 training.batch_size=64")
+    for item in overrides:  # the value is read as YAML: name the override a bad one came from
+        try:
+            OmegaConf.from_dotlist([item])
+        except (OmegaConfBaseException, yaml.YAMLError, ValueError) as exc:
+            reason = " ".join(str(exc).split())[:160]
+            raise D3UserError(f"override {item!r} cannot be read ({reason}); write key=value with a YAML value, "
+                              "quoting text that holds special characters, e.g. 'wandb.tags=[a, b]'") from exc
     try:
         return OmegaConf.from_dotlist(list(overrides))
-    except OmegaConfBaseException as exc:
-        raise D3UserError(f"cannot parse overrides {overrides}: {' '.join(str(exc).split())}") from exc
+    except (OmegaConfBaseException, yaml.YAMLError, ValueError) as exc:  # each alone was fine: they clash
+        raise D3UserError(f"overrides {' '.join(overrides)} do not combine ({' '.join(str(exc).split())[:160]}); "
+                          "a key cannot be both a value and a section") from exc
 
 
 def _flags_config(flags: Mapping[str, Any]) -> DictConfig:
@@ -96,8 +104,12 @@ def peek_selection(sources: ConfigSources) -> dict[str, Any]:
     selection: dict[str, Any] = {}
     for layer in layers:
         for key in SELECTION_KEYS:
-            if layer.get(key) is not None:
-                selection[key] = layer.get(key)
+            try:
+                value = layer.get(key)
+            except OmegaConfBaseException as exc:  # an interpolation such as dataset=${nowhere}
+                raise _unresolvable(exc) from exc
+            if value is not None:
+                selection[key] = value
     return {key: selection.get(key) for key in SELECTION_KEYS}
 
 
@@ -137,13 +149,40 @@ def _check_sections_kept(config: DictConfig, layer: DictConfig, origin: str, pre
                               f"value; set one of its keys, e.g. {prefix}{key}.{first}=...")
 
 
+def unknown_key_path(config: DictConfig, layer: DictConfig, prefix: str = "") -> str | None:
+    """The whole dotted key of the first value in ``layer`` that ``config`` has no key for (``no.such.key`` for
+    the override ``no.such.key=3``, not just ``no``), or None when every key of ``layer`` is known."""
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if not (isinstance(config, DictConfig) and key in config):
+            while isinstance(value, DictConfig) and len(value):  # down to the first leaf below the unknown key
+                first = next(iter(value.keys()))
+                dotted, value = f"{dotted}.{first}", value[first]
+            return dotted
+        if isinstance(value, DictConfig):
+            found = unknown_key_path(config[key], value, dotted + ".")
+            if found is not None:
+                return found
+    return None
+
+
+def _unresolvable(exc: OmegaConfBaseException) -> D3UserError:
+    key = getattr(exc, "full_key", None)
+    where = f" of {key!r}" if key else ""
+    return D3UserError(f"config: the value{where} cannot be resolved ({' '.join(str(exc).split())[:160]}); "
+                       "give the value itself, or ${other.key} naming a key that exists")
+
+
 def _merge_strict(config: DictConfig, layer: DictConfig, origin: str) -> DictConfig:
-    _check_sections_kept(config, layer, origin)
     try:
+        _check_sections_kept(config, layer, origin)
         return OmegaConf.merge(config, layer)
+    except InterpolationResolutionError as exc:
+        raise _unresolvable(exc) from exc
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or "?"
         if isinstance(exc, ConfigKeyError):
+            key = unknown_key_path(config, layer) or key
             close = difflib.get_close_matches(key, _all_keys(config), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else "; see d3core/config/base.yaml for the known keys"
             raise D3UserError(f"{origin}: unknown config key {key!r}{hint}") from exc
@@ -169,6 +208,10 @@ def assemble_config(sources: ConfigSources, *, dataset_defaults: Mapping[str, An
         config = _merge_strict(config, sources.config_file(), sources.config_origin())
     config = _merge_strict(config, _flags_config(sources.flags), "command-line flag")
     config = _merge_strict(config, _parse_overrides(sources.overrides), "override")
+    try:
+        OmegaConf.resolve(config)  # ${key} interpolations become values here, or a one-line error
+    except OmegaConfBaseException as exc:
+        raise _unresolvable(exc) from exc
     check_types(config, typed_defaults)
     check_values(config)
     return config
@@ -180,6 +223,32 @@ def run_config(settings: Mapping[str, Any], *, model_defaults: Mapping[str, Any]
     :class:`D3UserError`)."""
     config = assemble_config(ConfigSources(), dataset_defaults=settings, model_defaults=model_defaults)
     return OmegaConf.to_container(config, resolve=True)
+
+
+def check_loaded_config(settings: Mapping[str, Any], origin: str) -> None:
+    """Check a run config read from a file (a checkpoint's ``config``) as ``d3 train`` checks typed ones: every key
+    ``base.yaml`` has must have its default's type and pass :func:`check_values` (a key the file lacks takes its
+    default; keys ``base.yaml`` does not have -- a newer d3's, a plugin's -- are left alone). Raises
+    :class:`D3UserError` starting with ``origin`` (e.g. ``checkpoint run/last.ckpt``)."""
+    base = load_base()
+    defaults = _leaf_values(base)
+    try:
+        loaded = _leaf_values(OmegaConf.create(dict(settings)))
+    except (OmegaConfBaseException, TypeError, ValueError) as exc:
+        raise D3UserError(f"{origin}: its run config is not a mapping of config keys ({' '.join(str(exc).split())})"
+                          ) from exc
+    known = {key: value for key, value in loaded.items() if key in defaults or key.startswith("model.")}
+    config = base.copy()
+    for key, value in known.items():
+        OmegaConf.update(config, key, value, force_add=True)
+    if "model.length" not in known:  # a dataset fact some architectures never need: not the file's error
+        config.model.length = 1
+    try:
+        check_types(config, defaults)
+        check_values(config)
+    except D3UserError as exc:
+        raise D3UserError(f"{origin}: its run config is invalid: {exc} (was the file edited, or written by "
+                          "another tool?)") from exc
 
 
 #: keys whose value may be of another type than their default (int or fraction, "auto" or a count, ...)
@@ -226,6 +295,7 @@ _CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", 
             "sampling.predictor": ("euler", "analytic", "none"),
             "optim.optimizer": ("AdamW",),
             "model.label_mode": ("global", "per_position", "none"),
+            "lightning.checkpoint.on_full_disk": ("stop", "continue"),
             # Lightning's precision values (ints 16/32/64 are written as strings here), plus d3's "auto"
             "lightning.precision": ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
                                     "32", "16", "bf16", "64", "transformer-engine", "transformer-engine-float16")}

@@ -10,12 +10,14 @@ import csv
 import gzip
 import io
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from d3core.errors import D3UserError
 
-__all__ = ["FastaRecord", "open_text", "read_delimited", "read_fasta_records", "sniff_delimiter"]
+__all__ = ["FastaRecord", "numbered_lines", "open_text", "read_delimited", "read_fasta_records", "sniff_delimiter"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,22 @@ def open_text(path: str | os.PathLike) -> io.TextIOBase:
     return open(path, encoding="utf-8", newline="")
 
 
+def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a text file (:func:`open_text`); text that is not UTF-8 and a damaged ``.gz`` are
+    one-line :class:`D3UserError` s naming the file."""
+    try:
+        with open_text(path) as handle:
+            yield from enumerate(handle, start=1)
+    except UnicodeDecodeError as exc:
+        raise D3UserError(f"{path}: not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at offset "
+                          f"{exc.start} of a block); save it as UTF-8 (plain ASCII is fine)") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise D3UserError(f"{path}: a damaged or truncated gzip file ({' '.join(str(exc).split()) or 'ends early'})"
+                          "; copy or compress it again") from None
+    except OSError as exc:
+        raise D3UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
 def read_fasta_records(path: str | os.PathLike) -> list[FastaRecord]:
     """Every record of a FASTA file (multi-line sequences joined; blank lines and ``;`` comment lines skipped).
 
@@ -51,18 +69,17 @@ def read_fasta_records(path: str | os.PathLike) -> list[FastaRecord]:
     path = Path(path)
     headers: list[tuple[str, int]] = []
     parts: list[list[str]] = []
-    with open_text(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if not line or line.startswith(";"):
-                continue
-            if line.startswith(">"):
-                headers.append((line[1:].strip(), number))
-                parts.append([])
-            elif not headers:
-                raise D3UserError(f"{path} line {number}: sequence data before the first '>' header; is it FASTA?")
-            else:
-                parts[-1].append(line)
+    for number, raw in numbered_lines(path):
+        line = raw.strip()
+        if not line or line.startswith(";"):
+            continue
+        if line.startswith(">"):
+            headers.append((line[1:].strip(), number))
+            parts.append([])
+        elif not headers:
+            raise D3UserError(f"{path} line {number}: sequence data before the first '>' header; is it FASTA?")
+        else:
+            parts[-1].append(line)
     return [FastaRecord(header, "".join(seq), number) for (header, number), seq in zip(headers, parts)]
 
 
@@ -75,9 +92,8 @@ def read_delimited(path: str | os.PathLike, *, comment: str | None = None) -> li
     """``(line number, stripped cells)`` of every non-blank row of a CSV/TSV file: the delimiter comes from the first
     row (:func:`sniff_delimiter`), quoted fields are read as the csv module reads them (a quoted field may span
     lines), and lines starting with ``comment`` are skipped."""
-    with open_text(path) as handle:
-        kept = [(number, line) for number, line in enumerate(handle, start=1)
-                if not (comment and line.lstrip().startswith(comment))]
+    kept = [(number, line) for number, line in numbered_lines(path)
+            if not (comment and line.lstrip().startswith(comment))]
     first = next((line for _, line in kept if line.strip()), None)
     if first is None:
         return []

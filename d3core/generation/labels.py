@@ -87,7 +87,8 @@ def read_label_table(path: str | os.PathLike, names: Sequence[str]) -> np.ndarra
         header = {cell.lower(): i for i, cell in enumerate(first)}
         missing = [n for n in names if n.lower() not in header]
         if missing:
-            raise D3UserError(f"--labels {path}: the header ({', '.join(first)}) has no column for "
+            shown = " ".join(", ".join(first).split())  # a quoted cell may hold line breaks
+            raise D3UserError(f"--labels {path}: the header ({shown}) has no column for "
                               f"{', '.join(missing)}; name the columns {', '.join(names)}")
         columns = [header[n.lower()] for n in names]
         body, offset = rows[1:], 2

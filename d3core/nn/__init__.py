@@ -5,6 +5,7 @@
 - :class:`LayerNorm`: weight-only layer norm always computed in fp32 (the DDiT norm), with the adaLN modulation
   fused in :meth:`LayerNorm.modulated`.
 - :func:`gelu_tanh` / :class:`TanhGELU`: the tanh-approximated GELU (fast on CPUs for sampling).
+- :func:`in_fp32`: run a module outside autocast (the label and sigma embeddings under ``bf16-mixed``).
 - :class:`Rotary` and :func:`apply_rotary`: GPT-NeoX "rotate-half" rotary position embedding.
 - :func:`modulate`: adaLN modulation ``x * (1 + scale) + shift``.
 - :func:`zero_self_logit`: set the log-score of each position's current token to 0.
@@ -15,7 +16,7 @@ Parameter names of these modules are those of the original D3 code, so original 
 """
 from d3core.nn.embeddings import TimestepEmbedder, timestep_embedding
 from d3core.nn.labels import LABEL_MODES, check_labels, check_null_mask, label_mode_of, with_null_condition
-from d3core.nn.layers import LayerNorm, TanhGELU, gelu_tanh, modulate, zero_self_logit
+from d3core.nn.layers import LayerNorm, TanhGELU, gelu_tanh, in_fp32, modulate, zero_self_logit
 from d3core.nn.rotary import Rotary, apply_rotary, rotate_half
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "check_labels",
     "check_null_mask",
     "gelu_tanh",
+    "in_fp32",
     "label_mode_of",
     "modulate",
     "rotate_half",

@@ -6,6 +6,8 @@ import math
 import torch
 from torch import nn
 
+from d3core.nn.layers import in_fp32
+
 
 def timestep_embedding(sigma: torch.Tensor, dim: int = 256, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding ``[cos(sigma * f_k), sin(sigma * f_k)]``, ``f_k = exp(-ln(max_period) * k / (dim // 2))``.
@@ -40,5 +42,5 @@ class TimestepEmbedder(nn.Module):
         )
 
     def forward(self, sigma: torch.Tensor) -> torch.Tensor:
-        freq = timestep_embedding(sigma, self.frequency_embedding_size)
-        return self.mlp(freq.to(self.mlp[0].weight.dtype))
+        """``[B]`` -> ``[B, hidden]`` in the weights' dtype: fp32 under ``bf16-mixed`` (no autocast, spec §4.1)."""
+        return in_fp32(self.mlp, timestep_embedding(sigma, self.frequency_embedding_size))

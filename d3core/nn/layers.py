@@ -1,4 +1,5 @@
-"""Small building blocks: fp32 layer norm (with its fused adaLN modulation), the tanh GELU, self-logit zeroing.
+"""Small building blocks: fp32 layer norm (with its fused adaLN modulation), fp32 embeddings under autocast,
+the tanh GELU, self-logit zeroing.
 
 They compute what the original D3 layers compute, in fewer passes over memory: the score networks are small enough on
 a CPU for elementwise passes and temporaries to matter (see ``benchmarks/sampling.py``).
@@ -16,12 +17,20 @@ _GELU_SCALE = 2.0 * math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 
 
+def in_fp32(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` outside autocast, ``x`` cast to the module's weight dtype: fp32 under ``bf16-mixed`` (whose
+    weights are fp32), as the original computes its label and sigma embeddings (spec §4.1 step 7)."""
+    weight = next(module.parameters(), None)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return module(x.to(weight.dtype if weight is not None else torch.float32))
+
+
 class LayerNorm(nn.Module):
     """Layer norm without bias, normalised in fp32 even under autocast, times a learnable ``weight`` (init 1).
 
-    ``x [..., dim]`` -> fp32 ``[..., dim]`` (eps 1e-5). This is the only place where an architecture controls precision:
-    the architectures never autocast by themselves (Lightning's precision plugin does). :meth:`modulated` applies the
-    adaLN modulation in the same pass.
+    ``x [..., dim]`` -> fp32 ``[..., dim]`` (eps 1e-5). With :func:`in_fp32`, the only places where an architecture
+    controls precision: the architectures never autocast by themselves (Lightning's precision plugin does).
+    :meth:`modulated` applies the adaLN modulation in the same pass.
     """
 
     def __init__(self, dim: int, eps: float = 1e-5):

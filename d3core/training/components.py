@@ -144,9 +144,11 @@ def _check_one_state_per_key(callbacks: list, names: dict[int, str]) -> None:
 
 def build_callbacks(plan) -> list:
     """ModelCheckpoint (top-k on the monitored metric, ``last.ckpt``), the progress bar, pre-emption checkpoints, the
-    SIGTERM checkpoint and the run's own callbacks (:func:`callback_names`) of ``plan`` (a RunPlan)."""
+    SIGTERM checkpoint, the divergence guard and the run's own callbacks (:func:`callback_names`) of ``plan`` (a
+    RunPlan)."""
     from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 
+    from d3core.training.divergence import DivergenceGuard
     from d3core.training.preemption import CheckpointOnSigterm
 
     config, checkpoints, manager = plan.config, plan.run_dir / "checkpoints", plan.manager
@@ -162,6 +164,7 @@ def build_callbacks(plan) -> list:
         callbacks.append(ModelCheckpoint(dirpath=str(checkpoints), save_top_k=0, save_last=True,
                                          every_n_train_steps=every, enable_version_counter=False))
     callbacks.append(CheckpointOnSigterm(str(checkpoints / "last.ckpt")))
+    callbacks.append(DivergenceGuard(checkpoints))  # a NaN/inf step stops training before anything saves it
     names: dict[int, str] = {}
     for name in callback_names(config, manager):
         factory = callback_factory(manager, name)

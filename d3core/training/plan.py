@@ -18,6 +18,7 @@ from d3core.plugins import D3PluginManager, get_plugin_manager
 from d3core.training.components import callback_names, logger_names
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.resume import check_resume_conflicts, resume_source
+from d3core.training.run_lock import LOCK_NAME, check_run_directory_free
 from d3core.training.settings import check_batch, check_trainer_settings, setting_notes
 
 __all__ = ["DEFAULT_PRESET", "RunPlan", "build_network", "count_parameters", "plan_run", "plugin_versions"]
@@ -107,6 +108,8 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     sources, translation_note = translate_config_file(sources, manager)
     shared_run_dir = None if is_rank_zero() else os.environ.get(RUN_DIR_ENV)  # set by rank 0 before the launch
     work_dir_flag = shared_run_dir or sources.flags.get("work_dir")
+    if work_dir_flag and is_rank_zero():
+        check_run_directory_free(work_dir_flag)  # before its checkpoint is read: a live run is writing it
     resume_ckpt, checkpoint_config = resume_source(resume_from, work_dir_flag, manager, **(resume_options or {}))
     chosen = _selection(sources, checkpoint_config)
     dataset_entry = manager.get("datasets", chosen["dataset"])
@@ -140,7 +143,10 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     config.model.null_condition = wants_null_condition(config)  # the network follows training.label_dropout
     run_dir = Path(shared_run_dir or config.work_dir or _default_run_dir(config))
     config.work_dir = str(run_dir)
-    if resume_ckpt is None and is_rank_zero() and run_dir.exists() and any(run_dir.iterdir()):
+    if is_rank_zero():
+        check_run_directory_free(run_dir)  # a live run holds it: say who, before anything else about it
+    if resume_ckpt is None and is_rank_zero() and run_dir.exists() and \
+            any(entry.name != LOCK_NAME for entry in run_dir.iterdir()):  # a dead run's lock alone is no run
         raise D3UserError(f"run directory {run_dir} already exists; choose another --work_dir, or continue it with "
                           f"--work_dir {run_dir} --resume_from last")
     check_batch(config)

@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from d3core.checkpoints import detect_format, load_bundle, save_bundle
+from d3core.config import check_loaded_config
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager
 
@@ -40,7 +41,9 @@ def resume_source(resume_from: str | None, work_dir: str | None, manager: D3Plug
         from d3core.builtin.checkpoint_lightning import LightningFormat
 
         checkpoint = LightningFormat.checkpoint_file(Path(resume_from))
-        return checkpoint, fmt.load(checkpoint).config
+        config = fmt.load(checkpoint).config
+        check_loaded_config(config, f"checkpoint {checkpoint}")
+        return checkpoint, config
     _, bundle = load_bundle(resume_from, manager, format=name, **options)
     folder = Path(tempfile.mkdtemp(prefix="d3-resume-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)

@@ -1,7 +1,8 @@
 """``fit``: train a :class:`~d3core.training.plan.RunPlan` with Lightning (what ``d3 train`` runs).
 
-Run directory (``--work_dir``, one for all ranks): ``config.yaml`` (resolved), ``plugins.txt`` (name==version of every
-plugin used), ``checkpoints/`` (top-k on val_loss and ``last.ckpt``) and the loggers' folders.
+Run directory (``--work_dir``, one for all ranks, held by one run at a time: :mod:`~d3core.training.run_lock`):
+``config.yaml`` (resolved), ``plugins.txt`` (name==version of every plugin used), ``checkpoints/`` (top-k on val_loss
+and ``last.ckpt``) and the loggers' folders.
 """
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
+from d3core.training.lost_rank import lost_process_error, stop_launched_ranks
 from d3core.training.plan import RunPlan, build_network, plugin_versions
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
+from d3core.training.run_lock import RunLock
 from d3core.training.settings import per_device_batch, world_size
 from d3core.training.trainer import build_trainer
 
@@ -40,15 +43,26 @@ def _finish_loggers(trainer) -> None:
 
 def fit(plan: RunPlan, *, fast_dev_run: bool = False, announce: Callable[[], None] | None = None) -> dict[str, Any]:
     """Train (``announce()`` is called once the Trainer accepted the settings). Returns a summary: run directory,
-    last checkpoint, final step."""
+    last checkpoint, final step, and the ``(path, step)`` of saves that found no room (``unsaved``)."""
     import pytorch_lightning as pl
+
+    pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
+    trainer = build_trainer(plan, fast_dev_run=fast_dev_run)
+    lock = RunLock(plan.run_dir)
+    if not fast_dev_run and is_rank_zero():
+        lock.acquire()  # one run per directory; released when this function returns or raises
+    try:
+        return _fit(plan, trainer, fast_dev_run=fast_dev_run, announce=announce)
+    finally:
+        lock.release()
+
+
+def _fit(plan: RunPlan, trainer, *, fast_dev_run: bool, announce: Callable[[], None] | None) -> dict[str, Any]:
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     from d3core.training.datamodule import D3DataModule
     from d3core.training.module import D3LightningModule
 
-    pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
-    trainer = build_trainer(plan, fast_dev_run=fast_dev_run)
     if announce is not None:
         announce()
     if not fast_dev_run:
@@ -65,6 +79,13 @@ def fit(plan: RunPlan, *, fast_dev_run: bool = False, announce: Callable[[], Non
                     ckpt_path=str(plan.resume_checkpoint) if plan.resume_checkpoint else None)
     except SIGTERMException:  # CheckpointOnSigterm saved last.ckpt at the end of the last optimizer step
         interrupted = True
+    except Exception as exc:  # a rank that died: one line, and no launched rank left waiting for it
+        lost = lost_process_error(exc, processes=world_size(plan.config), step=trainer.global_step,
+                                  run_dir=plan.run_dir)
+        if lost is None:
+            raise
+        stop_launched_ranks(trainer)
+        raise lost from exc
     finally:
         if previous is None:
             os.environ.pop(RUN_DIR_ENV, None)
@@ -76,4 +97,5 @@ def fit(plan: RunPlan, *, fast_dev_run: bool = False, announce: Callable[[], Non
     _finish_loggers(trainer)
     return {"run_dir": plan.run_dir, "last_checkpoint": last if not fast_dev_run else None,
             "global_step": trainer.global_step, "interrupted": interrupted,
+            "unsaved": list(getattr(trainer.strategy.checkpoint_io, "unsaved", [])),  # saves that found no room
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}

@@ -84,14 +84,32 @@ def resolve_strategy(config: DictConfig) -> Resolved:
     return Resolved("ddp") if world_size(config) > 1 else Resolved("auto", "one process: a single device")
 
 
+def _architecture_precision(config: DictConfig) -> str | None:
+    """The ``auto_precision`` of the run's architecture (Conv: ``32-true``), None when it has none or is unknown."""
+    from d3core.errors import PluginError
+    from d3core.plugins import get_plugin_manager
+
+    if not config.get("arch"):
+        return None
+    try:
+        return getattr(get_plugin_manager().architecture(str(config.arch)), "auto_precision", None)
+    except PluginError:
+        return None
+
+
 def resolve_precision(config: DictConfig) -> Resolved:
-    """``lightning.precision``; ``auto`` -> ``bf16-mixed`` on CUDA GPUs with bf16 support, else ``32-true``. On GPUs
+    """``lightning.precision``; ``auto`` -> the architecture's ``auto_precision`` on a GPU when it has one (Conv
+    trains in fp32, as the original), else ``bf16-mixed`` on CUDA GPUs with bf16 support, else ``32-true``. On GPUs
     that are not visible here (a dry run on a login node), the answer says what decides it."""
     precision = str(config.lightning.precision)
     if precision != "auto":
         return Resolved(precision)
     if not _on_gpu(config):
         return Resolved("32-true")
+    own = _architecture_precision(config)
+    if own is not None:
+        return Resolved(own, f"auto: {config.arch} trains in {own}, as the original did; --precision bf16-mixed "
+                             "changes it")
     if not _cuda_here():
         return Resolved("bf16-mixed", "auto: on GPUs with bf16 (compute capability 8.0+: A100, H100, ...), else "
                                       "32-true; no GPU here to ask")

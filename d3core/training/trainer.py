@@ -34,7 +34,7 @@ def trainer_kwargs(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, An
         sync_batchnorm=bool(config.lightning.performance.sync_batchnorm),
         deterministic=bool(config.lightning.deterministic), default_root_dir=str(plan.run_dir),
         use_distributed_sampler=False, enable_model_summary=False, fast_dev_run=fast_dev_run,
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(on_full_disk=str(config.lightning.checkpoint.on_full_disk))],
     )
     if not fast_dev_run:
         kwargs["callbacks"] = build_callbacks(plan)

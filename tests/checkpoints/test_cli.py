@@ -138,3 +138,32 @@ def test_verify_a_conv_tiny_run_reports_the_original_format_as_not_applicable(cl
     assert asked.exit_code == 0 and "N/A   convert" in asked.output
     refused = cli("convert", tmp_path / "run", "--to", "legacy", "--out", tmp_path / "original")
     assert refused.exit_code == 2 and "hard-wired to channels=256" in refused.output
+
+
+def test_recursive_conversion_reads_each_file_once(cli, legacy_run, lightning_ckpt, tmp_path, monkeypatch):
+    """Detecting a file's format, naming its target and loading it share one read (each format's ``detect`` used
+    to read the file again, and the conversion once more: up to four reads of every checkpoint of a model zoo)."""
+    from d3core.checkpoints import safe_load
+
+    zoo = _zoo(tmp_path / "zoo", legacy_run, lightning_ckpt)
+    d3_run = zoo / "my-d3-run"  # a d3 train run directory: descended into, each .ckpt converted
+    (d3_run / "checkpoints").mkdir(parents=True)
+    (d3_run / "config.yaml").write_text("arch: Tran\n")
+    for name in ("last.ckpt", "step=4-val_loss=1.0000.ckpt"):
+        shutil.copy(lightning_ckpt, d3_run / "checkpoints" / name)
+    (zoo / "broken.pth").write_bytes(bytes(range(256)) * 8)
+    reads: dict[str, int] = {}
+    original = safe_load.read_torch_file
+
+    def counting(path, **kwargs):
+        real = os.path.realpath(path)
+        reads[real] = reads.get(real, 0) + 1
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(safe_load, "read_torch_file", counting)
+    for to, files in (("legacy", 4), ("lightning", 5)):  # the original run is read only to be converted
+        reads.clear()
+        result = cli("convert", zoo, "--recursive", "--to", to, "--out", tmp_path / f"out-{to}")
+        assert "converted (step 4321)" in result.output, result.output
+        assert "broken.pth" in result.output and result.exit_code == 2  # the broken file is reported, read once
+        assert len(reads) == files and set(reads.values()) == {1}, reads

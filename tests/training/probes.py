@@ -19,3 +19,16 @@ class MarkStep(pl.Callback):
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         Path(trainer.default_root_dir, "step.txt").write_text(str(trainer.global_step))
+
+
+class RankPids(pl.Callback):
+    """Each rank writes its pid to <run>/rank<N>.pid when training starts, and sleeps a little after every optimizer
+    step, so a test can kill one rank in the middle of a run (test_lost_rank)."""
+
+    def on_train_start(self, trainer, module):
+        Path(trainer.default_root_dir, f"rank{trainer.global_rank}.pid").write_text(str(os.getpid()))
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        import time
+
+        time.sleep(0.2)

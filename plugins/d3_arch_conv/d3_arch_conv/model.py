@@ -22,6 +22,7 @@ class ConvArchitecture(Architecture):
 
     name = "Conv"
     description = "D3's dilated residual CNN"
+    auto_precision = "32-true"  # the original trains it without autocast (spec §4.2 step 6); --precision changes it
     label_modes = tuple(LABEL_MODES)
     null_condition = True
     defaults = {

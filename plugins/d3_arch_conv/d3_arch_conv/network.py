@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import (D3UserError, TimestepEmbedder, check_labels, check_null_mask, with_null_condition,
+from d3core.api import (D3UserError, TimestepEmbedder, check_labels, check_null_mask, in_fp32, with_null_condition,
                          zero_self_logit)
 
 KERNEL_SIZE = 9
@@ -105,7 +105,7 @@ class ConvNet(nn.Module):
                     f"Conv with global labels was built for model.length={self.length} but got sequences of length "
                     f"{tokens.shape[1]}; set model.length to the dataset's sequence length"
                 )
-            track = self.label_emb(labels.to(dtype))
+            track = in_fp32(self.label_emb, labels).to(dtype)  # fp32 under bf16-mixed, as the original
             if self.null_condition:
                 track = with_null_condition(track, null_mask, self.null_track)
             x = torch.cat([x, track[..., None]], dim=-1)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from d3core.api import (LayerNorm, Rotary, TanhGELU, TimestepEmbedder, apply_rotary, check_labels, check_null_mask,
-                         with_null_condition, zero_self_logit)
+                         in_fp32, with_null_condition, zero_self_logit)
 
 
 class EmbeddingLayer(nn.Module):
@@ -43,7 +43,7 @@ class EmbeddingLayer(nn.Module):
                 null_mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.embedding[tokens]
         if self.signal_embedding is not None:
-            signal = self.signal_embedding(labels.to(self.signal_embedding.weight.dtype))
+            signal = in_fp32(self.signal_embedding, labels)  # fp32 under bf16-mixed, as the original
             if self.null_embedding is not None:
                 signal = with_null_condition(signal, null_mask, self.null_embedding)
             h = h + (signal[:, None, :] if signal.dim() == 2 else signal)

@@ -18,6 +18,16 @@ from d3core.api import D3UserError, architecture_class, one_line, run_config
 from d3_ckpt_legacy.layout import DATASET_ALIASES
 
 _GRAPHS = {"uniform": "uniform", "absorb": "absorbing", "absorbing": "absorbing"}
+_NOISES = {"geometric": "geometric", "loglinear": "loglinear"}
+
+
+def _known(names: dict[str, str], key: str, value: Any) -> str:
+    """d3's name for the original config's ``key`` value; an unknown one is a :class:`D3UserError`, never a
+    silent default (a run trained with another schedule would sample wrongly)."""
+    found = names.get(str(value).lower())
+    if found is None:
+        raise D3UserError(f"{key}={value!r} of the original config is not one d3 knows ({', '.join(names)})")
+    return found
 
 
 def read_hydra_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -67,11 +77,10 @@ def translated_settings(hydra: dict[str, Any]) -> dict[str, Any]:
     ``log_freq``, ``data.cache_dir``, ...) are left out."""
     training, optim, noise = _section(hydra, "training"), _section(hydra, "optim"), _section(hydra, "noise")
     evaluation = _section(hydra, "eval")
-    graph = _GRAPHS.get(str(_section(hydra, "graph").get("type", "uniform")).lower(), "uniform")
-    noise_type = str(noise.get("type", "geometric")).lower()
+    graph = _known(_GRAPHS, "graph.type", _section(hydra, "graph").get("type", "uniform"))
     layer: dict[str, Any] = {
         "tokens": int(hydra.get("tokens", 4)), "graph": {"type": graph},
-        "noise": {"type": "loglinear" if noise_type.startswith("loglinear") else "geometric"},
+        "noise": {"type": _known(_NOISES, "noise.type", noise.get("type", "geometric"))},
         # the original trained without label dropout; its hydra sampling section (euler / 128) configured the
         # training loop's snapshots, not generation, so d3's sampling defaults (the run_sample.py protocol) apply
         "training": {"label_dropout": 0.0}, "eval": {}, "optim": {},
@@ -102,14 +111,14 @@ def d3_config(hydra: dict[str, Any], *, arch: str, dataset: str, model: dict[str
     ``model`` holds the d3 architecture's ``model.*`` keys (sizes already checked against the weights);
     ``architecture`` the registered architecture class (its defaults fill the remaining keys).
     """
-    layer = translated_settings(hydra)
-    layer.update(dataset=dataset, arch=arch, model=dict(model), lightning={"precision": precision})
-    if seed is not None:
-        layer["seed"] = int(seed)
-    if architecture is not None:
-        layer["preset"] = matching_preset(architecture, model)
     defaults = dict(getattr(architecture, "defaults", {}) or {})
     try:
+        layer = translated_settings(hydra)
+        layer.update(dataset=dataset, arch=arch, model=dict(model), lightning={"precision": precision})
+        if seed is not None:
+            layer["seed"] = int(seed)
+        if architecture is not None:
+            layer["preset"] = matching_preset(architecture, model)
         return run_config(layer, model_defaults=defaults)
     except D3UserError as exc:
         raise D3UserError(f"the original run's config does not translate to a d3 config: {exc}") from exc
@@ -134,7 +143,10 @@ def settings_from_file(path: str | os.PathLike, *, arch: str | None = None) -> d
         return None
     if not is_hydra_config(loaded):
         return None
-    layer = translated_settings(loaded)
+    try:
+        layer = translated_settings(loaded)
+    except D3UserError as exc:
+        raise D3UserError(f"{path}: {exc}") from exc
     training = _section(loaded, "training")
     lightning: dict[str, Any] = {}
     if "log_freq" in training:

@@ -231,8 +231,11 @@ class LegacyRunFormat:
         # the original ran the transformer blocks under CUDA bf16 autocast (fp32 on CPU) -- what "auto" does -- and
         # the convolutional network in fp32
         precision = "auto" if arch == "Tran" else "32-true"
-        config = d3_config(hydra, arch=architecture.name, dataset=variant.name, model=model_cfg, precision=precision,
-                           architecture=architecture)
+        try:
+            config = d3_config(hydra, arch=architecture.name, dataset=variant.name, model=model_cfg,
+                               precision=precision, architecture=architecture)
+        except D3UserError as exc:
+            raise D3UserError(f"{config_file}: {exc}") from exc
         expected = build_network(config, architecture.name, device="meta").state_dict()
         kept = {k: v for k, v in model.items() if not layout.in_modules(k, unused)}
         missing = [k for k in expected if k not in kept]
