@@ -1,27 +1,13 @@
-"""Fixtures of the scoring tests: score models wrapped as :class:`SamplingModel` without a checkpoint file."""
+"""Fixtures of the scoring tests: score networks wrapped as a :class:`SamplingModel` without a checkpoint file (the
+exact i.i.d. score ``exact_model`` and the trained models are in tests/conftest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
 
 from d3core.diffusion import GeometricNoise, UniformGraph
 from d3core.generation.api import SamplingModel
-
-
-class IidExactScore(torch.nn.Module):
-    """The exact log-ratios of sequences whose positions are i.i.d. with distribution ``probs [4]`` (uniform graph):
-    the bound of such a model is ``-sum_i log probs[x_i]`` up to Monte Carlo error."""
-
-    def __init__(self, probs):
-        super().__init__()
-        self.register_buffer("probs", torch.as_tensor(probs, dtype=torch.float64))
-
-    def forward(self, tokens, labels, sigma):
-        decay = torch.exp(-sigma.double())[:, None]
-        log_marginal = (decay * self.probs + (1 - decay) / 4).log()[:, None, :].expand(*tokens.shape, -1)
-        return (log_marginal - torch.gather(log_marginal, -1, tokens[..., None])).float()
 
 
 def wrap(network, length: int, *, num_labels: int = 0, label_names=None, label_mode: str = "global") -> SamplingModel:
@@ -36,8 +22,3 @@ def wrap(network, length: int, *, num_labels: int = 0, label_names=None, label_m
 @pytest.fixture
 def wrap_model():
     return wrap
-
-
-@pytest.fixture
-def iid_exact():
-    return IidExactScore

@@ -55,11 +55,11 @@ def test_the_uniform_model_bound_is_the_spec_anchor():
                                                                                                            abs=1e-4)
 
 
-def test_the_estimate_agrees_with_the_training_loss_averaged_over_many_draws(iid_exact, wrap_model):
+def test_the_estimate_agrees_with_the_training_loss_averaged_over_many_draws(exact_model, wrap_model):
     """The training loss (``sedd_loss``, no control variate) averaged over 4096 stratified draws of one sequence."""
     from d3core.diffusion import TRAIN_EPS, sedd_loss
 
-    sm = wrap_model(iid_exact([0.4, 0.1, 0.1, 0.4]), 40)
+    sm = wrap_model(exact_model([0.4, 0.1, 0.1, 0.4]), 40)
     tokens = _random_tokens(3, 40, seed=7)
     ours = score_sequences(sm, tokens, samples=64, seed=0)
     generator = torch.Generator().manual_seed(0)
@@ -73,10 +73,10 @@ def test_the_estimate_agrees_with_the_training_loss_averaged_over_many_draws(iid
         assert abs(mean - ours.nats[i]) < 3 * math.hypot(se, ours.nats_stderr[i])
 
 
-def test_an_exact_iid_score_gives_the_exact_negative_log_likelihood(iid_exact, wrap_model):
+def test_an_exact_iid_score_gives_the_exact_negative_log_likelihood(exact_model, wrap_model):
     probs = np.array([0.4, 0.1, 0.1, 0.4])
     length = 50
-    sm = wrap_model(iid_exact(probs), length)
+    sm = wrap_model(exact_model(probs), length)
     tokens = _random_tokens(6, length, seed=1, probs=probs)
     exact = -np.log(probs)[tokens].sum(axis=1)
     scores = score_sequences(sm, tokens, samples=64, seed=0, per_position=True)
@@ -89,8 +89,8 @@ def test_an_exact_iid_score_gives_the_exact_negative_log_likelihood(iid_exact, w
     assert scores.per_position[rare].mean() > scores.per_position[~rare].mean() + 1.0
 
 
-def test_same_seed_same_numbers_whatever_the_batch_size_or_position(iid_exact, wrap_model):
-    sm = wrap_model(iid_exact([0.3, 0.2, 0.2, 0.3]), 40)
+def test_same_seed_same_numbers_whatever_the_batch_size_or_position(exact_model, wrap_model):
+    sm = wrap_model(exact_model([0.3, 0.2, 0.2, 0.3]), 40)
     tokens = _random_tokens(7, 40, seed=2)
     a = score_sequences(sm, tokens, samples=8, seed=11, batch_size=3, per_position=True)
     b = score_sequences(sm, tokens, samples=8, seed=11, batch_size=256, per_position=True)
@@ -104,8 +104,8 @@ def test_same_seed_same_numbers_whatever_the_batch_size_or_position(iid_exact, w
     assert not np.allclose(other.nats, a.nats)
 
 
-def test_the_standard_error_falls_as_samples_grow(wrap_model, iid_exact):
-    sm = wrap_model(iid_exact([0.4, 0.1, 0.1, 0.4]), 50)
+def test_the_standard_error_falls_as_samples_grow(wrap_model, exact_model):
+    sm = wrap_model(exact_model([0.4, 0.1, 0.1, 0.4]), 50)
     tokens = _random_tokens(6, 50, seed=4)
     errors = {k: score_sequences(sm, tokens, samples=k, seed=0).nats_stderr.mean() for k in (4, 16, 64)}
     print("mean per-sequence SE by samples:", {k: round(float(v), 3) for k, v in errors.items()})
@@ -135,8 +135,8 @@ def test_the_prior_term_is_tiny_but_counted():
     assert prior_kl_per_position(AbsorbingGraph(5), GeometricNoise(1e-4, 20.0)) == pytest.approx(math.exp(-20))
 
 
-def test_summary_and_paired_differences(iid_exact, wrap_model):
-    sm = wrap_model(iid_exact([0.4, 0.1, 0.1, 0.4]), 30)
+def test_summary_and_paired_differences(exact_model, wrap_model):
+    sm = wrap_model(exact_model([0.4, 0.1, 0.1, 0.4]), 30)
     tokens = _random_tokens(10, 30, seed=5)
     scores = score_sequences(sm, tokens, samples=16)
     assert isinstance(scores, LikelihoodScores) and len(scores) == 10 and scores.length == 30
@@ -147,8 +147,8 @@ def test_summary_and_paired_differences(iid_exact, wrap_model):
     assert np.all(same == 0) and np.all(se == 0)
 
 
-def test_bad_requests_are_one_line_errors(iid_exact, wrap_model, tran_at_init):
-    sm = wrap_model(iid_exact([0.25] * 4), 20)
+def test_bad_requests_are_one_line_errors(exact_model, wrap_model, tran_at_init):
+    sm = wrap_model(exact_model([0.25] * 4), 20)
     with pytest.raises(D3UserError, match="sequences are 19 bp, but the model scores 20 bp"):
         score_sequences(sm, np.zeros((2, 19), np.uint8))
     with pytest.raises(D3UserError, match="sequence 1, position 3: token 4"):
