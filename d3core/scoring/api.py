@@ -205,7 +205,7 @@ def check_labels(model, labels, n: int, null: bool) -> np.ndarray | None:
         expected = f"[N, {model.length}, {model.num_labels}]" if per_position else f"[N, {model.num_labels}]"
         raise D3UserError(f"labels of shape {list(rows.shape)} for {n} sequence(s); the model takes {expected} "
                           f"({', '.join(model.label_names)})")
-    return np.ascontiguousarray(np.broadcast_to(rows, (n, *rows.shape[1:])))
+    return np.ascontiguousarray(rows) if rows.shape[0] == n else np.broadcast_to(rows, (n, *rows.shape[1:])).copy()
 
 
 def _bar(total: int, progress: bool):
