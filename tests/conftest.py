@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from d3core import hookimpl
 from d3core.plugins import make_plugin_manager
+from d3core.testing.components import TwoMotifDataset
 from installed_d3 import D3_SCRIPT, install_fixture_plugins, user_env
 
 #: optimizer steps of the planted-motif model of ``motif_run``
@@ -80,27 +81,38 @@ def d3_cli():
     return invoke
 
 
+class _AtRichTwoMotifs(TwoMotifDataset):
+    """The two-motif data on an AT-rich background (GC 0.4, as Drosophila enhancers), so that a sequence's composition
+    carries information too: dinucleotide shuffles of real sequences keep it, uniform random DNA does not."""
+
+    gc_content = 0.4
+
+
 class _TwoMotifs:
     @staticmethod
     @hookimpl
     def register_datasets(register):
-        register("two-motifs", "d3core.testing.components:TwoMotifDataset", description="conditioning test data",
-                 length=100)
+        register("two-motifs", _AtRichTwoMotifs, description="conditioning and likelihood test data", length=100)
 
 
 @pytest.fixture(scope="session")
-def motif_run(tmp_path_factory):
-    """``(d3, last.ckpt, root)``: Conv ``tiny`` trained by ``d3 train`` for 400 steps (label dropout 0.1, one
-    validation at the end, CSV logger) on 2000 rows of the two-motif dataset (100 bp, AP-1 -> dev, Dref -> hk;
-    ``root/motifs.h5``); ``d3(*args)`` runs the app in this process on a manager that knows that dataset and asserts
-    exit code 0. About a minute on 2 CPUs; shared by the conditioning and the likelihood tests."""
-    from d3core.cli import make_cli
-
+def motif_manager():
+    """A plugin manager that knows the two-motif dataset (GC 0.4 background)."""
     manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
     manager.register(_TwoMotifs, "test-two-motifs", version="0")
+    return manager
+
+
+@pytest.fixture(scope="session")
+def motif_run(tmp_path_factory, motif_manager):
+    """``(d3, last.ckpt, root)``: Conv ``tiny`` trained by ``d3 train`` for 400 steps (label dropout 0.1, one
+    validation at the end, CSV logger) on 2000 rows of the two-motif dataset (100 bp, AP-1 -> dev, Dref -> hk, GC 0.4
+    background; ``root/motifs.h5``); ``d3(*args)`` runs the app in this process on a manager that knows that dataset and asserts
+    exit code 0 (on ``motif_manager``). About a minute on 2 CPUs; shared by the conditioning and the likelihood tests."""
+    from d3core.cli import make_cli
 
     def d3(*args):
-        result = CliRunner().invoke(make_cli(manager), [str(a) for a in args], catch_exceptions=False)
+        result = CliRunner().invoke(make_cli(motif_manager), [str(a) for a in args], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         return result
 
