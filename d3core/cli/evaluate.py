@@ -103,6 +103,8 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
     from d3core.generation.io import read_samples
     from d3core.generation.sampler import default_device
 
+    if score_samples is not None and checkpoint is None:
+        raise D3UserError("--score-samples applies to --checkpoint only")
     sample_set = read_samples(samples)
     meta = sample_set.metadata
     dataset = dataset or meta.get("dataset")
@@ -126,8 +128,6 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
         if scorer.length != sample_set.length:
             raise D3UserError(f"--checkpoint {checkpoint}: the model scores {scorer.length} bp sequences; the samples "
                               f"are {sample_set.length} bp")
-    elif score_samples is not None:
-        raise D3UserError("--score-samples applies to --checkpoint only")
     out = out or samples.with_name(f"{samples.stem}_eval")
     click.echo(f"d3: evaluating {len(sample_set)} sequences from {samples} against {ds.name} "
                f"{reference or 'test'} ({data_path}), protocol {settings.name}; oracle: "
@@ -136,7 +136,8 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
                               protocol=settings, discriminator=not no_discriminator, identity_rows=identity_rows,
                               seed=0 if seed is None else seed, device=device, samples_path=str(samples), arch=arch,
                               activity_thresholds=thresholds, attribution_label=attribution_label,
-                              likelihood_model=scorer, likelihood_samples=score_samples, progress=not no_progress, echo=lambda line: click.echo(f"d3: {line}", err=True))
+                              likelihood_model=scorer, likelihood_samples=score_samples, progress=not no_progress,
+                              echo=lambda line: click.echo(f"d3: {line}", err=True))
     for note in result["notes"]:
         click.echo(f"d3: note: {note}", err=True)
     for group in result["groups"]:

@@ -134,7 +134,8 @@ def score_with_keys(model, tokens, labels=None, *, keys=None, unconditional: boo
     bar = _bar(len(x), progress)
     try:
         draws, positions = bound_draws(
-            model.model, model.graph, model.noise, torch.from_numpy(x), None if rows is None else torch.from_numpy(rows),
+            model.model, model.graph, model.noise, torch.from_numpy(x),
+            None if rows is None else torch.from_numpy(rows),
             samples=samples, seed=seed, keys=torch.from_numpy(keys),
             batch_size=batch_size, null=null, per_position=per_position,
             device=model.device, on_rows=None if bar is None else lambda done: bar.update(done / samples - bar.n))

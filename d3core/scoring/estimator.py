@@ -17,8 +17,8 @@ just above ln 4: the bound of the uniform model). So each draw is ``L * U + sigm
 positions at small t, which the two share, cancels (3-4x smaller errors at equal K, measured on an exact score).
 
 The expectation over t uses ``K`` stratified draws: draw k takes ``t_k = eps + (1 - eps) (k + u_k) / K`` (one uniform
-``u_k`` per stratum) and ``x_t ~ p_t(. | x0)``. Every random number is counter-based (:mod:`d3core.diffusion.randomness`)
-and a function of ``(seed, key, k, position)`` only, where a sequence's *key* is a hash of its tokens (default) or
+``u_k`` per stratum) and ``x_t ~ p_t(. | x0)``. Every random number is counter-based
+(:mod:`d3core.diffusion.randomness`) and a function of ``(seed, key, k, position)`` only, where a sequence's *key* is a hash of its tokens (default) or
 given: so a sequence gets the same estimate wherever it sits in the input and whatever the batch size; different
 sequences get independent draws (set means average their errors out); and sequences given one key share their draws
 (common random numbers: the variants of a mutation scan are paired draw by draw with their reference, which removes
@@ -58,7 +58,8 @@ def prior_kl_per_position(graph, noise) -> float:
 
 
 def sequence_keys(tokens) -> torch.Tensor:
-    """``[N]`` int64 32-bit keys of the sequences ``tokens [N, L]`` (FNV-1a over the tokens): equal sequences, equal keys."""
+    """``[N]`` int64 32-bit keys of the sequences ``tokens [N, L]`` (FNV-1a over the tokens): equal sequences get
+    equal keys."""
     x = np.asarray(tokens.cpu() if torch.is_tensor(tokens) else tokens).astype(np.uint64)
     h = np.full(x.shape[0], 0xCBF29CE484222325, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -113,15 +114,15 @@ def stratified_times(draw: torch.Tensor, samples: int, rows: torch.Tensor, seed:
 
 def iter_bound_draws(network: torch.nn.Module, graph, noise, tokens: torch.Tensor, labels: torch.Tensor | None, *,
                      samples: int, seed: int = 0, keys: torch.Tensor | None = None, batch_size: int = 256,
-                     null: bool = False,
+                     null: bool = False, control_variate: bool = True,
                      eps: float = TRAIN_EPS, device: torch.device | str | None = None
                      ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The bound's draws, chunk by chunk: yields ``(sequence index [b], draw index [b], contributions [b, L])``.
 
     ``contributions[j, i]`` in nats (without the prior term) for sequence ``sequence[j]`` at draw ``k = draw[j]``:
     ``sigma'(t_k) * score_entropy_i(...)``, or with the control variate (uniform graph)
-    ``U + sigma'(t_k) * (score_entropy_i(model) - score_entropy_i(0))``. The ``N * K`` (sequence, draw) pairs are visited in order, at most
-    ``batch_size`` per network call, so memory is bounded whatever ``N`` and ``K``.
+    ``U + sigma'(t_k) * (score_entropy_i(model) - score_entropy_i(0))``. The ``N * K`` (sequence, draw) pairs are
+    visited in order, at most ``batch_size`` per network call, so memory is bounded whatever ``N`` and ``K``.
 
     Args:
         network: ``network(tokens [B, L] long, labels, sigma [B], [null_mask=[B] bool]) -> log_scores [B, L, V]``;
@@ -135,6 +136,8 @@ def iter_bound_draws(network: torch.nn.Module, graph, noise, tokens: torch.Tenso
             share their draws.
         batch_size: most (sequence, draw) rows per network call.
         null: call the network with the null condition on every row (its label values are ignored).
+        control_variate: use the uniform model's score entropy as a control variate (uniform graph; off: the plain
+            training-loss estimate, for comparison).
         eps: lower end of the time range (the training loss's ``TRAIN_EPS``).
         device: where the network runs (default: its parameters' device).
     """
@@ -143,7 +146,7 @@ def iter_bound_draws(network: torch.nn.Module, graph, noise, tokens: torch.Tenso
     device = torch.device(device) if device is not None else model_device(network)
     n, samples, batch_size = int(tokens.shape[0]), int(samples), int(batch_size)
     keys = sequence_keys(tokens) if keys is None else keys.to(torch.int64).cpu()
-    uniform = None if graph.absorb else uniform_model_bound_per_position(graph, noise, eps=eps)
+    uniform = uniform_model_bound_per_position(graph, noise, eps=eps) if control_variate and not graph.absorb else None
     total = n * samples
     with torch.no_grad(), eval_mode(network):
         for start in range(0, total, batch_size):
@@ -166,7 +169,8 @@ def iter_bound_draws(network: torch.nn.Module, graph, noise, tokens: torch.Tenso
 
 
 def bound_draws(network, graph, noise, tokens: torch.Tensor, labels: torch.Tensor | None, *, samples: int,
-                seed: int = 0, keys: torch.Tensor | None = None, batch_size: int = 256, null: bool = False, per_position: bool = False,
+                seed: int = 0, keys: torch.Tensor | None = None, batch_size: int = 256, null: bool = False,
+                per_position: bool = False, control_variate: bool = True,
                 eps: float = TRAIN_EPS, device=None, on_rows: Callable[[int], None] | None = None
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """All draws of :func:`iter_bound_draws`, prior term included.
@@ -183,8 +187,7 @@ def bound_draws(network, graph, noise, tokens: torch.Tensor, labels: torch.Tenso
     done = 0
     for rows, draw, contributions in iter_bound_draws(network, graph, noise, tokens, labels, samples=samples,
                                                       seed=seed, keys=keys, batch_size=batch_size, null=null,
-                                                      eps=eps,
-                                                      device=device):
+                                                      control_variate=control_variate, eps=eps, device=device):
         draws[rows, draw] = contributions.sum(axis=1) + length * prior
         if positions is not None:
             np.add.at(positions, rows, contributions / samples)

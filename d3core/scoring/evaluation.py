@@ -20,8 +20,8 @@ def likelihood_comparison(model, generated: np.ndarray, generated_labels: np.nda
 
     Each set is scored under its own labels (the generated sequences under the labels they were sampled for, the
     reference under its measurements) when the samples carry labels; otherwise both unconditionally (``-log p(x)``,
-    a model trained with label dropout), or, for an unconditional model, as it is. Metrics: ``likelihood_bpb_generated``,
-    ``likelihood_bpb_reference`` (mean bits per base) with their ``_stderr``, ``likelihood_bpb_difference`` (generated
+    a model trained with label dropout), or, for an unconditional model, as it is. Metrics:
+    ``likelihood_bpb_generated``, ``likelihood_bpb_reference`` (mean bits per base) with their ``_stderr``, ``likelihood_bpb_difference`` (generated
     minus reference), ``likelihood_n_generated``, ``likelihood_n_reference``, ``likelihood_samples``,
     ``likelihood_condition``.
     """

@@ -22,7 +22,8 @@ _NOT_ACGT = re.compile(r"[^ACGTacgt]")
 @dataclass
 class ScoringInput:
     """Sequences to score: ``ids [N]``, ``tokens uint8 [N, L]``, the labels stored with them (``[N, C]`` in
-    ``label_names`` order, or None), the reference-split row of each (``rows``, -1 for none) and where they came from."""
+    ``label_names`` order, or None), the reference-split row of each (``rows``, -1 for none) and where they came
+    from."""
 
     ids: list[str]
     tokens: np.ndarray

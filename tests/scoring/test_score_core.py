@@ -69,7 +69,8 @@ def test_the_estimate_agrees_with_the_training_loss_averaged_over_many_draws(exa
         x0 = torch.from_numpy(tokens[i:i + 1]).long().expand(reps, -1)
         loss = sedd_loss(sm.model, sm.graph, sm.noise, x0, None, t=t, generator=generator).double().numpy()
         mean, se = stratified_mean_stderr(loss)
-        print(f"sequence {i}: training loss {mean:.2f} +- {se:.2f}, score {ours.nats[i]:.2f} +- {ours.nats_stderr[i]:.2f}")
+        print(f"sequence {i}: training loss {mean:.2f} +- {se:.2f}, score {ours.nats[i]:.2f} +- "
+              f"{ours.nats_stderr[i]:.2f}")
         assert abs(mean - ours.nats[i]) < 3 * math.hypot(se, ours.nats_stderr[i])
 
 
