@@ -194,7 +194,7 @@ CASES: tuple[Case, ...] = (
          ("data", "synth", "deepstarr", "--n", "10", "--out", "ds.h5"), ("ds.h5: already exists", "--force")),
     Case("samples-bad-letters", "data files", "evaluated a FASTA file with letters other than ACGT",
          ("evaluate", "odd.fasta", "--dataset", "deepstarr", "--data", "ds.h5"),
-         ("is not A, C, G or T", "--replace-n random")),
+         ("is not A, C, G or T", "fix the file (only A, C, G and T can be read here)")),
     Case("score-wrong-length", "data files", "scored a sequence of the wrong length",
          ("score", "short.fa", "--checkpoint", RUN),
          ("short.fa: record 's1' (line 1) is 10 bp; the model scores 249 bp sequences",)),

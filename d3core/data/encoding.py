@@ -47,7 +47,7 @@ def check_policy(replace_n: str) -> str:
 
 def encode(sequences: Sequence[str], *, length: int | None = None, replace_n: str = "error",
            rng: np.random.Generator | None = None, source: str = "<input>",
-           rows: Sequence[int] | None = None, unit: str = "row") -> np.ndarray:
+           rows: Sequence[int] | None = None, unit: str = "row", can_replace: bool = True) -> np.ndarray:
     """Encode equal-length DNA strings as tokens.
 
     Args:
@@ -58,6 +58,7 @@ def encode(sequences: Sequence[str], *, length: int | None = None, replace_n: st
         source: the file name used in error messages.
         rows: the row (line) number of each sequence in ``source``, for error messages; default 1..N.
         unit: what ``rows`` count in messages (``"row"``, or ``"line"`` for line numbers of a text file).
+        can_replace: whether the caller offers ``--replace-n random`` (dataset import does); the error names it then.
 
     Returns:
         ``uint8`` array ``[N, L]`` with values 0..3.
@@ -82,8 +83,9 @@ def encode(sequences: Sequence[str], *, length: int | None = None, replace_n: st
             count = int(bad.sum())
             raise D3UserError(
                 f"{source} {unit} {row_of(i)}: letter {letter!r} at position {pos + 1} is not A, C, G or T "
-                f"({count} such letter(s) in {int(bad.any(axis=1).sum())} row(s)); fix the file or pass "
-                "--replace-n random (replace_n='random') to replace them by random bases")
+                f"({count} such letter(s) in {int(bad.any(axis=1).sum())} row(s)); fix the file"
+                + (" or pass --replace-n random (replace_n='random') to replace them by random bases"
+                   if can_replace else " (only A, C, G and T can be read here)"))
         rng = rng if rng is not None else np.random.default_rng(0)
         tokens[bad] = rng.integers(0, 4, size=int(bad.sum()), dtype=np.uint8)
     return tokens

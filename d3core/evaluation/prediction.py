@@ -71,7 +71,7 @@ def read_sequences(path: str | os.PathLike, *, key: str | None = None) -> tuple[
         from d3core.data.importing import read_fasta
 
         source = read_fasta(path)
-        tokens = encode(source.sequences, source=str(path), rows=source.lines, unit="line")
+        tokens = encode(source.sequences, source=str(path), rows=source.lines, unit="line", can_replace=False)
         return list(source.columns["id"]), tokens
     if kind in ("npz", "h5") and key is not None:
         return _read_array(path, key)

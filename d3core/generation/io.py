@@ -265,7 +265,7 @@ def _read_fasta(path: Path) -> SampleSet:
             values.append([float(v) for k, v in pairs if k != "ref"])
         except ValueError:
             names = []
-    tokens = encode(sequences, source=str(path), rows=line_of, unit="record") if sequences else \
+    tokens = encode(sequences, source=str(path), rows=line_of, unit="record", can_replace=False) if sequences else \
         np.zeros((0, 0), np.uint8)
     labels = np.asarray(values, dtype=np.float32) if names else None
     metadata = {"reference_split": split} if split else {}
@@ -287,7 +287,7 @@ def _read_csv(path: Path) -> SampleSet:
     label_cols = [i for i, h in enumerate(lower) if h not in ("id", "sequence", "ref")]
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
     sequences = [r[seq_col].strip() for r in body]
-    tokens = encode(sequences, source=str(path), rows=list(range(2, len(body) + 2))) if sequences else \
+    tokens = encode(sequences, source=str(path), rows=list(range(2, len(body) + 2)), can_replace=False) if sequences else \
         np.zeros((0, 0), np.uint8)
     labels = None
     names = [header[i] for i in label_cols]
