@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from d3core.errors import D3UserError
+from d3core.training.compile import compile_setting
 
 BASE_CONFIG = Path(__file__).with_name("base.yaml")
 SELECTION_KEYS = ("dataset", "arch", "preset")
@@ -184,7 +185,7 @@ def run_config(settings: Mapping[str, Any], *, model_defaults: Mapping[str, Any]
 
 #: keys whose value may be of another type than their default (int or fraction, "auto" or a count, ...)
 _FLEXIBLE_TYPES = {"lightning.devices", "lightning.precision", "lightning.strategy", "training.val_check_interval",
-                   "training.limit_val_batches"}
+                   "training.limit_val_batches", "training.compile"}
 
 
 def _leaf_values(config: DictConfig, prefix: str = "") -> dict[str, Any]:
@@ -269,6 +270,7 @@ def check_values(config: DictConfig) -> None:
         if str(value(key)) not in choices:
             raise D3UserError(f"config {key}={value(key)!r} is not one of: {', '.join(choices)}")
     parse_devices(value("lightning.devices"))
+    compile_setting(value("training.compile"))
     epochs = value("training.max_epochs")
     if not (isinstance(epochs, int) and not isinstance(epochs, bool) and (epochs >= 1 or epochs == -1)):
         raise D3UserError(f"config training.max_epochs={epochs!r} must be an integer >= 1, or -1 for no epoch limit")
