@@ -219,6 +219,8 @@ def _run_worker(args, code: str, arch: str, preset: str, batch: int, data: Path,
     command = [sys.executable, __file__, "_worker", "--code", code, "--arch", arch, "--preset", preset,
                "--batch", str(batch), "--data", str(data), "--device", args.device, "--precision", args.precision]
     command += ["--original", args.original] if args.original else []
+    command += ["--threads", str(args.threads)] if args.threads else []
+    command += ["--timed", str(args.timed)] if args.timed else []
     env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache),
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
            "PYTHONWARNINGS": "ignore"}
@@ -252,7 +254,10 @@ def measure(args) -> dict:
               "device_name": torch.cuda.get_device_name(0) if args.device == "cuda" else platform.processor() or
               platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__,
               "python": platform.python_version(), "rounds": args.rounds, "sequence_length": LENGTH,
+              "warmup_steps": WARMUP, "timed_steps": TIMED,
               "peak_flops": peak, "load_average_start": os.getloadavg(), "results": []}
+    if args.append and args.out.is_file():  # keep the rows of other cases from an earlier run
+        report["results"] = json.loads(args.out.read_text())["results"]
     with tempfile.TemporaryDirectory(prefix="d3-speed-data-") as tmp:
         data = Path(tmp) / "synth.h5"
         DeepSTARR().synthesize(data, 4096, seed=0)
@@ -270,7 +275,8 @@ def measure(args) -> dict:
                             runs[code].append(_run_worker(args, code, arch, preset, batch, data, cache))
                             print(f"{arch} {preset} b{batch} {code} round {round_index}: "
                                   f"{statistics.median(runs[code][-1]['step_s']):.4f} s/step", flush=True)
-                    report["results"].append(_summary(arch, preset, batch, runs, loads, peak))
+                    report["results"] = [r for r in report["results"] if (r["arch"], r["preset"], r["batch"]) !=
+                                         (arch, preset, batch)] + [_summary(arch, preset, batch, runs, loads, peak)]
                     _write(args.out, report)
     report["load_average_end"] = os.getloadavg()
     _write(args.out, report)
@@ -342,12 +348,20 @@ def main() -> None:
     parser.add_argument("--archs", type=lambda s: s.split(","), default=["Tran", "Conv"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--precision", default=None, help="default: 32-true on the CPU, bf16-mixed on CUDA")
+    parser.add_argument("--threads", type=int, help="torch threads of every worker (default: torch's; 1 is steadier "
+                                                     "on a machine shared with other jobs)")
+    parser.add_argument("--timed", type=int, help="timed steps per process (default: 12 tiny, 3 paper)")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak (default: the table, CUDA only)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--append", action="store_true", help="keep the other cases' rows of --out")
     parser.add_argument("--code"), parser.add_argument("--arch"), parser.add_argument("--preset")
     parser.add_argument("--batch", type=int), parser.add_argument("--data")
     args = parser.parse_args()
     args.precision = args.precision or ("bf16-mixed" if args.device == "cuda" else "32-true")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.timed:
+        TIMED.update(dict.fromkeys(TIMED, args.timed))
     if args.mode == "_worker":
         result = original_worker(args) if args.code == "original" else d3_worker(args)
         print(json.dumps(result))

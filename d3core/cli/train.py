@@ -79,7 +79,8 @@ def collect_flags(values: dict) -> dict:
 @option("--early_stopping_patience", type=int, help="Stop after N validations without val_loss improvement.")
 @click.option("--compile/--no-compile", "compile", default=None,
               help="torch.compile the score network for training (training.compile). Default auto: on for networks "
-                   "of >= 5 M parameters on CPU or CUDA, where it measured faster; the first steps then take minutes.")
+                   "of >= 50 M parameters (Tran paper) on CPU or CUDA, where it measured faster; the first steps "
+                   "then take minutes.")
 @option("--config_path", type=click.Path(dir_okay=False, path_type=Path),
         help="YAML merged over the defaults (e.g. configs/lightning_config.yaml).")
 @option("--logger", multiple=True, help="Logger name, repeatable: tensorboard (default), csv, wandb, mlflow.")
