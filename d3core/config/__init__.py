@@ -17,7 +17,6 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from d3core.errors import D3UserError
-from d3core.training.compile import compile_setting
 
 BASE_CONFIG = Path(__file__).with_name("base.yaml")
 SELECTION_KEYS = ("dataset", "arch", "preset")
@@ -248,6 +247,18 @@ def parse_devices(devices: Any) -> str | int | list[int]:
         raise D3UserError(f"config lightning.devices={devices!r} must be auto, a number of devices (>= 1, or -1 for "
                           "all), or device indices such as [0, 1] or \"0,1\"")
     return devices
+
+
+#: the values of ``training.compile`` (YAML/overrides give booleans, the CLI and users may give strings)
+_COMPILE_SETTINGS = {"auto": "auto", True: True, False: False, "true": True, "false": False, "on": True, "off": False}
+
+
+def compile_setting(value: Any) -> str | bool:
+    """``training.compile`` as ``"auto"``, True or False; anything else is a :class:`D3UserError`."""
+    key = value.lower() if isinstance(value, str) else value
+    if not isinstance(key, (str, bool)) or key not in _COMPILE_SETTINGS:
+        raise D3UserError(f"config training.compile={value!r} must be auto, true or false (--compile/--no-compile)")
+    return _COMPILE_SETTINGS[key]
 
 
 def check_values(config: DictConfig) -> None:

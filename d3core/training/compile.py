@@ -19,18 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from d3core.config import compile_setting
 from d3core.errors import D3UserError
 
 __all__ = ["AUTO_MIN_PARAMETERS", "CompileChoice", "backend_problem", "choose_compile", "compile_note",
-           "compile_setting", "compiled_network"]
+           "compiled_network"]
 
 #: ``auto`` compiles networks at least this large: Tran paper (92 M parameters), where compiling measured faster;
 #: Conv paper (13 M, unmeasured) and the tiny presets (< 0.2 M, not faster) stay eager
 AUTO_MIN_PARAMETERS = 50_000_000
 #: devices on which ``auto`` may compile (inductor's CPU and CUDA backends; others only with ``true``)
 AUTO_DEVICES = ("cpu", "cuda")
-#: the values of ``training.compile`` (YAML/overrides give booleans, the CLI and users may give strings)
-SETTINGS = {"auto": "auto", True: True, False: False, "true": True, "false": False, "on": True, "off": False}
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,6 @@ class CompileChoice:
 
     def __str__(self) -> str:
         return f"{'on' if self.enabled else 'off'} ({self.reason})"
-
-
-def compile_setting(value: Any) -> str | bool:
-    """``training.compile`` as ``"auto"``, True or False; anything else is a :class:`D3UserError`."""
-    key = value.lower() if isinstance(value, str) else value
-    if not isinstance(key, (str, bool)) or key not in SETTINGS:
-        raise D3UserError(f"config training.compile={value!r} must be auto, true or false (--compile/--no-compile)")
-    return SETTINGS[key]
 
 
 def backend_problem(device_type: str) -> str | None:

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from d3core.errors import D3UserError
-from d3core.training.compile import AUTO_MIN_PARAMETERS, backend_problem, choose_compile, compile_setting
+from d3core.config import compile_setting
+from d3core.training.compile import AUTO_MIN_PARAMETERS, backend_problem, choose_compile
 
 TINY, PAPER = 138_884, 92_389_124
 

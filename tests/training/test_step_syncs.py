@@ -1,6 +1,7 @@
 """The training step reads no value back from the device outside the logging steps (a host synchronisation per
 step stalls a GPU): the probe records every ``.item()``/``float()``/``bool()`` of a tensor during a real run."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,7 @@ STEPS, LOG_EVERY = 12, 5
 
 @pytest.fixture
 def host_reads(d3_cli, tiny_args, tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent))  # probes.py
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))  # probes.py
     run = tmp_path / "run"
     result = d3_cli("train", *tiny_args, "--work_dir", run, "--max_steps", STEPS, "--val_check_interval", 1000,
                     f"lightning.logging.log_every_n_steps={LOG_EVERY}", "--logger", "csv",
