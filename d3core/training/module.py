@@ -106,6 +106,8 @@ class D3LightningModule(pl.LightningModule):
         (every ``log_every_n_steps``), the last step and fast dev runs. Lightning turns the logged progress-bar
         values into numbers after every batch: logged on the host, only at these steps, they never make the host
         wait for the device in between."""
+        if self._trainer is None:  # a step called by hand (tests, notebooks): log as Lightning would
+            return True
         trainer = self.trainer
         last = trainer.max_steps > 0 and trainer.global_step + 1 >= trainer.max_steps
         return bool(trainer.fast_dev_run) or last or trainer._logger_connector.should_update_logs

@@ -154,7 +154,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     plan.notes += setting_notes(config, manager, network=lambda: build_network(plan, device="meta"))
     accelerator = resolved_accelerator(config).value
     plan.compile = choose_compile(config.training.compile, "cuda" if accelerator in ("gpu", "cuda") else accelerator,
-                                  lambda: count_parameters(build_network(plan, device="meta")))
+                                  lambda: _parameters_or_zero(plan))
     plan.notes += [note for note in [compile_note(plan.compile)] if note]
     return plan
 
@@ -168,6 +168,15 @@ def build_network(plan: RunPlan, *, device: Any = None):
 
 def count_parameters(network) -> int:
     return sum(p.numel() for p in network.parameters())
+
+
+def _parameters_or_zero(plan: RunPlan) -> int:
+    """The network's size (built on the meta device), or 0 when it cannot be built: building it for the run reports
+    why, in its own words."""
+    try:
+        return count_parameters(build_network(plan, device="meta"))
+    except Exception:
+        return 0
 
 
 def plugin_versions(plan: RunPlan) -> dict[str, str]:
