@@ -263,8 +263,8 @@ def measure(args) -> dict:
         DeepSTARR().synthesize(data, 4096, seed=0)
         for arch in args.archs:
             for preset in args.cases:
-                cache = Path(tmp) / f"inductor-{arch}-{preset}"  # cold for the first compiled process of a case
                 for batch in batches[(arch, preset)]:
+                    cache = Path(tmp) / f"inductor-{arch}-{preset}-{batch}"  # cold for a case's first compiled run
                     case_codes = [c for c in codes if not (c == "original" and arch == "Conv" and preset == "tiny")]
                     runs = {code: [] for code in case_codes}
                     loads = []
