@@ -253,7 +253,7 @@ def check_loaded_config(settings: Mapping[str, Any], origin: str) -> None:
 
 #: keys whose value may be of another type than their default (int or fraction, "auto" or a count, ...)
 _FLEXIBLE_TYPES = {"lightning.devices", "lightning.precision", "lightning.strategy", "training.val_check_interval",
-                   "training.limit_val_batches"}
+                   "training.limit_val_batches", "training.compile"}
 
 
 def _leaf_values(config: DictConfig, prefix: str = "") -> dict[str, Any]:
@@ -319,6 +319,18 @@ def parse_devices(devices: Any) -> str | int | list[int]:
     return devices
 
 
+#: the values of ``training.compile`` (YAML/overrides give booleans, the CLI and users may give strings)
+_COMPILE_SETTINGS = {"auto": "auto", True: True, False: False, "true": True, "false": False, "on": True, "off": False}
+
+
+def compile_setting(value: Any) -> str | bool:
+    """``training.compile`` as ``"auto"``, True or False; anything else is a :class:`D3UserError`."""
+    key = value.lower() if isinstance(value, str) else value
+    if not isinstance(key, (str, bool)) or key not in _COMPILE_SETTINGS:
+        raise D3UserError(f"config training.compile={value!r} must be auto, true or false (--compile/--no-compile)")
+    return _COMPILE_SETTINGS[key]
+
+
 def check_values(config: DictConfig) -> None:
     """Range and choice checks that types alone do not express; raises :class:`D3UserError`."""
     def value(key: str) -> Any:
@@ -339,6 +351,7 @@ def check_values(config: DictConfig) -> None:
         if str(value(key)) not in choices:
             raise D3UserError(f"config {key}={value(key)!r} is not one of: {', '.join(choices)}")
     parse_devices(value("lightning.devices"))
+    compile_setting(value("training.compile"))
     epochs = value("training.max_epochs")
     if not (isinstance(epochs, int) and not isinstance(epochs, bool) and (epochs >= 1 or epochs == -1)):
         raise D3UserError(f"config training.max_epochs={epochs!r} must be an integer >= 1, or -1 for no epoch limit")

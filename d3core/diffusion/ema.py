@@ -54,15 +54,19 @@ class ExponentialMovingAverage:
 
     # ------------------------------------------------------------------------------------------------- updates
     def update(self, model: torch.nn.Module) -> None:
-        """Move the shadows towards the current parameters (call once after each optimizer step)."""
+        """Move the shadows towards the current parameters (call once after each optimizer step).
+
+        Three ``torch._foreach`` operations over all shadows at once (``shadow -= (1 - d) (shadow - param)``, rounded
+        exactly as the per-tensor form), not a Python loop of three kernels per parameter; the temporaries of all
+        parameters exist together (about twice the model's size, briefly)."""
         self.num_updates += 1
         one_minus_decay = 1.0 - self.current_decay()
-        with torch.no_grad():
-            for name, param in self._tracked(model).items():
-                shadow = self.shadow[name]
-                if shadow.device != param.device:
-                    shadow = self.shadow[name] = shadow.to(param.device)
-                shadow.sub_(one_minus_decay * (shadow - param))
+        params = list(self._tracked(model).values())
+        if any(s.device != p.device for s, p in zip(self.shadow.values(), params)):
+            self.shadow = {name: s.to(p.device) for (name, s), p in zip(self.shadow.items(), params)}
+        shadows = list(self.shadow.values())
+        with torch.no_grad():  # out-of-place mul: torch's in-place foreach mul rounds the factor to bf16 first
+            torch._foreach_sub_(shadows, torch._foreach_mul(torch._foreach_sub(shadows, params), one_minus_decay))
 
     def store(self, model: torch.nn.Module) -> None:
         """Keep a copy of the current (raw) parameters for :meth:`restore`."""

@@ -13,8 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 from d3core.architecture import wants_null_condition
 from d3core.builtin.checkpoint_lightning import CONFIG_KEY, EMA_KEY, RNG_KEY, VERSIONS_KEY
 from d3core.checkpoints.models import build_diffusion
-from d3core.checkpoints.optimizer import build_optimizer, warmup_factor
+from d3core.checkpoints.optimizer import adamw_kernels, build_optimizer, warmup_factor, with_kernels
 from d3core.diffusion import TRAIN_EPS, ExponentialMovingAverage, sedd_loss
+from d3core.training.compile import compiled_network
 
 #: offset of the seed of the fixed validation draws (t and corruption), so they differ from the training stream
 VALIDATION_SEED_OFFSET = 7919
@@ -40,6 +41,8 @@ class D3LightningModule(pl.LightningModule):
         config: the resolved run config (``d3core.config.assemble_config``).
         network: the score network ``model(tokens [B, L], labels, sigma [B]) -> log_scores [B, L, V]``.
         versions: ``{distribution: version}`` of the plugins used, stored in checkpoints.
+        compile_network: run the training forward through ``torch.compile`` (:mod:`d3core.training.compile`;
+            validation and checkpoints use ``network`` itself, so no ``_orig_mod.`` names and no recompilation).
 
     Label dropout (``training.label_dropout`` = p > 0, classifier-free guidance): each training row gets the network's
     learned null condition instead of its labels with probability p (a draw from torch's global generator, so resumed
@@ -51,7 +54,8 @@ class D3LightningModule(pl.LightningModule):
     RNG states (``d3_rng``) besides Lightning's own state.
     """
 
-    def __init__(self, config: DictConfig, network: torch.nn.Module, versions: dict[str, str] | None = None):
+    def __init__(self, config: DictConfig, network: torch.nn.Module, versions: dict[str, str] | None = None, *,
+                 compile_network: bool = False):
         super().__init__()
         self.config = config
         self.model = network
@@ -59,6 +63,8 @@ class D3LightningModule(pl.LightningModule):
         self.ema = ExponentialMovingAverage(self.model, decay=float(config.training.ema))
         self.versions = dict(versions or {})
         self._pending_rng: dict[str, Any] | None = None
+        self.compile_network = bool(compile_network)
+        self._compiled: torch.nn.Module | None = None  # set outside nn.Module's registry: no state-dict entries
 
     # -- forward and losses -----------------------------------------------------------------------------------------
     def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor) -> torch.Tensor:
@@ -67,21 +73,44 @@ class D3LightningModule(pl.LightningModule):
     def _labels(self, labels: torch.Tensor) -> torch.Tensor | None:
         return None if self.config.model.label_mode == "none" else labels.float()
 
+    def _training_network(self):
+        """The network the training forward calls: ``torch.compile(self.model)`` (built at the first step) with
+        ``compile_network``, else the model itself."""
+        if not self.compile_network:
+            return self.model
+        if self._compiled is None:
+            object.__setattr__(self, "_compiled", compiled_network(self.model))
+        return self._compiled
+
     def _with_label_dropout(self, tokens: torch.Tensor):
         """The network to train on this batch: with label dropout, rows drawn with probability p get the null
         condition (``null_mask``)."""
+        network = self._training_network()
         if not wants_null_condition(self.config):
-            return self.model
+            return network
         drop = torch.rand(tokens.shape[0], device=tokens.device) < float(self.config.training.label_dropout)
-        return functools.partial(self.model, null_mask=drop)
+        return functools.partial(network, null_mask=drop)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         tokens, labels = batch
         network = self._with_label_dropout(tokens)
         loss = sedd_loss(network, self.graph, self.noise, tokens, self._labels(labels)).mean()
-        self.log("train_loss", loss, prog_bar=True, batch_size=tokens.shape[0])
-        self.log("lr", self.optimizers().param_groups[0]["lr"], prog_bar=False, batch_size=tokens.shape[0])
+        if self._logs_this_step():  # host copies: Lightning reads the last logged values back after every batch
+            lr = torch.tensor(float(self.optimizers().param_groups[0]["lr"]))
+            self.log("train_loss", loss.detach().cpu(), prog_bar=True, batch_size=tokens.shape[0])
+            self.log("lr", lr, prog_bar=False, batch_size=tokens.shape[0])
         return loss
+
+    def _logs_this_step(self) -> bool:
+        """Whether this step logs ``train_loss`` and ``lr``: the steps whose metrics Lightning hands to the loggers
+        (every ``log_every_n_steps``), the last step and fast dev runs. Lightning turns the logged progress-bar
+        values into numbers after every batch: logged on the host, only at these steps, they never make the host
+        wait for the device in between."""
+        if self._trainer is None:  # a step called by hand (tests, notebooks): log as Lightning would
+            return True
+        trainer = self.trainer
+        last = trainer.max_steps > 0 and trainer.global_step + 1 >= trainer.max_steps
+        return bool(trainer.fast_dev_run) or last or trainer._logger_connector.should_update_logs
 
     def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
         tokens, labels = batch
@@ -94,8 +123,13 @@ class D3LightningModule(pl.LightningModule):
         return loss
 
     # -- optimisation -----------------------------------------------------------------------------------------------
+    def _kernels(self) -> dict[str, bool]:
+        """torch's fastest AdamW step for the trainer's device and precision (fused, else foreach)."""
+        return adamw_kernels(self.trainer.strategy.root_device.type, precision=str(self.trainer.precision),
+                             grad_clip=float(self.config.optim.grad_clip))
+
     def configure_optimizers(self):
-        optimizer = build_optimizer(self.model.parameters(), self.config.optim)
+        optimizer = build_optimizer(self.model.parameters(), self.config.optim, kernels=self._kernels())
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(int(self.config.optim.warmup)))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
@@ -117,12 +151,16 @@ class D3LightningModule(pl.LightningModule):
     # -- checkpoints ------------------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CONFIG_KEY] = OmegaConf.to_container(self.config, resolve=True)
+        if "optimizer_states" in checkpoint:  # written as torch's default AdamW writes it, whatever this machine ran
+            checkpoint["optimizer_states"] = [with_kernels(s, {}) for s in checkpoint["optimizer_states"]]
         checkpoint[EMA_KEY] = self.ema.state_dict()
         checkpoint[VERSIONS_KEY] = dict(self.versions)
         version, state, gauss = random.getstate()
         checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": [version, list(state), gauss]}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "optimizer_states" in checkpoint and self._trainer is not None:  # loaded into this run's fused/foreach
+            checkpoint["optimizer_states"] = [with_kernels(s, self._kernels()) for s in checkpoint["optimizer_states"]]
         if EMA_KEY in checkpoint:
             self.ema.load_state_dict(checkpoint[EMA_KEY])
         self._pending_rng = checkpoint.get(RNG_KEY)

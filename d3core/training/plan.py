@@ -15,11 +15,12 @@ from d3core.architecture import wants_null_condition
 from d3core.config import ConfigSources, assemble_config, closest_key, peek_selection, unknown_file_keys
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager, get_plugin_manager
+from d3core.training.compile import CompileChoice, choose_compile, compile_note
 from d3core.training.components import callback_names, logger_names
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.resume import check_resume_conflicts, resume_source
 from d3core.training.run_lock import LOCK_NAME, check_run_directory_free
-from d3core.training.settings import check_batch, check_trainer_settings, setting_notes
+from d3core.training.settings import check_batch, check_trainer_settings, resolved_accelerator, setting_notes
 
 __all__ = ["DEFAULT_PRESET", "RunPlan", "build_network", "count_parameters", "plan_run", "plugin_versions"]
 
@@ -39,6 +40,8 @@ class RunPlan:
     resume_checkpoint: Path | None = None
     #: one line each on settings that do not apply on this machine and run (``d3 train`` prints them)
     notes: list[str] = field(default_factory=list)
+    #: whether the training forward runs through torch.compile (``training.compile`` resolved for this machine)
+    compile: CompileChoice = CompileChoice(False, "not chosen yet")
 
     @property
     def components(self) -> list[tuple[str, str]]:
@@ -155,6 +158,10 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
                    data_path=data_path, resume_checkpoint=resume_ckpt)
     plan.notes = [translation_note] if translation_note else []
     plan.notes += setting_notes(config, manager, network=lambda: build_network(plan, device="meta"))
+    accelerator = resolved_accelerator(config).value
+    plan.compile = choose_compile(config.training.compile, "cuda" if accelerator in ("gpu", "cuda") else accelerator,
+                                  lambda: _parameters_or_zero(plan))
+    plan.notes += [note for note in [compile_note(plan.compile)] if note]
     return plan
 
 
@@ -167,6 +174,15 @@ def build_network(plan: RunPlan, *, device: Any = None):
 
 def count_parameters(network) -> int:
     return sum(p.numel() for p in network.parameters())
+
+
+def _parameters_or_zero(plan: RunPlan) -> int:
+    """The network's size (built on the meta device), or 0 when it cannot be built: building it for the run reports
+    why, in its own words."""
+    try:
+        return count_parameters(build_network(plan, device="meta"))
+    except Exception:
+        return 0
 
 
 def plugin_versions(plan: RunPlan) -> dict[str, str]:

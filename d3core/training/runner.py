@@ -67,7 +67,8 @@ def _fit(plan: RunPlan, trainer, *, fast_dev_run: bool, announce: Callable[[], N
         announce()
     if not fast_dev_run:
         write_run_files(plan)
-    module = D3LightningModule(plan.config, build_network(plan), versions=plugin_versions(plan))
+    module = D3LightningModule(plan.config, build_network(plan), versions=plugin_versions(plan),
+                               compile_network=plan.compile.enabled)
     data = D3DataModule(plan.dataset, str(plan.data_path), per_device_batch=per_device_batch(plan.config),
                         eval_batch=max(1, int(plan.config.eval.batch_size) // world_size(plan.config)),
                         seed=int(plan.config.seed), num_workers=int(plan.config.data.num_workers))

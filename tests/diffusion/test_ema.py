@@ -113,3 +113,29 @@ def test_shadows_follow_the_model_to_cuda():
     assert all(s.device.type == "cuda" for s in ema.shadow.values())
     with ema.swapped_in(model):
         pass
+
+
+def _per_tensor_update(shadows: dict, model, one_minus_decay: float) -> None:
+    """The EMA step as it was written before the foreach form (and as the original D3 writes it), tensor by tensor."""
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in shadows:
+                shadows[name].sub_(one_minus_decay * (shadows[name] - param))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_foreach_update_is_bit_for_bit_the_per_tensor_update(dtype):
+    from d3_arch_tran.model import TranArchitecture
+
+    torch.manual_seed(0)
+    model = TranArchitecture.build({"num_labels": 2, "length": 16}, preset="tiny").to(dtype)
+    ema = ExponentialMovingAverage(model, decay=0.9999)
+    reference = {name: s.clone() for name, s in ema.shadow.items()}
+    for _ in range(25):  # parameters moving by random steps of very different sizes, the warm-up decay moving too
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 10 ** torch.randint(-6, 1, ()).item())
+        ema.update(model)
+        _per_tensor_update(reference, model, 1.0 - ema.current_decay())
+    for name, shadow in ema.shadow.items():
+        assert shadow.dtype == dtype and torch.equal(shadow, reference[name]), name

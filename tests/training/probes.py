@@ -32,3 +32,41 @@ class RankPids(pl.Callback):
         import time
 
         time.sleep(0.2)
+
+
+class HostReads(pl.Callback):
+    """Records every read of a tensor's value into Python (``.item()``, ``float()``, ``bool()``, ...) during training,
+    by optimizer step: on a GPU each read of a freshly computed value makes the host wait for the device. Writes
+    host_reads.json into the run directory: per step, the reads, whether each read memory already read at an earlier
+    step (a cached, logged value) and whether d3 code made it (test_step_syncs)."""
+
+    NAMES = ("item", "__float__", "__int__", "__bool__", "tolist", "numpy")
+
+    def on_train_start(self, trainer, module):
+        import traceback
+
+        self.step, self.seen, self.reads, self.originals = None, [], {}, {}
+        for name in self.NAMES:
+            original = self.originals[name] = getattr(torch.Tensor, name)
+
+            def read(tensor, *args, _original=original, _name=name, **kwargs):
+                if self.step is not None:
+                    caller = traceback.extract_stack(limit=2)[0].filename
+                    by_d3 = "d3core" in caller or "d3_arch" in caller
+                    where = tensor.untyped_storage().data_ptr()
+                    cached = any(where == earlier.untyped_storage().data_ptr() for earlier in self.seen)
+                    self.reads.setdefault(self.step, []).append({"op": _name, "cached": cached, "by_d3": by_d3,
+                                                                 "caller": caller})
+                    self.seen.append(tensor)  # held, so that no later tensor can take its memory
+                return _original(tensor, *args, **kwargs)
+
+            setattr(torch.Tensor, name, read)
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.step = trainer.global_step  # reads until the next batch starts belong to this step
+
+    def on_train_end(self, trainer, module):
+        self.step = None
+        for name, original in self.originals.items():
+            setattr(torch.Tensor, name, original)
+        Path(trainer.default_root_dir, "host_reads.json").write_text(__import__("json").dumps(self.reads))
