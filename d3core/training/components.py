@@ -164,7 +164,8 @@ def build_callbacks(plan) -> list:
         callbacks.append(ModelCheckpoint(dirpath=str(checkpoints), save_top_k=0, save_last=True,
                                          every_n_train_steps=every, enable_version_counter=False))
     callbacks.append(CheckpointOnSigterm(str(checkpoints / "last.ckpt")))
-    callbacks.append(DivergenceGuard(checkpoints))  # a NaN/inf step stops training before anything saves it
+    callbacks.append(DivergenceGuard(checkpoints, log_every=int(config.lightning.logging.log_every_n_steps),
+                                     every=every))  # a NaN/inf step stops training before anything saves it
     names: dict[int, str] = {}
     for name in callback_names(config, manager):
         factory = callback_factory(manager, name)

@@ -34,7 +34,7 @@ def test_dry_run_reports_config_plugins_and_size(d3_cli, tiny_args, tmp_path):
     assert result.exit_code == 0, result.output
     assert "# resolved config" in result.output and "hidden_size: 64" in result.output
     assert "d3-arch-tran==0.1.0" in result.output
-    assert "# model: Tran preset tiny, 138,820 parameters" in result.output
+    assert "# model: Tran preset tiny, 138,884 parameters" in result.output  # 138,820 + the null embedding [64]
     assert "#   precision    32-true" in result.output
     assert not (tmp_path / "never").exists()
 
@@ -43,7 +43,7 @@ def test_paper_preset_size_in_dry_run(d3_cli, tiny_args, tmp_path):
     at = tiny_args.index("--preset")
     args = tiny_args[:at] + tiny_args[at + 2:]  # no preset: the default is paper
     result = d3_cli("train", *args, "--dry_run")
-    assert "92,389,124 parameters" in result.output
+    assert "92,389,892 parameters" in result.output  # 92,389,124 + the null embedding [768] of label dropout
 
 
 @pytest.mark.parametrize("extra,message", [
