@@ -110,8 +110,9 @@ def check_oracle(sm, oracle) -> None:
 
 
 def iter_designs(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None, num: int, *,
-                 settings: DesignSettings | None = None, on_step: Callable[[int, int, float | None], None] | None = None,
-                 resolved=None, **options) -> Iterator[DesignChunk]:
+                 settings: DesignSettings | None = None,
+                 on_step: Callable[[int, int, float | None], None] | None = None, resolved=None,
+                 **options) -> Iterator[DesignChunk]:
     """Yield :class:`DesignChunk` s of ``num`` designs per label row (see the module docstring).
 
     ``on_step(done, total, value)``: after every predictor step, the sequence-steps done and in all, and the mean

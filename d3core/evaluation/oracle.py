@@ -268,3 +268,17 @@ def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None
     names = ", ".join(e.name for e in registry.entries()) or "none"
     raise D3UserError(f"{what} {spec}: no such oracle file and no registered oracle of that name (registered: "
                       f"{names}); train one with 'd3 oracle train --dataset NAME --data FILE' and pass its file")
+
+
+def dataset_oracle(dataset: str, device: str = "cpu", *, manager=None) -> Oracle:
+    """The oracle of a dataset plugin as ``d3 oracle train --dataset NAME`` left it: the d3 oracle file beside the
+    dataset's default data file (:func:`default_oracle_path`). Dataset plugins register this as their oracle
+    (``register_oracles``); a missing file is a one-line error saying how to train it."""
+    from d3core.plugins import get_plugin_manager
+
+    ds = (manager or get_plugin_manager()).dataset(dataset)
+    path = default_oracle_path(ds.default_path())
+    if not path.is_file():
+        raise D3UserError(f"oracle {ds.name!r}: no trained oracle at {path}; train it with 'd3 oracle train "
+                          f"--dataset {ds.name}' (or pass --oracle FILE for an oracle trained elsewhere)")
+    return load_oracle(path, device, manager=manager)

@@ -4,51 +4,15 @@ sequences requested at high activity and leaves it out of those requested at low
 Cheapest reliable setup (measured on 2 CPUs): a DeepSTARR-layout dataset shortened to 100 bp with two strong motifs
 (AP-1 drives ``dev``, Dref drives ``hk``, one instance requested per sequence on average), 2000 training rows written
 by ``d3 data synth``, Conv ``tiny`` for 400 optimizer steps through ``d3 train`` (label dropout 0.1, the default),
-then ``d3 sample`` with 32 steps. One trained model serves both tests.
+then ``d3 sample`` with 32 steps. One trained model (the session fixture ``motif_run`` of tests/conftest.py) serves
+these tests and the guided-design tests.
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from d3core import hookimpl
-
-STEPS = 400
 NUM = 64        # sequences per request in the guidance test
 MARGIN = 0.5    # motifs per sequence: how much wider the high-low difference must be at G = 3 than at G = 1
-
-
-class _Plugin:
-    @staticmethod
-    @hookimpl
-    def register_datasets(register):
-        register("two-motifs", "d3core.testing.components:TwoMotifDataset", description="conditioning test data",
-                 length=100)
-
-
-@pytest.fixture(scope="module")
-def motif_run(tmp_path_factory):
-    """``d3(*args)`` on a manager that knows the two-motif dataset, and the trained checkpoint."""
-    from d3core.cli import make_cli
-    from d3core.plugins import make_plugin_manager
-
-    manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
-    manager.register(_Plugin, "test-two-motifs", version="0")
-
-    def d3(*args):
-        result = CliRunner().invoke(make_cli(manager), [str(a) for a in args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result
-
-    root = tmp_path_factory.mktemp("motifs")
-    data = root / "motifs.h5"
-    d3("data", "synth", "two-motifs", "--n", "2000", "--seed", "0", "-o", data)
-    d3("train", "--dataset", "two-motifs", "--arch", "Conv", "--preset", "tiny", "--data", data,
-       "--work_dir", root / "run", "--max_steps", STEPS, "--batch_size", "32", "--val_check_interval", STEPS,
-       "--accelerator", "cpu", "--logger", "csv", "optim.lr=2e-3", "optim.warmup=20", "eval.batch_size=200",
-       "lightning.checkpoint.save_top_k=0")
-    return d3, root / "run" / "checkpoints" / "last.ckpt", root
 
 
 def _counts(tokens, motif):
