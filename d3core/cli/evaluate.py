@@ -61,6 +61,11 @@ def _ks(text: str | None) -> tuple[int, ...]:
 @option("--no-discriminator", is_flag=True, default=None, help="Skip the discriminability classifier (AUROC).")
 @option("--identity-rows", type=click.IntRange(min=1), default=None,
         help="Compare with at most N random training rows for the nearest-sequence identity (default 20000).")
+@option("--checkpoint", "-c", type=click.Path(path_type=Path), default=None,
+        help="Also score both sets under this model (d3 score): the mean bits per base of the generated and of the "
+             "reference sequences side by side (at most 1000 random sequences of each).")
+@option("--score-samples", type=click.IntRange(min=2), default=None,
+        help="With --checkpoint: draws of the diffusion time per sequence (default 16).")
 @option("--seed", type=int, default=None, help="Seed of subsampling, classifiers and attributions (default 0).")
 @option("--device", default=None, help="cpu or cuda (default: cuda if available).")
 @option("--no-progress", is_flag=True, default=None, help="No progress bar.")
@@ -70,7 +75,8 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
              activity_threshold: tuple[str, ...] | None, attribution_label: str | None,
              attribution_sequences: int | None, jaspar_release: str | None, no_motifs: bool | None,
              no_attributions: bool | None, no_discriminator: bool | None, identity_rows: int | None,
-             seed: int | None, device: str | None, no_progress: bool | None) -> None:
+             checkpoint: Path | None, score_samples: int | None, seed: int | None, device: str | None,
+             no_progress: bool | None) -> None:
     """Evaluate generated SAMPLES (.fasta, .npz, .h5, .csv) against real sequences of a dataset.
 
     \b
@@ -84,6 +90,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
       attribution_consistency, mechanistic_diversity_*  GradientShap maps of the oracle
       kmer3_pearson_top_*, motif_pearson_top_*, fraction_above_*   peers' checks vs the top real sequences
       nn_identity_mean/max, gc_*                        memorisation, GC content
+      likelihood_bpb_generated/_reference               mean bits per base under --checkpoint (d3 score)
     \b
     Example:
       d3 sample run/last.ckpt --labels-from test -o paired.npz
@@ -111,6 +118,16 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
                             motifs=False if no_motifs else None, attributions=False if no_attributions else None)
     thresholds = parse_thresholds(activity_threshold)
     loaded = find_oracle(ds, data_path, oracle, device=device)
+    scorer = None
+    if checkpoint is not None:
+        from d3core.generation.api import SamplingModel
+
+        scorer = SamplingModel.load(checkpoint, device, data=data_path, manager=manager_of(ctx))
+        if scorer.length != sample_set.length:
+            raise D3UserError(f"--checkpoint {checkpoint}: the model scores {scorer.length} bp sequences; the samples "
+                              f"are {sample_set.length} bp")
+    elif score_samples is not None:
+        raise D3UserError("--score-samples applies to --checkpoint only")
     out = out or samples.with_name(f"{samples.stem}_eval")
     click.echo(f"d3: evaluating {len(sample_set)} sequences from {samples} against {ds.name} "
                f"{reference or 'test'} ({data_path}), protocol {settings.name}; oracle: "
@@ -119,7 +136,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
                               protocol=settings, discriminator=not no_discriminator, identity_rows=identity_rows,
                               seed=0 if seed is None else seed, device=device, samples_path=str(samples), arch=arch,
                               activity_thresholds=thresholds, attribution_label=attribution_label,
-                              progress=not no_progress, echo=lambda line: click.echo(f"d3: {line}", err=True))
+                              likelihood_model=scorer, likelihood_samples=score_samples, progress=not no_progress, echo=lambda line: click.echo(f"d3: {line}", err=True))
     for note in result["notes"]:
         click.echo(f"d3: note: {note}", err=True)
     for group in result["groups"]:
@@ -128,6 +145,12 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
         click.echo(f"d3: conditioning: requested {requested} -> mean oracle-predicted {predicted} (n={group['n']})")
     if len(result["groups"]) == 2:
         click.echo(f"d3: {_effect(result['groups'])}")
+    metrics = result["metrics"]
+    if "likelihood_bpb_generated" in metrics:
+        click.echo(f"d3: likelihood under {checkpoint} ({metrics['likelihood_condition']}): generated "
+                   f"{metrics['likelihood_bpb_generated']:.4f} +- {metrics['likelihood_bpb_generated_stderr']:.4f} "
+                   f"bits per base, {reference or 'test'} {metrics['likelihood_bpb_reference']:.4f} +- "
+                   f"{metrics['likelihood_bpb_reference_stderr']:.4f} (lower = more likely)")
     for name, row in result.get("published", {}).items():
         value = row["this_run"]
         click.echo(f"d3: {name}: {'n/a' if value is None else f'{value:.4g}'} (published: {row['published']:g}, "

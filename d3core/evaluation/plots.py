@@ -105,6 +105,24 @@ def histograms(path: Path, series: dict[str, np.ndarray], xlabel: str, title: st
     return _save(fig, path)
 
 
+def mutation_heatmap(path: Path, delta: np.ndarray, reference: str, title: str) -> Path:
+    """Heat map of a single-base substitution scan: ``delta [4, L]`` (rows A, C, G, T; nats, 0 at the reference base,
+    marked with a dot), a diverging colour scale centred on 0 (red: the substitution makes the sequence less likely)."""
+    plt = _pyplot()
+    delta = np.asarray(delta, dtype=float)
+    length = delta.shape[1]
+    fig, ax = plt.subplots(figsize=(min(max(6.0, length * 0.08), 40.0), 2.6))
+    limit = float(np.abs(delta).max()) or 1.0
+    image = ax.imshow(delta, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    ref_rows = ["ACGT".index(base) for base in reference]
+    ax.scatter(np.arange(length), ref_rows, s=4, c="black", marker=".")
+    ax.set_yticks(range(4), list("ACGT"))
+    ax.set_xlabel("position")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, pad=0.01, label="change of the bound (nats)")
+    return _save(fig, path)
+
+
 def attribution_logos(path: Path, tokens: np.ndarray, attributions: np.ndarray, titles: Sequence[str], *,
                       window: int = 100) -> Path:
     """One logomaker logo per sequence: its attribution map times its one-hot sequence (the observed base's score at

@@ -33,6 +33,8 @@ DIRECTIONS = {
     "motif_enrichment_pearson": "higher", "motif_cooccurrence_frobenius": "lower",
     "attribution_consistency": "higher (compare with the reference's)",
     "mechanistic_diversity_mean": "lower = more diverse (compare with the reference's)",
+    "likelihood_bpb_generated": "lower = more likely under the model (compare with the reference's)",
+    "likelihood_bpb_difference": "near 0 (> 0: less natural than real DNA)",
 }
 PREFIX_DIRECTIONS = {"requested_pearson_": "higher", "ks_": "lower", "kmer_kl_k": "lower", "kmer_js_k": "lower",
                      "kmer3_pearson_top_": "higher", "motif_pearson_top_": "higher", "fraction_above_": "higher"}
@@ -169,11 +171,14 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
                      identity_rows: int | None = None, seed: int = 0, device: str = "cpu",
                      samples_path: str | None = None, plots: bool = True, arch: str | None = None,
                      activity_thresholds: Mapping[str, float] | None = None, attribution_label: str | None = None,
+                     likelihood_model=None, likelihood_samples: int | None = None,
                      progress: bool = False, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Evaluate a :class:`~d3core.generation.io.SampleSet` against the ``reference`` split of the dataset file.
 
     ``protocol`` is ``"quick"``, ``"paper"`` or a :class:`~d3core.evaluation.protocols.Protocol`; ``kmer_ks`` and
     ``identity_rows`` override its settings; ``arch`` (default: the sample file's) picks the published figures.
+    ``likelihood_model`` (a :class:`~d3core.generation.api.SamplingModel`): also the mean bits per base of both sets
+    under it (:mod:`d3core.scoring.evaluation`, ``likelihood_samples`` draws per sequence).
     Returns the ``metrics.json`` content (``metrics`` flat name -> value, ``published``, ``groups``, ``inputs``,
     ``plots``, ``notes``).
     """
@@ -210,6 +215,8 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
                          f"{data_path}', or give an original oracle checkpoint with --oracle)")
     else:
         result["groups"] = _oracle_metrics(run, samples, activity_thresholds or {})
+    if likelihood_model is not None:
+        _likelihood(run, samples, likelihood_model, likelihood_samples)
     _top_kmers(run)
     if settings.motifs:
         _motifs(run)
@@ -379,6 +386,23 @@ def _oracle_metrics(run: _Run, samples, thresholds: Mapping[str, float]) -> list
     run.say("oracle: " + ", ".join(f"{k} {metrics[k]:.4g}" for k in ("sp_mse", "frechet_distance", "requested_mse",
                                                                      "ks_mean") if metrics.get(k) is not None))
     return groups
+
+
+def _likelihood(run: _Run, samples, model, draws: int | None) -> None:
+    """Mean bits per base of the generated and the reference sequences under the model (d3 score)."""
+    from d3core.scoring.api import DEFAULT_SAMPLES
+    from d3core.scoring.evaluation import likelihood_comparison
+
+    with run.timed("likelihood"):
+        metrics, notes = likelihood_comparison(model, run.gen, samples.labels, run.ref_tokens, run.ref_labels,
+                                               samples=draws or DEFAULT_SAMPLES, seed=run.seed, progress=run.progress)
+    run.metrics.update(metrics)
+    run.notes.extend(notes)
+    run.extra.setdefault("inputs", {})["likelihood_checkpoint"] = str(model.checkpoint)
+    if metrics:
+        run.say(f"likelihood ({metrics['likelihood_condition']}): generated {metrics['likelihood_bpb_generated']:.4f} "
+                f"+- {metrics['likelihood_bpb_generated_stderr']:.4f} bits per base, {run.reference} "
+                f"{metrics['likelihood_bpb_reference']:.4f} +- {metrics['likelihood_bpb_reference_stderr']:.4f}")
 
 
 def _top_kmers(run: _Run) -> None:

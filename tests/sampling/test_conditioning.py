@@ -5,7 +5,7 @@ Cheapest reliable setup (measured on 2 CPUs): a DeepSTARR-layout dataset shorten
 (AP-1 drives ``dev``, Dref drives ``hk``, one instance requested per sequence on average), 2000 training rows written
 by ``d3 data synth``, Conv ``tiny`` for 400 optimizer steps through ``d3 train`` (label dropout 0.1, the default),
 then ``d3 sample`` with 32 steps. One trained model (the session fixture ``motif_run`` of tests/conftest.py) serves
-these tests and the guided-design tests.
+these tests and the likelihood tests of tests/scoring.
 """
 from __future__ import annotations
 
