@@ -40,6 +40,18 @@ from d3core.cli.options import option
 @option("--judge", "judge_spec", default=None,
         help="A second oracle that did not guide (another seed or data): its predictions go into the output and "
              "the report, the honest measure of the designs.")
+@option("--min-likelihood", "min_likelihood", default=None,
+        help="Naturalness leash: redraw (up to 4 times) every design whose likelihood bound is above B bits per "
+             "base; 'pN' takes B from the dataset's validation sequences: as unlikely as their least likely N %% "
+             "(p5 is a good start). Off by default.")
+@option("--likelihood-samples", type=click.IntRange(min=0), default=None,
+        help="Draws of t for each design's likelihood bound (bits per base, in the output and the report); "
+             "default 16, 0 = do not score (then no leash and no likelihood plot).")
+@option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Write a report into this folder: report.md + plots (objective against likelihood for the designs "
+             "and real sequences, activity distributions), beside the same request sampled without guidance.")
+@option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="The dataset file for --min-likelihood pN and the report (default: the one recorded in the checkpoint).")
 @option("--steps", type=click.IntRange(min=1), default=None, help="Predictor steps (default as d3 sample: L).")
 @option("--predictor", type=click.Choice(["analytic", "euler"], case_sensitive=False), default=None,
         help="Reverse-diffusion predictor (default analytic).")
@@ -55,7 +67,9 @@ from d3core.cli.options import option
 def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: str, out: Path, num: int | None,
            method: str | None, candidates: int | None, temperature: float | None, value_estimate: str | None,
            labels: tuple[str, ...], guidance: float | None, template: str | None, fixes: tuple[str, ...],
-           judge_spec: str | None, steps: int | None, predictor: str | None, batch_size: int | None,
+           judge_spec: str | None, min_likelihood: str | None, likelihood_samples: int | None,
+           report_dir: Path | None, data: Path | None, steps: int | None, predictor: str | None,
+           batch_size: int | None,
            seed: int | None, device: str | None, precision: str | None, force: bool | None,
            no_progress: bool | None) -> None:
     """Design sequences from CHECKPOINT that score high on --objective under --oracle, staying likely under the
@@ -78,6 +92,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
 
     from d3core.design import DesignSettings, parse_objective, write_designs
     from d3core.design.driver import DEFAULT_DESIGN_BATCH, design as run_design
+    from d3core.design.measure import add_judge
     from d3core.design.output import design_format
     from d3core.errors import D3UserError
     from d3core.evaluation.oracle import resolve_oracle
@@ -89,7 +104,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
     manager = manager_of(ctx)
     settings = DesignSettings(method=method or "svdd", candidates=8 if candidates is None else candidates,
                               temperature=temperature, estimate=value_estimate or "mean").checked()
-    sm = SamplingModel.load(checkpoint, device, manager=manager)
+    sm = SamplingModel.load(checkpoint, device, data=data, manager=manager)
     guide = resolve_oracle(oracle_spec, sm.device, manager=manager)
     parsed = parse_objective(objective, guide.label_names)
     judge = resolve_oracle(judge_spec, sm.device, manager=manager) if judge_spec else None
@@ -100,6 +115,16 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
                          seed=0 if seed is None else seed, template=sm.template(template, fixes))
     num = 10 if num is None else num
     _, total = sm.plan_rows(label_rows, num, options)
+    samples = 16 if likelihood_samples is None else likelihood_samples
+    leash = None
+    if min_likelihood is not None:
+        from d3core.design.leash import make_leash
+
+        if samples < 2:
+            raise D3UserError("--min-likelihood needs the likelihood: give --likelihood-samples 2 or more")
+        leash = make_leash(sm, min_likelihood, samples=samples, seed=options.seed, data=data)
+        click.echo(f"d3: leash: every design's bound at most {leash.threshold:.4f} bits per base ({leash.source})",
+                   err=True)
     click.echo(f"d3: designing {total} sequence(s) of {sm.length} bp from {checkpoint} for objective "
                f"{parsed.text!r} under {guide.describe() if hasattr(guide, 'describe') else oracle_spec} "
                f"({_describe(settings)}; {options.steps} steps, seed {options.seed}) on {sm.device}", err=True)
@@ -130,19 +155,37 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
 
     try:
         designs = run_design(sm, guide, parsed, label_rows, num, settings=settings, on_step=on_step,
-                             on_chunk=on_chunk, resolved=options)
+                             on_chunk=on_chunk, resolved=options, likelihood_samples=samples, leash=leash)
     finally:
         if bar is not None:
             bar.close()
     if judge is not None:
-        from d3core.design.measure import add_judge
-
         add_judge(designs, judge)
     write_designs(out, designs, overwrite=bool(force))
+    if report_dir is not None:
+        from d3core.design.driver import oracle_name
+        from d3core.design.report import real_sequences, write_report
+
+        click.echo("d3: report: the same request without guidance, and the validation sequences", err=True)
+        baseline = run_design(sm, guide, parsed, label_rows, num, settings=DesignSettings(method="none").checked(),
+                              resolved=options, likelihood_samples=samples)
+        if judge is not None:
+            add_judge(baseline, judge)
+        real = real_sequences(sm, guide, parsed, judge=judge, likelihood_samples=samples, seed=options.seed,
+                              data=data)
+        written = write_report(report_dir, designs, real, guide_name=oracle_name(guide),
+                               judge_name=None if judge is None else oracle_name(judge), baseline=baseline)
+        click.echo(f"d3: report: {written}")
     seconds = designs.metadata["seconds"]
     click.echo(f"d3: wrote {len(designs)} designs to {out} in {seconds:.1f} s ({seconds / max(len(designs), 1):.2f} "
                f"s per design); objective {parsed.text}: mean {designs.objective.mean():.3f}, median "
                f"{float(np.median(designs.objective)):.3f}")
+    if "bits_per_base" in designs.columns:
+        bpb = designs.columns["bits_per_base"]
+        failed = int((designs.columns["leash"] == 0).sum()) if "leash" in designs.columns else 0
+        click.echo(f"d3: likelihood bound: mean {bpb.mean():.4f} bits per base ({samples} draws of t per design)"
+                   + (f"; {failed} design(s) failed the leash after {leash.attempts} redraws (column leash = 0)"
+                      if failed else ""))
     if judge is not None:
         click.echo(f"d3: judge {judge_spec}: " + ", ".join(
             f"{name} mean {designs.columns[f'judge:{name}'].mean():.3f}" for name in judge.label_names))
