@@ -97,17 +97,25 @@ def write_report(folder: str | os.PathLike, designs: DesignSet, real: RealSequen
         passed = designs.columns.get("leash")
         lines.append(f"- leash: bound <= {meta['leash']['threshold']:.4f} bits per base ({meta['leash']['source']}); "
                      f"{int(passed.sum()) if passed is not None else len(designs)}/{len(designs)} designs pass")
+    judged = _judge_names(designs)
+    judge_objective = "judge:objective" in designs.columns and real.judge is not None
     lines += ["", "## Activity (mean / median)", "",
-              "| set | objective | " + " | ".join(f"guide {n}" for n in designs.prediction_names)
-              + "".join(f" | judge {n}" for n in _judge_names(designs)) + " |",
-              "|---" * (2 + len(designs.prediction_names) + len(_judge_names(designs))) + "|"]
+              "| set | objective (guide) | " + ("objective (judge) | " if judge_objective else "")
+              + " | ".join(f"guide {n}" for n in designs.prediction_names)
+              + "".join(f" | judge {n}" for n in judged) + " |",
+              "|---" * (2 + judge_objective + len(designs.prediction_names) + len(judged)) + "|"]
     for name, ds in sets:
-        row = [name, _stats(ds.objective)] + [_stats(ds.predictions[:, i]) for i in range(ds.predictions.shape[1])]
-        row += [_stats(ds.columns[f"judge:{n}"]) if f"judge:{n}" in ds.columns else "-" for n in _judge_names(designs)]
+        row = [name, _stats(ds.objective)] + ([_stats(ds.columns["judge:objective"])] if judge_objective else [])
+        row += [_stats(ds.predictions[:, i]) for i in range(ds.predictions.shape[1])]
+        row += [_stats(ds.columns[f"judge:{n}"]) if f"judge:{n}" in ds.columns else "-" for n in judged]
         lines.append("| " + " | ".join(row) + " |")
     real_row = [f"real (validation, {len(real.tokens)})", _stats(real.objective)]
+    if judge_objective:
+        from d3core.design.objective import parse_objective
+
+        real_row.append(_stats(parse_objective(str(meta.get("objective")), judged)(real.judge)))
     real_row += [_stats(real.predictions[:, i]) for i in range(real.predictions.shape[1])]
-    real_row += [_stats(real.judge[:, i]) if real.judge is not None else "-" for i in range(len(_judge_names(designs)))]
+    real_row += [_stats(real.judge[:, i]) if real.judge is not None else "-" for i in range(len(judged))]
     lines.append("| " + " | ".join(real_row) + " |")
     lines += ["", "## Naturalness", "",
               "| set | bits per base (mean, lower = more likely) | 3-mer JS to top real | 6-mer JS to top real | "
@@ -133,7 +141,9 @@ def write_report(folder: str | os.PathLike, designs: DesignSet, real: RealSequen
 
 
 def _judge_names(designs: DesignSet) -> list[str]:
-    return [name.split(":", 1)[1] for name in designs.columns if name.startswith("judge:")]
+    """The judge's label names (its prediction columns; ``judge:objective`` is the objective under it)."""
+    return [name.split(":", 1)[1] for name in designs.columns
+            if name.startswith("judge:") and name != "judge:objective"]
 
 
 def _plots(folder: Path, sets, real: RealSequences, designs: DesignSet) -> list[str]:

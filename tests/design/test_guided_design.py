@@ -103,3 +103,32 @@ def test_a_specificity_objective_moves_dev_up_and_hk_down_together(motif_run, or
     print("(AP-1, Dref) per design, plain vs dev - hk at M = 8:", base, specific)
     assert specific[0] > base[0] + 0.5
     assert specific[1] < base[1] - 0.3
+
+
+@pytest.mark.slow
+def test_the_leash_keeps_every_design_at_least_as_likely_as_the_p5_real_sequence(motif_run, oracles):
+    designs = _design(motif_run, oracles, "leash.npz", "--objective", "dev", "--candidates", "4",
+                      "--min-likelihood", "p5", "--num", "12")
+    threshold = designs.metadata["leash"]["threshold"]
+    print("leash threshold (bits per base):", threshold, "designs:", np.round(designs.columns["bits_per_base"], 3))
+    assert 1.0 < threshold < 2.2
+    assert (designs.columns["leash"] == 1).all()
+    assert (designs.columns["bits_per_base"] <= threshold).all()
+
+
+@pytest.mark.slow
+def test_a_strict_leash_redraws_the_unlikely_designs_reproducibly(motif_run, oracles):
+    """A threshold at the median of the unleashed designs' bounds forces redraws; the result passes where it can and
+    is the same on a second run."""
+    free = _design(motif_run, oracles, "free.npz", "--objective", "dev", "--candidates", "2", "--num", "8",
+                   "--steps", "16")
+    strict = f"{float(np.median(free.columns['bits_per_base'])):.4f}"
+    first = _design(motif_run, oracles, "strict1.npz", "--objective", "dev", "--candidates", "2", "--num", "8",
+                    "--steps", "16", "--min-likelihood", strict)
+    again = _design(motif_run, oracles, "strict2.npz", "--objective", "dev", "--candidates", "2", "--num", "8",
+                    "--steps", "16", "--min-likelihood", strict)
+    assert first.columns["attempts"].max() >= 1
+    passed = first.columns["leash"] == 1
+    assert (first.columns["bits_per_base"][passed] <= float(strict)).all()
+    assert passed.sum() > (free.columns["bits_per_base"] <= float(strict)).sum()
+    np.testing.assert_array_equal(first.tokens, again.tokens)
