@@ -4,9 +4,9 @@ Usage:
     python benchmarks/design.py [--work DIR] [--num 16] [--steps 32] [--candidates 1 2 4 8 16]
                                 [--temperatures 0 0.5] [--threads 2]
 
-Setup (trained once into ``--work``, default ``$TMPDIR/d3-bench-design``, reused when it is there): the ``two-motifs`` data of the conditioning tests
-(100 bp; AP-1 drives ``dev``, Dref drives ``hk``; 2000 training rows), Conv ``tiny`` trained 400 steps with label
-dropout 0.1, and two small oracle CNNs fitted by ``d3 oracle train`` on different random halves of the training rows
+Setup (trained once into ``--work``, default ``$TMPDIR/d3-bench-design``, reused when it is there; see
+:mod:`d3core.testing.motifs`): the ``two-motifs`` data of the conditioning tests (100 bp; AP-1 drives ``dev``, Dref
+drives ``hk``; 2000 training rows), Conv ``tiny`` trained 400 steps with label dropout 0.1, and two small oracle CNNs fitted by ``d3 oracle train`` on different random halves of the training rows
 (seeds 1 and 2, ``--train-fraction 0.5``): the *guide* steers, the *judge* measures. For every M and temperature,
 ``--num`` designs for the objective ``dev`` at the request dev = 1, hk = 0 (seed 0, ``--steps`` steps) record:
 
@@ -40,51 +40,14 @@ PLOT = ROOT / "docs" / "images" / "design_frontier.png"
 AP1, DREF = "TGASTCA", "TATCGATA"
 
 
-def _manager():
-    from d3core import hookimpl
-    from d3core.plugins import make_plugin_manager
+def setup(work: Path):
+    """``(manager, checkpoint, data, guide, judge)``, trained into ``work`` unless already there."""
+    from d3core.testing.motifs import in_process_d3, train_guide_and_judge, train_two_motif_model, two_motif_manager
 
-    class TwoMotifs:
-        @staticmethod
-        @hookimpl
-        def register_datasets(register):
-            register("two-motifs", "d3core.testing.components:TwoMotifDataset", description="benchmark data",
-                     length=100)
-
-    manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
-    manager.register(TwoMotifs, "bench-two-motifs", version="0")
-    return manager
-
-
-def setup(work: Path, manager) -> tuple[Path, Path, Path, Path]:
-    """``(checkpoint, data, guide, judge)``, trained into ``work`` unless already there."""
-    from click.testing import CliRunner
-
-    from d3core.cli import make_cli
-
-    def d3(*args):
-        result = CliRunner().invoke(make_cli(manager), [str(a) for a in args], catch_exceptions=False)
-        if result.exit_code != 0:
-            raise SystemExit(result.output)
-
-    work.mkdir(parents=True, exist_ok=True)
-    data, ckpt = work / "motifs.h5", work / "run" / "checkpoints" / "last.ckpt"
-    if not data.exists():
-        d3("data", "synth", "two-motifs", "--n", "2000", "--seed", "0", "-o", data)
-    if not ckpt.exists():
-        d3("train", "--dataset", "two-motifs", "--arch", "Conv", "--preset", "tiny", "--data", data, "--work_dir",
-           work / "run", "--max_steps", "400", "--batch_size", "32", "--val_check_interval", "400", "--accelerator",
-           "cpu", "--logger", "csv", "optim.lr=2e-3", "optim.warmup=20", "eval.batch_size=200",
-           "lightning.checkpoint.save_top_k=0")
-    oracles = []
-    for name, seed in (("guide", 1), ("judge", 2)):
-        path = work / f"{name}.oracle.ckpt"
-        if not path.exists():
-            d3("oracle", "train", "--dataset", "two-motifs", "--data", data, "-o", path, "--seed", seed,
-               "--train-fraction", "0.5", "--max-epochs", "12", "--patience", "3", "--lr", "5e-3", "--accelerator",
-               "cpu")
-        oracles.append(path)
-    return ckpt, data, oracles[0], oracles[1]
+    manager = two_motif_manager()
+    d3 = in_process_d3(manager)
+    checkpoint, data = train_two_motif_model(work, d3)
+    return (manager, checkpoint, data, *train_guide_and_judge(work, d3, data))
 
 
 def measure(args) -> dict:
@@ -95,8 +58,7 @@ def measure(args) -> dict:
     from d3core.generation.api import SamplingModel
     from d3core.scoring.inputs import read_split
 
-    manager = _manager()
-    ckpt, data, guide_path, judge_path = setup(Path(args.work), manager)
+    manager, ckpt, data, guide_path, judge_path = setup(Path(args.work))
     sm = SamplingModel.load(ckpt, "cpu", manager=manager)
     guide, judge = load_oracle(guide_path), load_oracle(judge_path)
     valid, train = read_split(sm, "valid"), read_split(sm, "train")

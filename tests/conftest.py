@@ -8,13 +8,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from d3core import hookimpl
 from d3core.plugins import make_plugin_manager
 from installed_d3 import D3_SCRIPT, install_fixture_plugins, user_env
-
-#: optimizer steps of the planted-motif model of ``motif_run``
-MOTIF_STEPS = 400
-
 
 @pytest.fixture
 def warnings_seen() -> list[str]:
@@ -80,38 +75,19 @@ def d3_cli():
     return invoke
 
 
-class _TwoMotifs:
-    @staticmethod
-    @hookimpl
-    def register_datasets(register):
-        register("two-motifs", "d3core.testing.components:TwoMotifDataset", description="conditioning test data",
-                 length=100)
-
-
 @pytest.fixture(scope="session")
 def motif_run(tmp_path_factory):
     """``(d3, last.ckpt, root)``: Conv ``tiny`` trained by ``d3 train`` for 400 steps (label dropout 0.1, one
     validation at the end, CSV logger) on 2000 rows of the two-motif dataset (100 bp, AP-1 -> dev, Dref -> hk;
     ``root/motifs.h5``); ``d3(*args)`` runs the app in this process on a manager that knows that dataset and asserts
-    exit code 0. About a minute on 2 CPUs; shared by the conditioning and the likelihood tests."""
-    from d3core.cli import make_cli
+    exit code 0. About a minute on 2 CPUs; shared by the conditioning, likelihood and design tests
+    (:mod:`d3core.testing.motifs`)."""
+    from d3core.testing.motifs import in_process_d3, train_two_motif_model, two_motif_manager
 
-    manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
-    manager.register(_TwoMotifs, "test-two-motifs", version="0")
-
-    def d3(*args):
-        result = CliRunner().invoke(make_cli(manager), [str(a) for a in args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result
-
+    d3 = in_process_d3(two_motif_manager())
     root = tmp_path_factory.mktemp("motifs")
-    data = root / "motifs.h5"
-    d3("data", "synth", "two-motifs", "--n", "2000", "--seed", "0", "-o", data)
-    d3("train", "--dataset", "two-motifs", "--arch", "Conv", "--preset", "tiny", "--data", data,
-       "--work_dir", root / "run", "--max_steps", MOTIF_STEPS, "--batch_size", "32", "--val_check_interval",
-       MOTIF_STEPS, "--accelerator", "cpu", "--logger", "csv", "optim.lr=2e-3", "optim.warmup=20",
-       "eval.batch_size=200", "lightning.checkpoint.save_top_k=0")
-    return d3, root / "run" / "checkpoints" / "last.ckpt", root
+    checkpoint, _ = train_two_motif_model(root, d3)
+    return d3, checkpoint, root
 
 
 @pytest.fixture(scope="session")

@@ -25,14 +25,10 @@ JUDGE_MARGIN = 1.0  # judge-predicted dev: M = 8 over plain sampling (measured: 
 @pytest.fixture(scope="session")
 def oracles(motif_run):
     """``(guide, judge)``: oracle files trained on different halves of the training rows."""
+    from d3core.testing.motifs import train_guide_and_judge
+
     d3, _, root = motif_run
-    paths = []
-    for name, seed in (("guide", 1), ("judge", 2)):
-        path = root / f"{name}.oracle.ckpt"
-        d3("oracle", "train", "--dataset", "two-motifs", "--data", root / "motifs.h5", "-o", path, "--seed", seed,
-           "--train-fraction", "0.5", "--max-epochs", "12", "--patience", "3", "--lr", "5e-3", "--accelerator", "cpu")
-        paths.append(path)
-    return tuple(paths)
+    return train_guide_and_judge(root, d3, root / "motifs.h5")
 
 
 def _design(motif_run, oracles, out_name, *args, labels=REQUEST):
