@@ -6,8 +6,9 @@ Usage:
 
 Setup (trained once into ``--work``, default ``$TMPDIR/d3-bench-design``, reused when it is there; see
 :mod:`d3core.testing.motifs`): the ``two-motifs`` data of the conditioning tests (100 bp; AP-1 drives ``dev``, Dref
-drives ``hk``; 2000 training rows), Conv ``tiny`` trained 400 steps with label dropout 0.1, and two small oracle CNNs fitted by ``d3 oracle train`` on different random halves of the training rows
-(seeds 1 and 2, ``--train-fraction 0.5``): the *guide* steers, the *judge* measures. For every M and temperature,
+drives ``hk``; 2000 training rows), Conv ``tiny`` trained 400 steps with label dropout 0.1, and two small oracle CNNs
+fitted by ``d3 oracle train`` on different random halves of the training rows (seeds 1 and 2, ``--train-fraction
+0.5``): the *guide* steers, the *judge* measures. For every M and temperature,
 ``--num`` designs for the objective ``dev`` at the request dev = 1, hk = 0 (seed 0, ``--steps`` steps) record:
 
 - ``true_dev``: AP-1 sites per design (the generator's rule: the true activity), ``true_hk`` likewise for Dref;
