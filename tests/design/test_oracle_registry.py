@@ -1,0 +1,38 @@
+"""Oracles as a plugin kind: the dataset plugins register their trained oracles; files need no registration."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from d3core.errors import D3UserError
+from d3core.evaluation.oracle import resolve_oracle
+from d3core.plugins import make_plugin_manager
+
+ORIGINAL = Path(__file__).parents[1] / "fixtures" / "original_oracles" / "oracle_DeepSTARR_DeepSTARR_data.ckpt"
+
+
+def test_the_dataset_plugins_register_their_oracles():
+    registry = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"}).registry("oracles")
+    assert {"deepstarr", "mpra"} <= set(registry.names())
+    assert registry.get("deepstarr").metadata["label_names"] == ["dev", "hk"]
+
+
+def test_a_dataset_oracle_is_the_file_d3_oracle_train_left_beside_the_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("D3_DATA_DIR", str(tmp_path))
+    manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
+    with pytest.raises(D3UserError, match="no trained oracle at .*'d3 oracle train --dataset deepstarr'"):
+        resolve_oracle("deepstarr", manager=manager)
+    shutil.copyfile(ORIGINAL, tmp_path / "DeepSTARR_data.oracle.ckpt")
+    oracle = resolve_oracle("deepstarr", manager=manager)
+    assert oracle.label_names == ["dev", "hk"] and oracle.length == 249
+    same = resolve_oracle(ORIGINAL, manager=manager)
+    tokens = np.random.default_rng(0).integers(0, 4, size=(4, 249))
+    np.testing.assert_allclose(oracle.predict(tokens), same.predict(tokens), rtol=1e-6)
+
+
+def test_an_unknown_oracle_lists_the_registered_ones(tmp_path):
+    with pytest.raises(D3UserError, match=r"no registered oracle of that name \(registered: .*deepstarr"):
+        resolve_oracle(tmp_path / "nope.ckpt", manager=make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"}))
