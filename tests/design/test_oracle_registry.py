@@ -36,3 +36,14 @@ def test_a_dataset_oracle_is_the_file_d3_oracle_train_left_beside_the_data(tmp_p
 def test_an_unknown_oracle_lists_the_registered_ones(tmp_path):
     with pytest.raises(D3UserError, match=r"no registered oracle of that name \(registered: .*deepstarr"):
         resolve_oracle(tmp_path / "nope.ckpt", manager=make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"}))
+
+
+def test_oracles_trained_with_other_seeds_and_a_fraction_see_other_rows():
+    from d3core.evaluation.oracle_training import training_rows
+
+    assert training_rows(10) == list(range(10))
+    assert training_rows(10, limit=4) == [0, 1, 2, 3]
+    first, second = training_rows(1000, fraction=0.5, seed=1), training_rows(1000, fraction=0.5, seed=2)
+    assert len(first) == len(second) == 500 and first == sorted(first)
+    assert first == training_rows(1000, fraction=0.5, seed=1)
+    assert 150 < len(set(first) & set(second)) < 350  # independent halves overlap by about a quarter
