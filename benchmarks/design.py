@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/design.py [--work DIR] [--num 16] [--steps 32] [--candidates 1 2 4 8 16]
-                                [--temperatures 0 0.5] [--threads 2]
+                                [--temperatures 0 0.05] [--threads 2] [--add]
 
 Setup (trained once into ``--work``, default ``$TMPDIR/d3-bench-design``, reused when it is there; see
 :mod:`d3core.testing.motifs`): the ``two-motifs`` data of the conditioning tests (100 bp; AP-1 drives ``dev``, Dref
@@ -138,11 +138,17 @@ def main(argv=None) -> int:
     parser.add_argument("--num", type=int, default=16)
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--candidates", type=int, nargs="+", default=[1, 2, 4, 8, 16])
-    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.5])
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.05])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--add", action="store_true",
+                        help="keep the rows of other temperatures already in the results file (add a temperature)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     report = measure(args)
+    if args.add and RESULTS.is_file():
+        earlier = json.loads(RESULTS.read_text())
+        kept = [r for r in earlier["results"] if r["temperature"] not in args.temperatures]
+        report["results"] = sorted(kept + report["results"], key=lambda r: (r["temperature"], r["candidates"]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     plot(report, PLOT)
