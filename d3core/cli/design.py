@@ -91,7 +91,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
     import numpy as np
 
     from d3core.design import DesignSettings, parse_objective, write_designs
-    from d3core.design.driver import DEFAULT_DESIGN_BATCH, design as run_design
+    from d3core.design.driver import DEFAULT_DESIGN_BATCH, check_oracle, design as run_design
     from d3core.design.measure import add_judge
     from d3core.design.output import design_format
     from d3core.errors import D3UserError
@@ -111,7 +111,17 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
     sm = SamplingModel.load(checkpoint, device, data=data, manager=manager)
     guide = resolve_oracle(oracle_spec, sm.device, manager=manager)
     parsed = parse_objective(objective, guide.label_names)
-    judge = resolve_oracle(judge_spec, sm.device, manager=manager) if judge_spec else None
+    judge = resolve_oracle(judge_spec, sm.device, manager=manager, what="--judge") if judge_spec else None
+    check_oracle(sm, guide)
+    if judge is not None:
+        check_oracle(sm, judge)
+    judge_objective = parsed.text if judge is not None and set(parsed.names) <= set(judge.label_names) else None
+    if report_dir is not None or (min_likelihood or "").strip().lower().startswith("p"):
+        dataset_file = data or sm.data_path()
+        if dataset_file is None or not Path(dataset_file).is_file():
+            what = "--report" if report_dir is not None else f"--min-likelihood {min_likelihood}"
+            raise D3UserError(f"{what} needs the dataset's real sequences, but the data file {dataset_file} recorded "
+                              "in the checkpoint is not there; pass --data FILE")
     rows = sm.parse_labels(list(labels))
     label_rows = rows if sm.num_labels else None
     options = sm.resolve(steps=steps, predictor=predictor, guidance=guidance, precision=precision,
@@ -164,7 +174,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
         if bar is not None:
             bar.close()
     if judge is not None:
-        add_judge(designs, judge, parsed.text)
+        add_judge(designs, judge, judge_objective)
     write_designs(out, designs, overwrite=bool(force))
     if report_dir is not None:
         from d3core.design.driver import oracle_name
@@ -174,7 +184,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
         baseline = run_design(sm, guide, parsed, label_rows, num, settings=DesignSettings(method="none").checked(),
                               resolved=options, likelihood_samples=samples)
         if judge is not None:
-            add_judge(baseline, judge, parsed.text)
+            add_judge(baseline, judge, judge_objective)
         real = real_sequences(sm, guide, parsed, judge=judge, likelihood_samples=samples, seed=options.seed,
                               data=data)
         written = write_report(report_dir, designs, real, guide_name=oracle_name(guide),
