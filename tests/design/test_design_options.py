@@ -65,3 +65,17 @@ def test_fasta_output_carries_every_measurement(d3_cli, trained_checkpoint, tmp_
     for field in ("objective=", "oracle:dev=", "oracle:hk=", "bits_per_base=", "judge:dev=", "judge:objective=",
                   "label:dev=1"):
         assert field in header, header
+
+
+def test_the_report_names_the_oracles_and_states_the_gain_under_the_judge(d3_cli, trained_checkpoint, tmp_path):
+    ckpt, data = trained_checkpoint
+    report = tmp_path / "report"
+    result = _design(d3_cli, ckpt, tmp_path / "d.npz", "--objective", "dev - hk", "--candidates", "2", "--judge",
+                     ORACLE, "--likelihood-samples", "2", "--report", report, "--data", data)
+    text = (report / "report.md").read_text()
+    assert f"guiding oracle: `{ORACLE}`" in text and f"judging oracle: `{ORACLE}` (did not guide)" in text
+    assert "| designs |" in text and "| plain sampling (same seed) |" in text and "| real (validation" in text
+    for plot in ("objective_vs_likelihood.png", "activity_guide.png", "activity_judge.png"):
+        assert (report / plot).stat().st_size > 1000
+    assert "measured gain over plain conditional sampling (same request and seed), objective dev - hk under the " \
+           f"judge {ORACLE}" in result.output
