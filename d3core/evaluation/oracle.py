@@ -270,13 +270,14 @@ def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None
                       f"{names}); train one with 'd3 oracle train --dataset NAME --data FILE' and pass its file")
 
 
-def dataset_oracle(dataset: str, device: str = "cpu", *, manager=None) -> Oracle:
+def dataset_oracle(dataset, device: str = "cpu", *, manager=None) -> Oracle:
     """The oracle of a dataset plugin as ``d3 oracle train --dataset NAME`` left it: the d3 oracle file beside the
-    dataset's default data file (:func:`default_oracle_path`). Dataset plugins register this as their oracle
-    (``register_oracles``); a missing file is a one-line error saying how to train it."""
+    dataset's default data file (:func:`default_oracle_path`). ``dataset``: the dataset object (what a plugin's own
+    factory passes) or a registered name. Dataset plugins register this as their oracle (``register_oracles``); a
+    missing file is a one-line error saying how to train it."""
     from d3core.plugins import get_plugin_manager
 
-    ds = (manager or get_plugin_manager()).dataset(dataset)
+    ds = (manager or get_plugin_manager()).dataset(dataset) if isinstance(dataset, str) else dataset
     path = default_oracle_path(ds.default_path())
     if not path.is_file():
         raise D3UserError(f"oracle {ds.name!r}: no trained oracle at {path}; train it with 'd3 oracle train "

@@ -69,5 +69,6 @@ def trained(device: str = "cpu"):
     """The registered oracle 'deepstarr': this network as 'd3 oracle train --dataset deepstarr' trained it (the file beside the
     dataset's default data file)."""
     from d3core.api import dataset_oracle
+    from d3_deepstarr.dataset import DeepSTARR
 
-    return dataset_oracle("deepstarr", device)
+    return dataset_oracle(DeepSTARR(), device)
