@@ -1,8 +1,6 @@
 """Oracles as a plugin kind: the dataset plugins register their trained oracles; files need no registration."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +9,6 @@ from d3core.errors import D3UserError
 from d3core.evaluation.oracle import resolve_oracle
 from d3core.plugins import make_plugin_manager
 
-ORIGINAL = Path(__file__).parents[1] / "fixtures" / "original_oracles" / "oracle_DeepSTARR_DeepSTARR_data.ckpt"
 
 
 def test_the_dataset_plugins_register_their_oracles():
@@ -25,10 +22,17 @@ def test_a_dataset_oracle_is_the_file_d3_oracle_train_left_beside_the_data(tmp_p
     manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
     with pytest.raises(D3UserError, match="no trained oracle at .*'d3 oracle train --dataset deepstarr'"):
         resolve_oracle("deepstarr", manager=manager)
-    shutil.copyfile(ORIGINAL, tmp_path / "DeepSTARR_data.oracle.ckpt")
+    from d3_deepstarr.oracle import DeepSTARROracle
+
+    from d3core.evaluation.oracle import save_oracle
+
+    trained = tmp_path / "DeepSTARR_data.oracle.ckpt"  # what d3 oracle train --dataset deepstarr writes there
+    save_oracle(trained, DeepSTARROracle(2, 249).eval(), {
+        "dataset": "deepstarr", "network": "d3_deepstarr.oracle:DeepSTARROracle", "num_outputs": 2, "length": 249,
+        "label_names": ["dev", "hk"]})
     oracle = resolve_oracle("deepstarr", manager=manager)
-    assert oracle.label_names == ["dev", "hk"] and oracle.length == 249
-    same = resolve_oracle(ORIGINAL, manager=manager)
+    assert oracle.label_names == ["dev", "hk"] and oracle.length == 249 and oracle.path == trained
+    same = resolve_oracle(trained, manager=manager)
     tokens = np.random.default_rng(0).integers(0, 4, size=(4, 249))
     np.testing.assert_allclose(oracle.predict(tokens), same.predict(tokens), rtol=1e-6)
 
