@@ -1,14 +1,12 @@
 """Oracles as a plugin kind: the dataset plugins register their trained oracles; files need no registration."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 from d3core.errors import D3UserError
 from d3core.evaluation.oracle import resolve_oracle
 from d3core.plugins import make_plugin_manager
-
 
 
 def test_the_dataset_plugins_register_their_oracles():
