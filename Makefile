@@ -36,7 +36,10 @@ test-fast: install
 # The demo (CPU, ~3-4 minutes on 2 cores): synthesize a DeepSTARR-layout dataset with planted motifs (once per N), train
 # Conv `tiny` (with the default label dropout), train the DeepSTARR oracle beside the data (or load it when it is
 # there), sample at a high and a low requested dev activity, evaluate, sample the same requests with classifier-free
-# guidance G = DEMO_GUIDANCE, and state the measured effect of conditioning at G = 1 and at that G.
+# guidance G = DEMO_GUIDANCE, and state the measured effect of conditioning at G = 1 and at that G; then train a judge
+# oracle (another seed, half of the training rows), design for the specific objective dev - hk with SVDD
+# (DEMO_CANDIDATES candidates per step) guided by the first oracle, and state the gain over plain conditional sampling of
+# the same request and seed under the judge, which did not guide.
 DEMO_DIR ?= demo
 DEMO_N ?= 8000
 DEMO_ARCH ?= Conv
@@ -46,8 +49,11 @@ DEMO_HIGH ?= 4
 DEMO_LOW ?= 0
 DEMO_NUM ?= 64
 DEMO_GUIDANCE ?= 3
+DEMO_CANDIDATES ?= 4
+DEMO_DESIGNS ?= 16
 DEMO_DATA := $(DEMO_DIR)/deepstarr_synth_n$(DEMO_N).h5
 DEMO_ORACLE := $(DEMO_DATA:.h5=.oracle.ckpt)
+DEMO_JUDGE := $(DEMO_DATA:.h5=.judge.oracle.ckpt)
 demo: install
 	$(BIN)/d3 plugins list
 	@if [ -f $(DEMO_DATA) ]; then echo "demo: using $(DEMO_DATA)"; else \
@@ -69,12 +75,21 @@ demo: install
 		-o $(DEMO_DIR)/samples_guided.npz --force
 	$(BIN)/d3 evaluate $(DEMO_DIR)/samples_guided.npz --no-discriminator --out $(DEMO_DIR)/eval_guided \
 		> $(DEMO_DIR)/eval_guided.log; status=$$?; cat $(DEMO_DIR)/eval_guided.log; exit $$status
+	@if [ -f $(DEMO_JUDGE) ]; then echo "demo: loading the judge oracle $(DEMO_JUDGE)"; else \
+		$(BIN)/d3 oracle train --dataset deepstarr --data $(DEMO_DATA) --max-epochs $(DEMO_ORACLE_EPOCHS) \
+			--patience 2 --accelerator cpu --seed 7 --train-fraction 0.5 -o $(DEMO_JUDGE); fi
+	$(BIN)/d3 design $(DEMO_DIR)/run/checkpoints/last.ckpt --oracle $(DEMO_ORACLE) --judge $(DEMO_JUDGE) \
+		--objective "dev - hk" --labels dev=$(DEMO_HIGH),hk=0 --num $(DEMO_DESIGNS) --candidates $(DEMO_CANDIDATES) \
+		--steps 32 --seed 0 --report $(DEMO_DIR)/design -o $(DEMO_DIR)/designs.fasta --force --no-progress \
+		> $(DEMO_DIR)/design.log; status=$$?; cat $(DEMO_DIR)/design.log; exit $$status
 	@echo "demo: checkpoint   $(DEMO_DIR)/run/checkpoints/last.ckpt"
 	@echo "demo: metrics      $(DEMO_DIR)/run/csv/metrics.csv (TensorBoard: $(BIN)/tensorboard --logdir $(DEMO_DIR)/run)"
 	@echo "demo: config       $(DEMO_DIR)/run/config.yaml"
 	@echo "demo: reports      $(DEMO_DIR)/eval/report.md (guidance 1), $(DEMO_DIR)/eval_guided/report.md (guidance $(DEMO_GUIDANCE))"
 	@echo "demo: guidance 1 (plain conditional sampling):$$(sed -n 's/^d3: measured effect of conditioning[^:]*://p' $(DEMO_DIR)/eval.log)"
 	@echo "demo: guidance $(DEMO_GUIDANCE) (classifier-free, --guidance $(DEMO_GUIDANCE)):$$(sed -n 's/^d3: measured effect of conditioning[^:]*://p' $(DEMO_DIR)/eval_guided.log)"
+	@echo "demo: designs      $(DEMO_DIR)/designs.fasta, report $(DEMO_DIR)/design/report.md"
+	@echo "demo: guided design (d3 design, svdd, $(DEMO_CANDIDATES) candidates per step), gain$$(sed -n 's/^d3: measured gain//p' $(DEMO_DIR)/design.log)"
 
 bench: install
 	$(BIN)/python benchmarks/run.py

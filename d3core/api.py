@@ -18,6 +18,8 @@ architectures          ``Architecture`` (base class), shared layers ``TimestepEm
 checkpoint formats     ``CheckpointBundle``, ``FormatCannotHold``, ``safe_torch_load``, ``UnsafeCheckpointError``,
                        ``build_network``, ``architecture_class``, ``run_config``, ``to_plain``, ``warmup_factor``,
                        ``lr_after``
+oracles                ``Oracle`` (what d3 oracle files load as), ``load_oracle(path, device)``,
+                       ``dataset_oracle(name, device)`` (a dataset plugin's trained oracle, for ``register_oracles``)
 writing files          ``atomic_torch_save``, ``atomic_write_text``, ``atomic_write_bytes``, ``write_atomically``,
                        ``AtomicWriter``
 the running d3         ``get_registry``, ``make_plugin_manager``, ``load_model_local``
@@ -59,6 +61,10 @@ PUBLIC_NAMES: dict[str, str] = {
     "to_plain": "d3core.plain_data",
     "warmup_factor": "d3core.checkpoints.optimizer",
     "lr_after": "d3core.checkpoints.optimizer",
+    # oracles
+    "Oracle": "d3core.evaluation.oracle",
+    "load_oracle": "d3core.evaluation.oracle",
+    "dataset_oracle": "d3core.evaluation.oracle",
     # writing files
     "atomic_torch_save": "d3core.atomic",
     "atomic_write_text": "d3core.atomic",

@@ -7,7 +7,7 @@ hook implementation names are passed to it, so ``def register_datasets(register)
 Keep plugin modules light: no torch import at module level. Registration stores *lazy factories* (``"module:attr"``)
 that are imported only when the component is used, so ``d3 --help`` and ``d3 plugins list`` stay fast.
 
-The five ``register_*`` hooks all receive one callback::
+The six ``register_*`` hooks all receive one callback::
 
     register(name, factory, *, aliases=(), description=None, replace=False, **metadata)
 
@@ -117,6 +117,27 @@ def register_callbacks(register):
         @hookimpl
         def register_callbacks(register):
             register("grad_norm", "my_pkg.callbacks:make_grad_norm_logger", description="log gradient norms")
+    """
+
+
+@hookspec
+def register_oracles(register):
+    """Register oracles: activity predictors that guide and judge designs (``d3 design --oracle NAME``, ``--judge``).
+
+    Called once, like :func:`register_datasets`. The factory is called as ``factory(device)`` (``"cpu"``,
+    ``"cuda:0"``) and returns an oracle: an object with ``label_names`` (the C outputs' names), ``length`` (the
+    sequence length it scores) and ``predict(x) -> [N, C]`` (numpy or torch) for one-hot ``x`` float ``[N, 4, L]``
+    (d3 passes soft one-hots too: the posterior mean of a partly denoised sequence); optional ``forward(x)``,
+    differentiable. A :class:`d3core.api.Oracle` (e.g. from :func:`d3core.api.load_oracle`) fits. Useful metadata:
+    ``label_names``, ``length``, ``differentiable``. Oracle files (``d3 oracle train``, the original D3 oracles) need
+    no registration: ``--oracle FILE``.
+
+    Example::
+
+        @hookimpl
+        def register_oracles(register):
+            register("my-cnn", "my_pkg.oracle:load_my_cnn", description="our lab's enhancer CNN",
+                     label_names=["dev", "hk"], length=249)
     """
 
 

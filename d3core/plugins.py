@@ -222,7 +222,7 @@ class D3PluginManager:
         return [FailedProvider(r.name, r.version, r.error) for r in self.records.values() if r.error]
 
     def _collect(self) -> dict[str, Registry]:
-        """Run the five ``register_*`` hooks; an entry belongs to the plugin whose implementation registered it, and a
+        """Run the six ``register_*`` hooks; an entry belongs to the plugin whose implementation registered it, and a
         plugin that failed (in any hook) contributes nothing at all."""
         staged: dict[str, list[Entry]] = {kind: [] for kind in KINDS}
         for kind, hook_name in _HOOK_OF_KIND.items():
@@ -282,6 +282,28 @@ class D3PluginManager:
 
         entry = name if isinstance(name, Entry) else self.get("architectures", name)
         return _component_class(entry, Architecture, "d3core.architecture.Architecture")
+
+    def oracle(self, name: str | Entry, device: str = "cpu"):
+        """The oracle registered as ``name``, built on ``device`` by its factory and checked against the oracle
+        contract (``label_names``, ``length``, ``predict``; see :func:`d3core.hookspecs.register_oracles`)."""
+        entry = name if isinstance(name, Entry) else self.get("oracles", name)
+        factory = entry.load()
+        try:
+            oracle = factory(device)
+        except Exception as exc:
+            raise PluginError(f"{entry.label} cannot be created: {one_line(exc)}; fix the plugin, or "
+                              f"'pip uninstall {entry.provider.distribution}'") from exc
+        missing = [a for a in ("label_names", "length", "predict") if not hasattr(oracle, a)]
+        if missing:
+            raise PluginError(f"{entry.label}: its factory returned a {type(oracle).__name__} without "
+                              f"{', '.join(missing)}; an oracle needs label_names, length and predict(one-hot "
+                              "[N, 4, L]) -> [N, C] (see docs/writing-plugins.md)")
+        if getattr(oracle, "name", None) is None:
+            try:
+                oracle.name = entry.name
+            except AttributeError:
+                pass
+        return oracle
 
     def is_plugin_distribution(self, name: str) -> bool:
         key = normalize_distribution(name)

@@ -1,6 +1,6 @@
 """Registries: component name -> lazy factory, with provenance, aliases and collision handling.
 
-One :class:`Registry` per kind (datasets, architectures, checkpoint formats, loggers, callbacks). Names are matched
+One :class:`Registry` per kind (datasets, architectures, checkpoint formats, loggers, callbacks, oracles). Names are matched
 case-insensitively with ``-`` equal to ``_``; ``dist:name`` selects the provider explicitly. A name registered by two
 external plugins is only an error when it is used, so ``d3 plugins list`` can still show the clash.
 """
@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 from d3core.errors import PluginError
 
-KINDS = ("datasets", "architectures", "checkpoint_formats", "loggers", "callbacks")
+KINDS = ("datasets", "architectures", "checkpoint_formats", "loggers", "callbacks", "oracles")
 
 #: user-facing spelling -> canonical kind ("dataset", "checkpoint-format", "arch", ...)
 _KIND_ALIASES = {"arch": "architectures", "archs": "architectures", "format": "checkpoint_formats",

@@ -8,14 +8,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from d3core import hookimpl
 from d3core.plugins import make_plugin_manager
-from d3core.testing.components import TwoMotifDataset
 from installed_d3 import D3_SCRIPT, install_fixture_plugins, user_env
-
-#: optimizer steps of the planted-motif model of ``motif_run``
-MOTIF_STEPS = 400
-
 
 @pytest.fixture
 def warnings_seen() -> list[str]:
@@ -81,49 +75,39 @@ def d3_cli():
     return invoke
 
 
-class _AtRichTwoMotifs(TwoMotifDataset):
-    """The two-motif data on an AT-rich background (GC 0.4, as Drosophila enhancers), so that a sequence's composition
-    carries information too: dinucleotide shuffles of real sequences keep it, uniform random DNA does not."""
+@pytest.fixture(scope="session")
+def motif_run(tmp_path_factory):
+    """``(d3, last.ckpt, root)``: Conv ``tiny`` trained by ``d3 train`` for 400 steps (label dropout 0.1, one
+    validation at the end, CSV logger) on 2000 rows of the two-motif dataset (100 bp, AP-1 -> dev, Dref -> hk;
+    ``root/motifs.h5``); ``d3(*args)`` runs the app in this process on a manager that knows that dataset and asserts
+    exit code 0. About a minute on 2 CPUs; shared by the conditioning, likelihood and design tests
+    (:mod:`d3core.testing.motifs`)."""
+    from d3core.testing.motifs import in_process_d3, train_two_motif_model, two_motif_manager
 
-    gc_content = 0.4
-
-
-class _TwoMotifs:
-    @staticmethod
-    @hookimpl
-    def register_datasets(register):
-        register("two-motifs", _AtRichTwoMotifs, description="conditioning and likelihood test data", length=100)
+    d3 = in_process_d3(two_motif_manager())
+    root = tmp_path_factory.mktemp("motifs")
+    checkpoint, _ = train_two_motif_model(root, d3)
+    return d3, checkpoint, root
 
 
 @pytest.fixture(scope="session")
 def motif_manager():
-    """A plugin manager that knows the two-motif dataset (GC 0.4 background)."""
-    manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
-    manager.register(_TwoMotifs, "test-two-motifs", version="0")
-    return manager
+    """A plugin manager that knows the two-motif dataset on a GC 0.4 background (the likelihood tests: composition
+    then separates dinucleotide shuffles from uniform random DNA)."""
+    from d3core.testing.motifs import two_motif_manager
+
+    return two_motif_manager(gc_content=0.4)
 
 
 @pytest.fixture(scope="session")
-def motif_run(tmp_path_factory, motif_manager):
-    """``(d3, last.ckpt, root)``: Conv ``tiny`` trained by ``d3 train`` for 400 steps (label dropout 0.1, one
-    validation at the end, CSV logger) on 2000 rows of the two-motif dataset (100 bp, AP-1 -> dev, Dref -> hk, GC 0.4
-    background; ``root/motifs.h5``); ``d3(*args)`` runs the app in this process on a manager that knows that dataset and asserts
-    exit code 0 (on ``motif_manager``). About a minute on 2 CPUs; shared by the conditioning and the likelihood tests."""
-    from d3core.cli import make_cli
+def at_rich_motif_run(tmp_path_factory, motif_manager):
+    """``(d3, last.ckpt, root)`` as ``motif_run``, on the GC 0.4 background of ``motif_manager``."""
+    from d3core.testing.motifs import in_process_d3, train_two_motif_model
 
-    def d3(*args):
-        result = CliRunner().invoke(make_cli(motif_manager), [str(a) for a in args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result
-
-    root = tmp_path_factory.mktemp("motifs")
-    data = root / "motifs.h5"
-    d3("data", "synth", "two-motifs", "--n", "2000", "--seed", "0", "-o", data)
-    d3("train", "--dataset", "two-motifs", "--arch", "Conv", "--preset", "tiny", "--data", data,
-       "--work_dir", root / "run", "--max_steps", MOTIF_STEPS, "--batch_size", "32", "--val_check_interval",
-       MOTIF_STEPS, "--accelerator", "cpu", "--logger", "csv", "optim.lr=2e-3", "optim.warmup=20",
-       "eval.batch_size=200", "lightning.checkpoint.save_top_k=0")
-    return d3, root / "run" / "checkpoints" / "last.ckpt", root
+    d3 = in_process_d3(motif_manager)
+    root = tmp_path_factory.mktemp("motifs-gc40")
+    checkpoint, _ = train_two_motif_model(root, d3)
+    return d3, checkpoint, root
 
 
 @pytest.fixture(scope="session")

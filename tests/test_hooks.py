@@ -15,6 +15,19 @@ HOOK_NAMES = sorted(name for name, fn in vars(hookspecs).items()
                     if callable(fn) and hasattr(fn, "d3_spec"))
 
 
+class ToyOracle:
+    """The smallest oracle: predicts the GC fraction of one-hot [N, 4, L] input."""
+
+    label_names = ["gc"]
+    length = 8
+
+    def __init__(self, device="cpu"):
+        self.device = device
+
+    def predict(self, x):
+        return (x[:, 1] + x[:, 2]).mean(-1, keepdims=True)
+
+
 class RegistersOne:
     """A plugin registering one component of each kind, with metadata."""
 
@@ -38,12 +51,17 @@ class RegistersOne:
     def register_callbacks(self, register):
         register("toycb", "collections:defaultdict")
 
+    @hookimpl
+    def register_oracles(self, register):
+        register("toyoracle", ToyOracle, label_names=["gc"], length=8)
+
 
 KIND_OF_HOOK = {"register_datasets": ("datasets", "toy-data", "OrderedDict"),
                 "register_architectures": ("architectures", "ToyNet", "Counter"),
                 "register_checkpoint_formats": ("checkpoint_formats", "toyfmt", "ChainMap"),
                 "register_loggers": ("loggers", "toylog", "deque"),
-                "register_callbacks": ("callbacks", "toycb", "defaultdict")}
+                "register_callbacks": ("callbacks", "toycb", "defaultdict"),
+                "register_oracles": ("oracles", "toyoracle", "ToyOracle")}
 
 
 def _check_registration(bare_pm, hook_name):
@@ -76,6 +94,31 @@ def test_hook_register_loggers(bare_pm):
 def test_hook_register_callbacks(bare_pm):
     _check_registration(bare_pm, "register_callbacks")
     assert {"early_stopping", "lr_monitor"} <= set(bare_pm.registry("callbacks").names())
+
+
+def test_hook_register_oracles(bare_pm):
+    import numpy as np
+
+    from d3core.evaluation.oracle import resolve_oracle
+
+    _check_registration(bare_pm, "register_oracles")
+    oracle = resolve_oracle("toyoracle", "cpu", manager=bare_pm)
+    assert oracle.name == "toyoracle" and oracle.device == "cpu"
+    one_hot = np.eye(4, dtype=np.float32)[[[1, 2, 0, 3, 1, 1, 1, 1]]].transpose(0, 2, 1)
+    assert oracle.predict(one_hot)[0, 0] == 0.75
+
+
+def test_an_oracle_without_predict_is_a_plugin_error(bare_pm):
+    from d3core.errors import PluginError
+
+    class Broken:
+        @hookimpl
+        def register_oracles(self, register):
+            register("no-predict", "collections:Counter")
+
+    bare_pm.register(Broken(), "d3-broken-oracle")
+    with pytest.raises(PluginError, match="without label_names, length, predict"):
+        bare_pm.oracle("no-predict")
 
 
 def test_hook_register_commands(bare_pm):
@@ -267,7 +310,7 @@ def test_every_hookspec_has_a_test(hook_name):
 def test_hook_names_are_the_contract():
     assert HOOK_NAMES == ["configure_trainer", "register_architectures", "register_callbacks",
                           "register_checkpoint_formats", "register_commands", "register_datasets",
-                          "register_loggers"]
+                          "register_loggers", "register_oracles"]
 
 
 def test_components_are_checked_against_their_base_class(bare_pm):

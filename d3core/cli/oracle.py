@@ -45,11 +45,15 @@ def _metrics_table(metrics: dict) -> str:
 @option("--seed", type=int, default=None, help="Random seed (default 41).")
 @option("--accelerator", default=None, help="cpu, gpu or auto (default auto).")
 @option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training rows.")
+@option("--train-fraction", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
+        help="Train on a random fraction F of the training rows, drawn with --seed (default 1 = all). Two oracles "
+             "with different seeds and F = 0.5 see different data: one can guide d3 design, the other judge it.")
 @option("--force", is_flag=True, default=None, help="Replace an existing oracle file.")
 @click.pass_context
 def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | None, max_epochs: int | None,
               patience: int | None, batch_size: int | None, lr: float | None, seed: int | None,
-              accelerator: str | None, limit_train: int | None, force: bool | None) -> None:
+              accelerator: str | None, limit_train: int | None, train_fraction: float | None,
+              force: bool | None) -> None:
     """Train DATASET's oracle with Lightning (early stopping on valid) and report test Pearson/Spearman per label."""
     from d3core.errors import D3UserError
     from d3core.evaluation.oracle import default_oracle_path
@@ -64,7 +68,8 @@ def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | N
     click.echo(f"d3: training the {ds.name} oracle on {path} -> {target}", err=True)
     written, metrics = train_oracle(ds, path, target, max_epochs=max_epochs, patience=patience,
                                     batch_size=batch_size, lr=lr, seed=seed, accelerator=accelerator or "auto",
-                                    limit_train=limit_train, echo=lambda line: click.echo(f"d3: {line}", err=True))
+                                    limit_train=limit_train, train_fraction=train_fraction or 1.0,
+                                    echo=lambda line: click.echo(f"d3: {line}", err=True))
     click.echo(_metrics_table(metrics))
     click.echo(f"d3: {metrics['epochs']} epoch(s), best epoch {metrics['best_epoch']}; test MSE "
                f"{metrics['test_mse']:.4f} on {metrics['test_rows']} rows")

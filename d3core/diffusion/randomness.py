@@ -28,6 +28,10 @@ _MASK32 = 0xFFFFFFFF
 STREAM_INIT = 0x5EED0001
 STREAM_STEP = 0x5EED0002
 STREAM_START = 0x5EED0003
+#: the choice among candidates (guided design: one uniform per sequence and step)
+STREAM_SELECT = 0x5EED0004
+#: candidate k >= 1 of a sequence folds ``STREAM_CANDIDATE + k`` into its keys; candidate 0 is the sequence itself
+STREAM_CANDIDATE = 0x5EED0100
 
 
 def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
@@ -51,14 +55,22 @@ def _combine(h: torch.Tensor, value) -> torch.Tensor:
     return fmix32((h ^ _mul32(fmix32(value + 0x9E3779B9 & _MASK32), 0x27D4EB2F)) & _MASK32)
 
 
-def row_keys(seed: int, rows: torch.Tensor, stream: int, step: int) -> torch.Tensor:
-    """``[B]`` int64 keys of sequences ``rows`` (global indices) for one stream and step."""
+def row_keys(seed: int, rows: torch.Tensor, stream: int, step: int,
+             candidates: torch.Tensor | None = None) -> torch.Tensor:
+    """``[B]`` int64 keys of sequences ``rows`` (global indices) for one stream and step.
+
+    ``candidates [B]`` (int64, optional): candidate k >= 1 of a row gets keys of its own (``STREAM_CANDIDATE + k``
+    folded in); candidate 0 keeps the row's keys, so one candidate reproduces plain sampling exactly.
+    """
     seed = int(seed)
     h = torch.full_like(rows, fmix32(torch.tensor(seed & _MASK32)).item())
     h = _combine(h, (seed >> 32) & _MASK32)
     h = _combine(h, stream)
     h = _combine(h, step)
-    return _combine(h, rows.to(torch.int64))
+    h = _combine(h, rows.to(torch.int64))
+    if candidates is not None:
+        h = torch.where(candidates > 0, _combine(h, candidates.to(torch.int64) + STREAM_CANDIDATE), h)
+    return h
 
 
 def cell_keys(shape: tuple[int, ...], device) -> torch.Tensor:
@@ -112,12 +124,25 @@ class CounterDraws:
 
     Step ``i`` of a run uses ``(seed, row, STREAM_STEP, i)``; the limit draw ``STREAM_INIT`` and the corruption of start
     sequences ``STREAM_START``. Cell keys are cached per shape, so a step hashes ``B * L`` numbers and nothing else.
+
+    ``candidates [B]`` (optional) numbers the candidates of guided design (:meth:`for_candidates`): candidate k of
+    sequence i draws from ``(seed, i, k)``, candidate 0 exactly as sequence i itself.
     """
 
-    def __init__(self, seed: int, rows: torch.Tensor):
+    def __init__(self, seed: int, rows: torch.Tensor, candidates: torch.Tensor | None = None):
         self.seed = int(seed)
         self.rows = rows.to(torch.int64)
+        self.candidates = None if candidates is None else candidates.to(device=self.rows.device, dtype=torch.int64)
         self._cells: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def for_candidates(self, count: int, first: int = 0) -> "CounterDraws":
+        """Draws for ``count`` candidates of every row, candidate-major: row ``m * B + b`` is candidate
+        ``first + m`` of sequence ``rows[b]`` (``B * count`` rows)."""
+        if self.candidates is not None:
+            raise ValueError("these draws already number candidates")
+        batch = self.batch_size
+        index = torch.arange(first, first + int(count), device=self.rows.device, dtype=torch.int64)
+        return CounterDraws(self.seed, self.rows.repeat(int(count)), index.repeat_interleave(batch))
 
     @property
     def batch_size(self) -> int:
@@ -128,7 +153,7 @@ class CounterDraws:
         cells = self._cells.get(shape)
         if cells is None:
             cells = self._cells[shape] = cell_keys(shape, self.rows.device)
-        return uniforms(row_keys(self.seed, self.rows, stream, step), cells)
+        return uniforms(row_keys(self.seed, self.rows, stream, step, self.candidates), cells)
 
     def limit(self, graph, length: int) -> torch.Tensor:
         """I.i.d. uniform tokens for the uniform graph; the graph's own (deterministic) limit otherwise."""

@@ -124,7 +124,8 @@ class Step:
 
     The default transition is ``step.draw()``. A hook may draw several candidates (from ``weights`` with its own
     numbers) and select among them, using ``score_fn`` (e.g. :func:`denoise_probs` at ``t - dt`` for the denoised
-    estimate of a candidate); the loop then projects its choice and moves on.
+    estimate of a candidate; it takes any multiple of B rows, candidate-major) and ``project`` (which broadcasts over
+    a leading candidate axis, ``[M, B, L]``); the loop then projects its choice and moves on.
     """
 
     index: int                  #: 0 .. steps - 1
@@ -134,6 +135,7 @@ class Step:
     weights: torch.Tensor       #: the predictor's unnormalised weights, [B, L, V]
     draws: Draws
     score_fn: ScoreFn
+    project: Callable[[torch.Tensor], torch.Tensor] | None = None   #: the run's projection (None: no fixed positions)
 
     def draw(self) -> torch.Tensor:
         """The loop's own draw from ``weights`` (what happens without a hook)."""
@@ -180,7 +182,7 @@ def sample_from_score(score_fn: ScoreFn, graph: Graph, noise: NoiseSchedule, x: 
             if transition is None:
                 x = draws.categorical(weights, i)
             else:
-                x = transition(Step(i, float(t), dt, x, weights, draws, score_fn))
+                x = transition(Step(i, float(t), dt, x, weights, draws, score_fn, project))
             if project is not None:
                 x = project(x)
         if on_step is not None:

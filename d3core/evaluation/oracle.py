@@ -249,3 +249,37 @@ def check_label_names(oracle: Oracle, names: Sequence[str]) -> None:
     if names and not set(oracle.label_names) <= set(names):
         raise D3UserError(f"{oracle.path}: the oracle predicts {', '.join(oracle.label_names)} but the samples are "
                           f"labelled {', '.join(names)}; use an oracle trained on the same data")
+
+
+def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None, what: str = "--oracle"):
+    """The oracle ``--oracle``/``--judge`` names: an oracle file (a d3 oracle file or an original D3 oracle
+    checkpoint, :func:`load_oracle`), else an oracle registered by a plugin (``register_oracles``; see
+    :meth:`d3core.plugins.D3PluginManager.oracle`). Either way the result has ``label_names``, ``length`` and
+    ``predict(tokens [N, L] | one-hot [N, 4, L]) -> [N, C]``."""
+    from d3core.plugins import get_plugin_manager
+
+    path = Path(spec)
+    if path.is_file():
+        return load_oracle(path, device, manager=manager)
+    manager = manager or get_plugin_manager()
+    registry = manager.registry("oracles")
+    if str(spec) in registry:
+        return manager.oracle(str(spec), device)
+    names = ", ".join(e.name for e in registry.entries()) or "none"
+    raise D3UserError(f"{what} {spec}: no such oracle file and no registered oracle of that name (registered: "
+                      f"{names}); train one with 'd3 oracle train --dataset NAME --data FILE' and pass its file")
+
+
+def dataset_oracle(dataset, device: str = "cpu", *, manager=None) -> Oracle:
+    """The oracle of a dataset plugin as ``d3 oracle train --dataset NAME`` left it: the d3 oracle file beside the
+    dataset's default data file (:func:`default_oracle_path`). ``dataset``: the dataset object (what a plugin's own
+    factory passes) or a registered name. Dataset plugins register this as their oracle (``register_oracles``); a
+    missing file is a one-line error saying how to train it."""
+    from d3core.plugins import get_plugin_manager
+
+    ds = (manager or get_plugin_manager()).dataset(dataset) if isinstance(dataset, str) else dataset
+    path = default_oracle_path(ds.default_path())
+    if not path.is_file():
+        raise D3UserError(f"oracle {ds.name!r}: no trained oracle at {path}; train it with 'd3 oracle train "
+                          f"--dataset {ds.name}' (or pass --oracle FILE for an oracle trained elsewhere)")
+    return load_oracle(path, device, manager=manager)

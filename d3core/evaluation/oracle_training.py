@@ -69,13 +69,24 @@ def _lightning_module(network, *, lr: float, weight_decay: float, lr_patience: i
     return OracleModule()
 
 
-def _loader(split_data, batch_size: int, *, shuffle: bool, seed: int, limit: int | None = None):
+def training_rows(n: int, *, limit: int | None = None, fraction: float = 1.0, seed: int = 0) -> list[int]:
+    """The train-split rows an oracle is fitted on: the first ``limit`` rows (all by default), then, for
+    ``fraction`` < 1, a random ``round(fraction * n)`` of them drawn with ``seed`` (in file order), so two oracles
+    trained with different seeds see different data (an independent judge)."""
+    rows = np.arange(min(n, int(limit)) if limit is not None else n)
+    if fraction < 1:
+        keep = max(2, int(round(fraction * len(rows))))
+        rows = np.sort(np.random.default_rng(int(seed)).permutation(rows)[:keep])
+    return rows.tolist()
+
+
+def _loader(split_data, batch_size: int, *, shuffle: bool, seed: int, rows: list[int] | None = None):
     import torch
     from torch.utils.data import DataLoader, Subset
 
     data = split_data
-    if limit is not None and limit < len(split_data):
-        data = Subset(split_data, list(range(int(limit))))
+    if rows is not None and len(rows) < len(split_data):
+        data = Subset(split_data, rows)
     generator = torch.Generator().manual_seed(seed)
     batch_size = max(1, min(batch_size, len(data)))
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator,
@@ -114,10 +125,12 @@ def evaluate_oracle(oracle: Oracle, dataset, data_path, split: str = "test") -> 
 def train_oracle(dataset, data_path: str | os.PathLike, out: str | os.PathLike | None = None, *,
                  max_epochs: int | None = None, patience: int | None = None, batch_size: int | None = None,
                  lr: float | None = None, seed: int | None = None, accelerator: str = "auto",
-                 limit_train: int | None = None, progress: bool = False, logger: bool = False,
-                 echo=None) -> tuple[Path, dict]:
+                 limit_train: int | None = None, train_fraction: float = 1.0, progress: bool = False,
+                 logger: bool = False, echo=None) -> tuple[Path, dict]:
     """Fit the dataset's oracle on its train split (early stopping on the valid split), score the test split, and
     write the oracle file (default :func:`default_oracle_path`). Returns ``(path, metrics)``.
+
+    ``limit_train`` and ``train_fraction`` choose the training rows (:func:`training_rows`, with the seed).
 
     ``progress`` shows Lightning's progress bar; ``echo(line)`` receives one line per epoch (val_loss, val_pearson).
     """
@@ -143,6 +156,9 @@ def train_oracle(dataset, data_path: str | os.PathLike, out: str | os.PathLike |
     valid = dataset.open_split(data_path, "valid")
     if len(train) < 2:
         raise D3UserError(f"{data_path}: the train split has {len(train)} row(s); an oracle needs more")
+    if not 0 < train_fraction <= 1:
+        raise D3UserError(f"--train-fraction {train_fraction:g}: must be in (0, 1]")
+    rows = training_rows(len(train), limit=limit_train, fraction=train_fraction, seed=int(settings["seed"]))
     batch = int(settings["batch_size"])
     with tempfile.TemporaryDirectory(prefix=".oracle-", dir=out.parent if out.parent.exists() else None) as tmp:
         best = ModelCheckpoint(dirpath=tmp, monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True,
@@ -154,7 +170,7 @@ def train_oracle(dataset, data_path: str | os.PathLike, out: str | os.PathLike |
                              enable_model_summary=False,
                              enable_progress_bar=progress, default_root_dir=tmp, deterministic=False,
                              log_every_n_steps=1, num_sanity_val_steps=0)
-        trainer.fit(module, _loader(train, batch, shuffle=True, seed=int(settings["seed"]), limit=limit_train),
+        trainer.fit(module, _loader(train, batch, shuffle=True, seed=int(settings["seed"]), rows=rows),
                     _loader(valid, 512, shuffle=False, seed=0))
         if best.best_model_path:
             from d3core.checkpoints import safe_torch_load
@@ -167,12 +183,13 @@ def train_oracle(dataset, data_path: str | os.PathLike, out: str | os.PathLike |
     oracle = Oracle(network, dataset.name, list(label_names), length)
     metrics = evaluate_oracle(oracle, dataset, data_path, "test")
     metrics.update(evaluate_oracle(oracle, dataset, data_path, "valid"))
-    metrics.update(epochs=epochs, best_epoch=best_epoch, train_rows=min(len(train), limit_train or len(train)))
+    metrics.update(epochs=epochs, best_epoch=best_epoch, train_rows=len(rows))
     target = getattr(dataset, "oracle", None)
     network_name = target if isinstance(target, str) else f"{cls.__module__}:{cls.__qualname__}"
     info = {"dataset": dataset.name, "network": network_name, "num_outputs": len(label_names), "length": length,
             "label_names": list(label_names), "metrics": metrics, "data": str(data_path),
-            "trained_with": {k: settings[k] for k in sorted(settings)}}
+            "trained_with": {**{k: settings[k] for k in sorted(settings)}, "train_fraction": float(train_fraction),
+                             "limit_train": limit_train}}
     save_oracle(out, network, info)
     return out, metrics
 

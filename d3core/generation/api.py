@@ -311,10 +311,11 @@ class SamplingModel:
 
     def iter_samples(self, label_rows: np.ndarray | None = None, num: int = 1, *, shard: Shard | None = None,
                      on_step: Callable[[int, int], None] | None = None, resolved: SamplingOptions | None = None,
-                     **options):
+                     transition=None, **options):
         """Yield ``(start, tokens [b, L], labels [b, C] | None)`` chunks of ``num`` sequences per label row; with
         ``shard`` only that shard's rows (``start`` counts from the shard's first row). ``resolved``: options
-        already resolved with :meth:`resolve` (then ``options`` must be empty)."""
+        already resolved with :meth:`resolve` (then ``options`` must be empty). ``transition``: a per-step hook
+        replacing the draw (guided design, :mod:`d3core.design`)."""
         resolved = resolved or self.resolve(SamplingOptions(**options))
         labels, total = self.plan_rows(label_rows, num, resolved)
         first, stop = shard.rows(total) if shard is not None else (0, total)
@@ -328,7 +329,8 @@ class SamplingModel:
                 predictor=resolved.predictor, batch_size=resolved.batch_size, seed=resolved.seed,
                 device=self.device, precision=resolved.precision, denoise=resolved.denoise, first_index=first,
                 guidance=resolved.guidance, template=_rows(resolved.template, part),
-                start=_rows(resolved.start, part), start_at=resolved.start_at, on_step=on_step):
+                start=_rows(resolved.start, part), start_at=resolved.start_at, on_step=on_step,
+                transition=transition):
             yield start, tokens, (None if labels is None else labels[first + start:first + start + len(tokens)])
 
     def sample(self, label_rows: np.ndarray | None = None, num: int = 1, *, source_rows: np.ndarray | None = None,

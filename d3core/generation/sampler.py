@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from d3core.diffusion import (PREDICTORS, SAMPLING_EPS, CounterDraws, guided_score_fn, model_score_fn,
+from d3core.diffusion import (PREDICTORS, SAMPLING_EPS, CounterDraws, Step, guided_score_fn, model_score_fn,
                               sample_from_score)
 from d3core.diffusion.sampling import eval_mode, model_device
 from d3core.errors import D3UserError
@@ -84,7 +84,8 @@ def iter_chunks(model: torch.nn.Module, graph, noise, *, length: int, num: int, 
                 device: torch.device | str | None = None, precision: str = "32-true", eps: float = SAMPLING_EPS,
                 denoise: bool = True, first_index: int = 0, guidance: float = 1.0, template: Template | None = None,
                 start: Template | None = None, start_at: float = 1.0,
-                on_step: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+                on_step: Callable[[int, int], None] | None = None,
+                transition: Callable[[Step], torch.Tensor] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Generate ``num`` sequences in chunks of at most ``batch_size``; yield ``(start, tokens uint8 [b, L])``.
 
     Args:
@@ -109,6 +110,8 @@ def iter_chunks(model: torch.nn.Module, graph, noise, *, length: int, num: int, 
             corrupted to time ``start_at``; without ``start`` the run starts from the limit at ``start_at`` = 1.
         on_step: ``on_step(done, total)``, called after every predictor step with the sequence-steps done so far
             and in all (for progress bars).
+        transition: replaces the draw of every predictor step (see :class:`d3core.diffusion.Step`); guided design
+            (:mod:`d3core.design`) selects among candidates with it.
     """
     predictor = check_predictor(predictor)
     steps = length if steps is None else int(steps)
@@ -168,7 +171,8 @@ def iter_chunks(model: torch.nn.Module, graph, noise, *, length: int, num: int, 
                     on_step(done_work, total_work)
 
             x = sample_from_score(score_fn, graph, noise, x, draws, steps=steps, predictor=predictor, start=start_at,
-                                  eps=eps, denoise=denoise, project=project, on_step=progress)
+                                  eps=eps, denoise=denoise, project=project, on_step=progress,
+                                  transition=transition)
             yield chunk_start, x.to("cpu", torch.uint8).numpy()
 
 

@@ -49,6 +49,8 @@ class TwoMotifDataset(SequenceDataset):
     motifs = (Motif("AP-1", "TGASTCA", {"dev": 1.0}, rate=1.0), Motif("Dref", "TATCGATA", {"hk": 1.0}, rate=1.0))
     synth_baseline = {"dev": 0.0, "hk": 0.0}
     synth_noise = 0.3
+    #: a small CNN that d3 oracle train fits in seconds (guided-design tests and benchmarks)
+    oracle = "d3core.testing.network:SmallOracle"
 
 
 class TinyArchitecture(Architecture):

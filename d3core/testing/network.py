@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from d3core.nn import check_null_mask, with_null_condition
@@ -57,3 +58,26 @@ class SmallConvNet(nn.Module):
         for norm, conv in zip(self.norms, self.convs):
             x = x + conv(nn.functional.silu(norm(x)))
         return self.out(x.transpose(1, 2)).float()                          # [B, L, V]
+
+
+class SmallOracle(nn.Module):
+    """A small activity CNN for tests and benchmarks (the ``two-motifs`` dataset's oracle): ``forward(one-hot
+    [B, 4, L]) -> [B, num_outputs]``.
+
+    Conv(4 -> hidden, k = 9) -> ReLU -> Conv(hidden -> hidden, k = 1) -> ReLU, summed over positions (scaled by
+    1 / 8: an activity that counts motif instances is linear in the pooled features) -> Linear(num_outputs).
+    ``embed(x)`` is the pooled feature vector ``[B, hidden]``.
+    """
+
+    def __init__(self, num_outputs: int = 2, length: int = 100, hidden: int = 48, kernel_size: int = 9):
+        super().__init__()
+        self.num_outputs, self.length = int(num_outputs), int(length)
+        self.motifs = nn.Conv1d(4, hidden, kernel_size, padding=kernel_size // 2)
+        self.mix = nn.Conv1d(hidden, hidden, 1)
+        self.out = nn.Linear(hidden, self.num_outputs)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.mix(F.relu(self.motifs(x)))).sum(dim=-1) / 8.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.embed(x))

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 #: the pages this test owns; other pages (design.md, checkpoints.md, evaluation.md) are only linked
 PAGES = ["index.md", "getting-started.md", "cli.md", "configuration.md", "python-api.md", "writing-plugins.md",
-         "sampling.md", "migrating.md", "troubleshooting.md"]
+         "sampling.md", "migrating.md", "troubleshooting.md", "designing-sequences.md"]
 #: commands that plugins in the documentation's examples add (not part of the core app)
 PLUGIN_COMMANDS = {"my-lab-motifs"}
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<code>.*?)^```", re.S | re.M)

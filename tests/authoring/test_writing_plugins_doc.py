@@ -92,7 +92,7 @@ def test_hook_module_is_light(lab):
 
 def test_every_component_registers_and_loads(lab_manager):
     expected = {"datasets": "my-enhancers", "architectures": "MyCNN", "checkpoint_formats": "my-npz",
-                "loggers": "jsonl", "callbacks": "step_timer"}
+                "loggers": "jsonl", "callbacks": "step_timer", "oracles": "gc-content"}
     summary = {row["name"]: row for row in lab_manager.plugin_summaries()}["d3-my-lab"]
     assert summary["error"] is None
     assert summary["hooks"] == hook_names()
@@ -100,6 +100,19 @@ def test_every_component_registers_and_loads(lab_manager):
         entry = lab_manager.get(kind, name)
         assert entry.provider.distribution == "d3-my-lab" and entry.load() is not None
     assert lab_manager.get("datasets", "MY_ENHANCERS").metadata["label_names"] == ["k562"]
+
+
+def test_oracle_example_follows_the_contract(lab, lab_manager):
+    import numpy as np
+    import torch
+
+    oracle = lab_manager.oracle("gc-content", "cpu")
+    tokens = np.zeros((3, 200), dtype=np.int64)
+    tokens[1, :50] = 1
+    tokens[2] = 2
+    one_hot = torch.nn.functional.one_hot(torch.from_numpy(tokens), 4).permute(0, 2, 1).float()
+    np.testing.assert_allclose(oracle.predict(one_hot)[:, 0], [0.0, 0.25, 1.0])
+    assert oracle.label_names == ["gc"] and oracle.length == 200
 
 
 def test_dataset_example(lab, tmp_path):

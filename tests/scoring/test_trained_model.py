@@ -1,4 +1,4 @@
-"""The likelihood ranks sequences as a trained model sees them (the planted-motif model of ``motif_run``: Conv tiny,
+"""The likelihood ranks sequences as a trained model sees them (the planted-motif model of ``at_rich_motif_run``: Conv tiny,
 400 steps on 100 bp sequences with AP-1 and Dref planted in a GC 0.4 background).
 
 Held-out real sequences score better than their dinucleotide shuffles (the motifs are gone, the composition kept),
@@ -22,10 +22,10 @@ MARGIN_COMPOSITION = 1.5
 
 
 @pytest.fixture(scope="module")
-def motif_model(motif_run, motif_manager):
+def motif_model(at_rich_motif_run, motif_manager):
     from d3core.generation.api import SamplingModel
 
-    _, ckpt, root = motif_run
+    _, ckpt, root = at_rich_motif_run
     return SamplingModel.load(ckpt, "cpu", manager=motif_manager), root
 
 

@@ -13,3 +13,10 @@ def register_datasets(register):
              length=249, label_names=["dev", "hk"], label_mode="global",
              keys="X_{split} [N,4,249] channels-first, Y_{split} [N,2]", file="DeepSTARR_data.h5",
              oracle="d3_deepstarr.oracle:DeepSTARROracle")
+
+
+@hookimpl
+def register_oracles(register):
+    register("deepstarr", "d3_deepstarr.oracle:trained",
+             description="the DeepSTARR oracle CNN as 'd3 oracle train --dataset deepstarr' left it beside the data",
+             label_names=["dev", "hk"], length=249, differentiable=True)

@@ -1,0 +1,233 @@
+"""``d3 design``: oracle-guided design -- sequences that score high on an objective of an oracle's predictions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from d3core.cli.app import manager_of
+from d3core.cli.options import option
+
+
+@click.command(context_settings={"max_content_width": 110})
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@option("--oracle", "oracle_spec", required=True,
+        help="The oracle that guides: a d3 oracle file (d3 oracle train), an original D3 oracle checkpoint, or the "
+             "name of a registered oracle (d3 plugins list --kind oracles).")
+@option("--objective", required=True,
+        help="What to maximise, over the oracle's label names: 'dev', 'dev - hk' (specific), '-(dev - 4)^2' "
+             "(hit 4), 'min(dev, 5) - 0.5*hk'. Numbers, + - * / ^, parentheses, min/max/abs.")
+@option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+        help="Design file: .fasta (measurements in the headers), .npz, .tsv or .csv.")
+@option("--num", "-n", type=click.IntRange(min=1), default=None, help="Designs per label row (default 10).")
+@option("--method", type=click.Choice(["svdd", "smc", "none"], case_sensitive=False), default=None,
+        help="svdd (default): M candidates per step, keep one by the value of its denoised estimate; smc: K "
+             "particles per design, resampled by weight; none: plain sampling (the baseline, same seed).")
+@option("--candidates", "-m", type=click.IntRange(min=1), default=None,
+        help="M candidates per step (svdd) or K particles (smc); default 8. Cost ~ M + 1 network calls per step.")
+@option("--temperature", type=click.FloatRange(min=0), default=None,
+        help="alpha: svdd keeps candidate m with probability softmax(v / alpha), default 0 = the best; smc weights "
+             "particles by exp(dv / alpha), default 0.1. In the objective's units.")
+@option("--value-estimate", type=click.Choice(["mean", "mode"], case_sensitive=False), default=None,
+        help="What the oracle values at each step: the posterior mean one-hot of the denoised estimate (default) or "
+             "its most likely letters.")
+@option("--labels", "labels", multiple=True,
+        help="Conditioning of the model, as in d3 sample (dev=2,hk=0; repeatable; each row gets --num designs).")
+@option("--guidance", type=click.FloatRange(min=0), default=None,
+        help="Classifier-free guidance strength (default 1; 0 = unconditional model, no --labels needed).")
+@option("--template", default=None, help="Fixed positions: ACGTN... (N = free) or a FASTA of templates.")
+@option("--fix", "fixes", multiple=True, help="Fix a segment: START:SEQUENCE (START from 1); repeatable.")
+@option("--judge", "judge_spec", default=None,
+        help="A second oracle that did not guide (another seed or data): its predictions go into the output and "
+             "the report, the honest measure of the designs.")
+@option("--min-likelihood", "min_likelihood", default=None,
+        help="Naturalness leash: redraw (up to 4 times) every design whose likelihood bound is above B bits per "
+             "base; 'pN' takes B from the dataset's validation sequences: as unlikely as their least likely N %% "
+             "(p5 is a good start). Off by default.")
+@option("--likelihood-samples", type=click.IntRange(min=0), default=None,
+        help="Draws of t for each design's likelihood bound (bits per base, in the output and the report); "
+             "default 16, 0 = do not score (then no leash and no likelihood plot).")
+@option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Write a report into this folder: report.md + plots (objective against likelihood for the designs "
+             "and real sequences, activity distributions), beside the same request sampled without guidance.")
+@option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="The dataset file for --min-likelihood pN and the report (default: the one recorded in the checkpoint).")
+@option("--steps", type=click.IntRange(min=1), default=None, help="Predictor steps (default as d3 sample: L).")
+@option("--predictor", type=click.Choice(["analytic", "euler"], case_sensitive=False), default=None,
+        help="Reverse-diffusion predictor (default analytic).")
+@option("--batch-size", type=click.IntRange(min=1), default=None,
+        help="Designs per chunk (default 32); the network sees candidates x this many rows. Does not change the "
+             "designs.")
+@option("--seed", type=int, default=None, help="Random seed (default 0): same seed, same designs.")
+@option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available).")
+@option("--precision", default=None, help="As d3 sample (default 32-true on CPU).")
+@option("--force", is_flag=True, default=None, help="Replace an existing output file.")
+@option("--no-progress", is_flag=True, default=None, help="No progress bar.")
+@click.pass_context
+def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: str, out: Path, num: int | None,
+           method: str | None, candidates: int | None, temperature: float | None, value_estimate: str | None,
+           labels: tuple[str, ...], guidance: float | None, template: str | None, fixes: tuple[str, ...],
+           judge_spec: str | None, min_likelihood: str | None, likelihood_samples: int | None,
+           report_dir: Path | None, data: Path | None, steps: int | None, predictor: str | None,
+           batch_size: int | None,
+           seed: int | None, device: str | None, precision: str | None, force: bool | None,
+           no_progress: bool | None) -> None:
+    """Design sequences from CHECKPOINT that score high on --objective under --oracle, staying likely under the
+    model.
+
+    The reference method is soft value-based decoding (SVDD, posterior mean): at every step M candidate next states
+    are drawn, the oracle values each one's denoised estimate, and the best (or a softmax draw) is kept. With
+    --candidates 1 or --method none it is exactly d3 sample with the same seed. Judge the designs with an oracle that
+    did not guide them (--judge), and look at naturalness beside activity (docs/designing-sequences.md).
+
+    \b
+    Examples:
+      d3 design run/checkpoints/last.ckpt --oracle ds.oracle.ckpt --objective dev --labels dev=2,hk=0 -o d.fasta
+      d3 design CKPT --oracle ds.oracle.ckpt --objective 'dev - hk' --labels dev=2,hk=0 --num 100 \\
+          --candidates 16 --judge judge.oracle.ckpt -o specific.npz
+      d3 design CKPT --oracle ds.oracle.ckpt --objective '-(dev - 4)^2' --method smc --labels 4,0 -o hit4.tsv
+      d3 design CKPT --oracle ds.oracle.ckpt --objective dev --labels 2,0 --fix 1:GTCCAA -o flanked.fasta
+    """
+    import numpy as np
+
+    from d3core.design import DesignSettings, parse_objective, write_designs
+    from d3core.design.driver import DEFAULT_DESIGN_BATCH, check_oracle, design as run_design
+    from d3core.design.measure import add_judge
+    from d3core.design.output import design_format
+    from d3core.errors import D3UserError
+    from d3core.evaluation.oracle import resolve_oracle
+    from d3core.generation.api import SamplingModel
+
+    design_format(out)
+    if out.exists() and not force:
+        raise D3UserError(f"{out}: already exists; choose another -o or pass --force to replace it")
+    if min_likelihood is not None:
+        from d3core.design.leash import parse_threshold
+
+        parse_threshold(min_likelihood)  # a bad value fails before the model loads
+    manager = manager_of(ctx)
+    settings = DesignSettings(method=method or "svdd", candidates=8 if candidates is None else candidates,
+                              temperature=temperature, estimate=value_estimate or "mean").checked()
+    sm = SamplingModel.load(checkpoint, device, data=data, manager=manager)
+    guide = resolve_oracle(oracle_spec, sm.device, manager=manager)
+    parsed = parse_objective(objective, guide.label_names)
+    judge = resolve_oracle(judge_spec, sm.device, manager=manager, what="--judge") if judge_spec else None
+    check_oracle(sm, guide)
+    if judge is not None:
+        check_oracle(sm, judge)
+    judge_objective = parsed.text if judge is not None and set(parsed.names) <= set(judge.label_names) else None
+    if report_dir is not None or (min_likelihood or "").strip().lower().startswith("p"):
+        dataset_file = data or sm.data_path()
+        if dataset_file is None or not Path(dataset_file).is_file():
+            what = "--report" if report_dir is not None else f"--min-likelihood {min_likelihood}"
+            raise D3UserError(f"{what} needs the dataset's real sequences, but the data file {dataset_file} recorded "
+                              "in the checkpoint is not there; pass --data FILE")
+    rows = sm.parse_labels(list(labels))
+    label_rows = rows if sm.num_labels else None
+    options = sm.resolve(steps=steps, predictor=predictor, guidance=guidance, precision=precision,
+                         batch_size=DEFAULT_DESIGN_BATCH if batch_size is None else batch_size,
+                         seed=0 if seed is None else seed, template=sm.template(template, fixes))
+    num = 10 if num is None else num
+    _, total = sm.plan_rows(label_rows, num, options)
+    samples = 16 if likelihood_samples is None else likelihood_samples
+    leash = None
+    if min_likelihood is not None:
+        from d3core.design.leash import make_leash
+
+        if samples < 2:
+            raise D3UserError("--min-likelihood needs the likelihood: give --likelihood-samples 2 or more")
+        leash = make_leash(sm, min_likelihood, samples=samples, seed=options.seed, data=data)
+        click.echo(f"d3: leash: every design's bound at most {leash.threshold:.4f} bits per base ({leash.source})",
+                   err=True)
+    click.echo(f"d3: designing {total} sequence(s) of {sm.length} bp from {checkpoint} for objective "
+               f"{parsed.text!r} under {guide.describe() if hasattr(guide, 'describe') else oracle_spec} "
+               f"({_describe(settings)}; {options.steps} steps, seed {options.seed}) on {sm.device}", err=True)
+    bar = _progress_bar(total, no_progress)
+    done, finished = [0.0], []
+
+    def show(value: float | None) -> None:
+        parts = []
+        if finished:
+            parts.append(f"objective {np.mean(np.concatenate(finished)):.3g} (mean of "
+                         f"{sum(len(f) for f in finished)})")
+        if value is not None:
+            parts.append(f"current value {value:.3g}")
+        bar.set_postfix_str(", ".join(parts), refresh=False)
+
+    def on_step(work: int, total_work: int, value: float | None) -> None:
+        if bar is None:
+            return
+        position = work * total / max(total_work, 1)
+        bar.update(position - done[0])
+        done[0] = position
+        show(value)
+
+    def on_chunk(chunk) -> None:
+        finished.append(chunk.objective)
+        if bar is not None:
+            show(None)
+
+    try:
+        designs = run_design(sm, guide, parsed, label_rows, num, settings=settings, on_step=on_step,
+                             on_chunk=on_chunk, resolved=options, likelihood_samples=samples, leash=leash)
+    finally:
+        if bar is not None:
+            bar.close()
+    if judge is not None:
+        add_judge(designs, judge, judge_objective)
+    write_designs(out, designs, overwrite=bool(force))
+    if report_dir is not None:
+        from d3core.design.driver import oracle_name
+        from d3core.design.report import real_sequences, write_report
+
+        click.echo("d3: report: the same request without guidance, and the validation sequences", err=True)
+        baseline = run_design(sm, guide, parsed, label_rows, num, settings=DesignSettings(method="none").checked(),
+                              resolved=options, likelihood_samples=samples)
+        if judge is not None:
+            add_judge(baseline, judge, judge_objective)
+        real = real_sequences(sm, guide, parsed, judge=judge, likelihood_samples=samples, seed=options.seed,
+                              data=data)
+        written = write_report(report_dir, designs, real, guide_name=oracle_name(guide),
+                               judge_name=None if judge is None else oracle_name(judge), baseline=baseline)
+        click.echo(f"d3: report: {written}")
+        _gain_line(designs, baseline, parsed.text, judge_spec)
+    seconds = designs.metadata["seconds"]
+    click.echo(f"d3: wrote {len(designs)} designs to {out} in {seconds:.1f} s ({seconds / max(len(designs), 1):.2f} "
+               f"s per design); objective {parsed.text}: mean {designs.objective.mean():.3f}, median "
+               f"{float(np.median(designs.objective)):.3f}")
+    if "bits_per_base" in designs.columns:
+        bpb = designs.columns["bits_per_base"]
+        failed = int((designs.columns["leash"] == 0).sum()) if "leash" in designs.columns else 0
+        click.echo(f"d3: likelihood bound: mean {bpb.mean():.4f} bits per base ({samples} draws of t per design)"
+                   + (f"; {failed} design(s) failed the leash after {leash.attempts} redraws (column leash = 0)"
+                      if failed else ""))
+    if judge is not None:
+        click.echo(f"d3: judge {judge_spec}: " + ", ".join(
+            f"{name} mean {designs.columns[f'judge:{name}'].mean():.3f}" for name in judge.label_names))
+
+
+def _describe(settings) -> str:
+    if settings.method == "none" or settings.candidates == 1:
+        return "plain sampling"
+    what = "candidates" if settings.method == "svdd" else "particles"
+    return f"{settings.method}, {settings.candidates} {what}, temperature {settings.temperature:g}"
+
+
+def _progress_bar(total: int, no_progress: bool | None):
+    if no_progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="design", desc="d3 design", leave=False, disable=None, dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+
+def _gain_line(designs, baseline, objective: str, judge_spec: str | None) -> None:
+    """``d3: measured gain ...``: the designs' mean objective against plain sampling of the same request and seed,
+    under the judge when there is one (the honest figure), else under the guide."""
+    key = "judge:objective" if "judge:objective" in designs.columns else None
+    ours = designs.columns[key] if key else designs.objective
+    theirs = baseline.columns[key] if key else baseline.objective
+    who = f"the judge {judge_spec} (did not guide)" if key else "the guiding oracle (no --judge given)"
+    click.echo(f"d3: measured gain over plain conditional sampling (same request and seed), objective {objective} "
+               f"under {who}: {ours.mean():.3f} vs {theirs.mean():.3f} ({ours.mean() - theirs.mean():+.3f})")

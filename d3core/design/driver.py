@@ -1,0 +1,253 @@
+"""Guided design from a checkpoint: chunked, seeded runs of the one sampler with an SVDD or SMC transition.
+
+::
+
+    from d3core.design import DesignSettings, design
+    from d3core.evaluation.oracle import load_oracle
+    from d3core.generation import SamplingModel
+
+    sm = SamplingModel.load("run/checkpoints/last.ckpt")
+    oracle = load_oracle("data.oracle.ckpt", device=sm.device)
+    designs = design(sm, oracle, "dev - hk", sm.parse_labels(["dev=2,hk=0"]), num=100,
+                     settings=DesignSettings(method="svdd", candidates=8), seed=0)
+    designs.objective        # [100] float64, the objective of the oracle's prediction of each design
+
+The sampling options (labels, guidance, template, steps, predictor, precision, batch size, seed) are those of
+``d3 sample`` (:class:`d3core.generation.api.SamplingOptions`); design i draws from ``(seed, i)`` and its candidate or
+particle k from ``(seed, i, k)``, so a design does not depend on the batch size, and ``--candidates 1`` (or
+``--method none``) gives exactly the sequences of ``d3 sample`` with the same seed.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from d3core.design.leash import ATTEMPT_SEED_STRIDE, Leash
+from d3core.design.objective import Objective, parse_objective
+from d3core.design.smc import SMCTransition
+from d3core.design.svdd import SVDDTransition
+from d3core.design.values import OracleValue, check_estimate
+from d3core.errors import D3UserError
+
+METHODS = ("svdd", "smc", "none")
+#: designs per chunk: the network sees candidates x this many rows per call
+DEFAULT_DESIGN_BATCH = 32
+
+
+@dataclass
+class DesignSettings:
+    """How to steer: ``method`` (``svdd``, ``smc`` or ``none``), ``candidates`` (M of SVDD, K particles of SMC),
+    ``temperature`` (alpha: SVDD's selection softmax, 0 = the best; SMC's weights, > 0), ``estimate`` (the denoised
+    estimate the oracle values: ``mean`` = posterior mean one-hot, ``mode`` = most likely letters)."""
+
+    method: str = "svdd"
+    candidates: int = 8
+    temperature: float | None = None
+    estimate: str = "mean"
+
+    def checked(self) -> "DesignSettings":
+        method = str(self.method).lower()
+        if method not in METHODS:
+            raise D3UserError(f"--method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.candidates < 1:
+            raise D3UserError(f"--candidates {self.candidates}: must be at least 1")
+        temperature = self.temperature
+        if temperature is None:
+            temperature = 0.1 if method == "smc" else 0.0
+        if temperature < 0 or (method == "smc" and temperature == 0):
+            raise D3UserError(f"--temperature {temperature:g}: must be >= 0 for svdd and > 0 for smc")
+        return DesignSettings(method, int(self.candidates) if method != "none" else 1, float(temperature),
+                              check_estimate(self.estimate))
+
+
+@dataclass
+class DesignChunk:
+    """One chunk of finished designs: ``start`` (index of the first), ``tokens uint8 [b, L]``, the conditioning
+    ``labels [b, C] | None``, the oracle's ``predictions float32 [b, K]`` and the ``objective float64 [b]``;
+    ``columns``: the likelihood bound (``bits_per_base``, ``bits_per_base_stderr``) and the leash's verdict
+    (``leash``: 1 passed, 0 failed every attempt; ``attempts``) when measured."""
+
+    start: int
+    tokens: np.ndarray
+    labels: np.ndarray | None
+    predictions: np.ndarray
+    objective: np.ndarray
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class DesignSet:
+    """Designs and what was measured on them (arrays have one row per design)."""
+
+    tokens: np.ndarray
+    labels: np.ndarray | None
+    label_names: list[str]
+    predictions: np.ndarray
+    prediction_names: list[str]
+    objective: np.ndarray
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: extra per-design columns (likelihood, judge predictions, ...): name -> float array [N]
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.tokens.shape[0])
+
+
+def make_transition(settings: DesignSettings, sm, value: OracleValue, steps: int, predictor: str):
+    """The sampler transition of ``settings`` (None for ``none`` and for one candidate: plain sampling)."""
+    if settings.method == "none" or settings.candidates == 1:
+        return None
+    if settings.method == "svdd":
+        return SVDDTransition(sm.graph, sm.noise, value, candidates=settings.candidates,
+                              temperature=settings.temperature, estimate=settings.estimate)
+    return SMCTransition(sm.graph, sm.noise, value, predictor=predictor, steps=steps, particles=settings.candidates,
+                         temperature=settings.temperature, estimate=settings.estimate)
+
+
+def check_oracle(sm, oracle) -> None:
+    if int(oracle.length) != int(sm.length):
+        raise D3UserError(f"the oracle {getattr(oracle, 'path', '') or ''} scores {oracle.length} bp sequences but "
+                          f"{sm.checkpoint} makes {sm.length} bp; use an oracle trained on the model's data")
+
+
+class _Rows:
+    """Rows ``first .. stop - 1`` of a design set, in the shape :meth:`SamplingModel.iter_samples` takes a shard."""
+
+    def __init__(self, first: int, stop: int):
+        self.first, self.stop = int(first), int(stop)
+
+    def rows(self, total: int) -> tuple[int, int]:
+        return self.first, self.stop
+
+
+def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted row indices -> ``[(first, stop), ...]`` runs of consecutive rows."""
+    runs: list[tuple[int, int]] = []
+    for row in (int(r) for r in rows):
+        if runs and runs[-1][1] == row:
+            runs[-1] = (runs[-1][0], row + 1)
+        else:
+            runs.append((row, row + 1))
+    return runs
+
+
+def iter_designs(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None, num: int, *,
+                 settings: DesignSettings | None = None,
+                 on_step: Callable[[int, int, float | None], None] | None = None, resolved=None,
+                 likelihood_samples: int = 0, leash: Leash | None = None, **options) -> Iterator[DesignChunk]:
+    """Yield :class:`DesignChunk` s of ``num`` designs per label row (see the module docstring).
+
+    ``on_step(done, total, value)``: after every predictor step, the sequence-steps done and in all, and the mean
+    value of the chunk's current designs (None for plain sampling). ``options``: sampling options of
+    :meth:`SamplingModel.resolve` (``batch_size`` = designs per chunk, default :data:`DEFAULT_DESIGN_BATCH`).
+    ``likelihood_samples`` > 0 scores every design's likelihood bound with that many draws of t; ``leash``
+    (:mod:`d3core.design.leash`) redraws designs below its likelihood threshold.
+    """
+    settings = (settings or DesignSettings()).checked()
+    check_oracle(sm, oracle)
+    if isinstance(objective, str):
+        objective = parse_objective(objective, oracle.label_names)
+    options.setdefault("batch_size", DEFAULT_DESIGN_BATCH)
+    resolved = resolved or sm.resolve(**options)
+    value = OracleValue(oracle, objective)
+    transition = make_transition(settings, sm, value, resolved.steps, resolved.predictor)
+
+    def step_progress(done: int, total: int) -> None:
+        if on_step is not None:
+            last = getattr(transition, "last_values", None)
+            on_step(done, total, None if last is None else float(last.mean()))
+
+    if leash is not None and likelihood_samples < 2:
+        likelihood_samples = 16
+    unconditional = resolved.guidance == 0.0 and sm.num_labels > 0
+
+    def bits_per_base(tokens, labels) -> tuple[np.ndarray, np.ndarray]:
+        from d3core.scoring import score_sequences
+
+        scores = score_sequences(sm, tokens, None if unconditional else labels, unconditional=unconditional,
+                                 samples=likelihood_samples, seed=resolved.seed)
+        return scores.bits_per_base, scores.bits_per_base_stderr
+
+    def redraw(rows: np.ndarray, attempt: int) -> np.ndarray:
+        """Tokens ``[len(rows), L]`` of design rows ``rows`` (sorted) drawn again with attempt ``attempt``'s seed."""
+        again = replace(resolved, seed=resolved.seed + ATTEMPT_SEED_STRIDE * attempt)
+        parts = []
+        for first, stop in _runs(rows):
+            parts += [t for _, t, _ in sm.iter_samples(label_rows, num, shard=_Rows(first, stop), resolved=again,
+                                                       transition=transition)]
+        return np.concatenate(parts)
+
+    for start, tokens, labels in sm.iter_samples(label_rows, num, resolved=resolved, on_step=step_progress,
+                                                 transition=transition):
+        columns = {}
+        if likelihood_samples:
+            bpb, stderr = bits_per_base(tokens, labels)
+            if leash is not None:
+                tokens, bpb, stderr, columns = _enforce(leash, start, tokens, labels, bpb, stderr, bits_per_base,
+                                                        redraw)
+            columns = {"bits_per_base": bpb, "bits_per_base_stderr": stderr, **columns}
+        predictions = np.asarray(oracle.predict(tokens.astype(np.int64)), dtype=np.float32)
+        yield DesignChunk(start, tokens, labels, predictions, objective(predictions), columns)
+
+
+def _enforce(leash: Leash, start: int, tokens, labels, bpb, stderr, score, redraw):
+    """Redraw the designs of one chunk whose bound is above the leash's threshold (see :mod:`d3core.design.leash`);
+    returns ``(tokens, bits per base, stderr, {"leash": passed, "attempts": attempts})``."""
+    tokens, bpb, stderr = tokens.copy(), bpb.copy(), stderr.copy()
+    attempts = np.zeros(len(tokens), dtype=np.float64)
+    for attempt in range(1, leash.attempts + 1):
+        failing = np.nonzero(bpb > leash.threshold)[0]
+        if not len(failing):
+            break
+        fresh = redraw(start + failing, attempt)
+        fresh_bpb, fresh_stderr = score(fresh, None if labels is None else labels[failing])
+        attempts[failing] = attempt
+        better = fresh_bpb < bpb[failing]
+        chosen = failing[better]
+        tokens[chosen], bpb[chosen], stderr[chosen] = fresh[better], fresh_bpb[better], fresh_stderr[better]
+    return tokens, bpb, stderr, {"leash": (bpb <= leash.threshold).astype(np.float64), "attempts": attempts}
+
+
+def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None, num: int, *,
+           settings: DesignSettings | None = None, on_step=None,
+           on_chunk: Callable[[DesignChunk], None] | None = None, resolved=None, likelihood_samples: int = 0,
+           leash: Leash | None = None, **options) -> DesignSet:
+    """All designs of :func:`iter_designs` in one :class:`DesignSet`, with the settings in its metadata;
+    ``on_chunk(chunk)`` after every finished chunk."""
+    settings = (settings or DesignSettings()).checked()
+    if isinstance(objective, str):
+        objective = parse_objective(objective, oracle.label_names)
+    options.setdefault("batch_size", DEFAULT_DESIGN_BATCH)
+    resolved = resolved or sm.resolve(**options)
+    started = time.perf_counter()
+    chunks = []
+    for chunk in iter_designs(sm, oracle, objective, label_rows, num, settings=settings, on_step=on_step,
+                              resolved=resolved, likelihood_samples=likelihood_samples, leash=leash):
+        chunks.append(chunk)
+        if on_chunk is not None:
+            on_chunk(chunk)
+    seconds = time.perf_counter() - started
+    tokens = np.concatenate([c.tokens for c in chunks]) if chunks else np.zeros((0, sm.length), np.uint8)
+    labels = None if not chunks or chunks[0].labels is None else np.concatenate([c.labels for c in chunks])
+    predictions = (np.concatenate([c.predictions for c in chunks]) if chunks
+                   else np.zeros((0, len(oracle.label_names)), np.float32))
+    values = np.concatenate([c.objective for c in chunks]) if chunks else np.zeros(0)
+    metadata = sm.metadata(**resolved.describe(), device=sm.device, design=asdict(settings),
+                           objective=objective.text, oracle=oracle_name(oracle), seconds=seconds,
+                           seconds_per_design=seconds / max(len(tokens), 1), likelihood_samples=likelihood_samples,
+                           leash=None if leash is None else asdict(leash))
+    columns = {name: np.concatenate([c.columns[name] for c in chunks]) for name in (chunks[0].columns if chunks
+                                                                                    else {})}
+    return DesignSet(tokens, labels, list(sm.label_names) if labels is not None else [], predictions,
+                     list(oracle.label_names), values, metadata, columns)
+
+
+def oracle_name(oracle) -> str:
+    """How a report names an oracle: its file, or its registered name, or its class."""
+    path = getattr(oracle, "path", None)
+    if path:
+        return str(path)
+    return str(getattr(oracle, "name", None) or type(oracle).__name__)

@@ -1,0 +1,152 @@
+"""Design objectives: a small, safe arithmetic language over an oracle's label names.
+
+``--objective`` takes an expression such as ``dev``, ``dev - hk``, ``-(dev - 4)^2`` or ``min(dev, 5) - 0.5*hk``.
+It is parsed with Python's :mod:`ast` and only these nodes are accepted (nothing is ever evaluated by Python):
+
+- names: the oracle's label names (``dev``, ``hk``; case-sensitive);
+- numbers: ``4``, ``0.5``, ``1e-3``;
+- ``+ - * /``, power ``^`` (or ``**``), unary ``-`` and ``+``, parentheses;
+- the functions ``min(a, b, ...)``, ``max(a, b, ...)`` (element-wise) and ``abs(a)``.
+
+``^`` means power, with the precedence of power (``-(dev - 4)^2`` is ``-((dev - 4)^2)``). An objective is evaluated
+on predictions ``[N, C]`` (numpy or torch, columns in the oracle's label order) and gives ``[N]`` values, higher
+better.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from d3core.errors import D3UserError
+
+FUNCTIONS = ("min", "max", "abs")
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}
+
+
+def _minimum(values):
+    import torch
+
+    out = values[0]
+    for value in values[1:]:
+        out = torch.minimum(out, value) if torch.is_tensor(out) else np.minimum(out, value)
+    return out
+
+
+def _maximum(values):
+    import torch
+
+    out = values[0]
+    for value in values[1:]:
+        out = torch.maximum(out, value) if torch.is_tensor(out) else np.maximum(out, value)
+    return out
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A parsed objective: ``text`` as given, the label ``names`` it uses, and ``__call__(predictions [N, C]) -> [N]``.
+    """
+
+    text: str
+    label_names: tuple[str, ...]
+    names: tuple[str, ...]
+    _evaluate: Callable
+
+    def __call__(self, predictions):
+        """Objective values ``[N]`` of predictions ``[N, C]`` (numpy -> float64 numpy, torch -> torch)."""
+        import torch
+
+        if torch.is_tensor(predictions):
+            columns = {name: predictions[:, i].double() for i, name in enumerate(self.label_names)}
+            value = self._evaluate(columns)
+            return value if torch.is_tensor(value) else torch.full((predictions.shape[0],), float(value),
+                                                                    dtype=torch.float64, device=predictions.device)
+        predictions = np.asarray(predictions, dtype=np.float64)
+        columns = {name: predictions[:, i] for i, name in enumerate(self.label_names)}
+        return np.broadcast_to(np.asarray(self._evaluate(columns), dtype=np.float64), (predictions.shape[0],)).copy()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_objective(text: str, label_names: Sequence[str], *, what: str = "--objective") -> Objective:
+    """Parse ``text`` over ``label_names`` (the oracle's outputs); a one-line :class:`D3UserError` for anything else.
+    """
+    label_names = tuple(str(n) for n in label_names)
+    source = str(text).strip()
+    if not source:
+        raise D3UserError(f"{what}: empty; give an expression over {', '.join(label_names)}, e.g. "
+                          f"{what} {label_names[0] if label_names else 'dev'}")
+    try:
+        tree = ast.parse(source.replace("^", "**"), mode="eval")
+    except SyntaxError as exc:
+        raise D3UserError(f"{what} {source!r}: not an expression ({exc.msg} at column {exc.offset}); use label names, "
+                          "numbers, + - * / ^, parentheses and min/max/abs") from exc
+    used: list[str] = []
+    evaluate = _compile(tree.body, label_names, used, source, what)
+    return Objective(source, label_names, tuple(dict.fromkeys(used)), evaluate)
+
+
+def _compile(node: ast.AST, label_names: tuple[str, ...], used: list[str], source: str, what: str) -> Callable:
+    """A closure ``columns -> value`` for one node; raises for every node outside the language."""
+
+    def sub(child):
+        return _compile(child, label_names, used, source, what)
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        value = float(node.value)
+        return lambda columns: value
+    if isinstance(node, ast.Name):
+        if node.id not in label_names:
+            hint = f" (a function: call it, {node.id}(...))" if node.id in FUNCTIONS else ""
+            raise D3UserError(f"{what} {source!r}: unknown name {node.id!r}{hint}; the oracle predicts "
+                              f"{', '.join(label_names)}")
+        used.append(node.id)
+        name = node.id
+        return lambda columns: columns[name]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = sub(node.operand)
+        if isinstance(node.op, ast.USub):
+            return lambda columns: -operand(columns)
+        return operand
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = sub(node.left), sub(node.right)
+        op = type(node.op)
+        if op is ast.Add:
+            return lambda columns: left(columns) + right(columns)
+        if op is ast.Sub:
+            return lambda columns: left(columns) - right(columns)
+        if op is ast.Mult:
+            return lambda columns: left(columns) * right(columns)
+        if op is ast.Div:
+            return lambda columns: left(columns) / right(columns)
+        return lambda columns: left(columns) ** right(columns)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+        name = node.func.id
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise D3UserError(f"{what} {source!r}: {name}() takes plain arguments only")
+        if name == "abs" and len(node.args) != 1 or name != "abs" and len(node.args) < 2:
+            need = "one argument" if name == "abs" else "two or more arguments"
+            raise D3UserError(f"{what} {source!r}: {name}() takes {need}, got {len(node.args)}")
+        args = [sub(a) for a in node.args]
+        if name == "abs":
+            return lambda columns: abs(args[0](columns))
+        combine = _minimum if name == "min" else _maximum
+        return lambda columns: combine([_array(a(columns), columns) for a in args])
+    segment = ast.get_source_segment(source.replace("^", "**"), node) or type(node).__name__
+    raise D3UserError(f"{what} {source!r}: {segment!r} is not allowed; use label names ({', '.join(label_names)}), "
+                      "numbers, + - * / ^, parentheses and min/max/abs")
+
+
+def _array(value, columns):
+    """A number broadcast to the shape of the columns (for min/max of a number and a column)."""
+    if isinstance(value, float):
+        first = next(iter(columns.values()))
+        import torch
+
+        if torch.is_tensor(first):
+            return torch.full_like(first, value)
+        return np.full_like(first, value)
+    return value

@@ -1,0 +1,98 @@
+"""Design files: FASTA, NPZ or TSV/CSV by extension, with the objective and every measurement per design; atomic.
+
+==========  =====================================================================================================
+``.fasta``  ``>d3_design_<i> objective=1.93 oracle:dev=2.1 oracle:hk=0.2 [judge:dev=...] [bits_per_base=1.97]
+            label:dev=2 label:hk=0`` then the sequence (``.fa`` too).
+``.npz``    ``tokens`` uint8 [N, L], ``objective`` float64 [N], ``predictions`` float32 [N, K] with
+            ``prediction_names``, ``labels`` float32 [N, C] with ``label_names`` (conditional models), one array per
+            extra column (``bits_per_base``, ``judge:dev``, ...) and ``metadata`` (JSON); ``np.load`` without pickle.
+``.tsv``    columns ``id, sequence, objective, oracle:<name>..., <extra columns>..., label:<name>...`` (``.csv``).
+==========  =====================================================================================================
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from d3core.atomic import atomic_write_bytes, atomic_write_text
+from d3core.data.encoding import decode
+from d3core.design.driver import DesignSet
+from d3core.errors import D3UserError
+
+DESIGN_FORMATS = {".fasta": "fasta", ".fa": "fasta", ".npz": "npz", ".tsv": "tsv", ".csv": "csv"}
+
+
+def design_format(path: str | os.PathLike) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in DESIGN_FORMATS:
+        raise D3UserError(f"{path}: unknown design file type {suffix or '(no extension)'!r}; use one of "
+                          f"{', '.join(DESIGN_FORMATS)}")
+    return DESIGN_FORMATS[suffix]
+
+
+def _table(designs: DesignSet) -> tuple[list[str], list[np.ndarray]]:
+    """Column names and float columns ``[N]`` of a design set (objective, oracle, extras, labels)."""
+    names = ["objective"] + [f"oracle:{n}" for n in designs.prediction_names] + list(designs.columns)
+    columns = [designs.objective] + [designs.predictions[:, i] for i in range(len(designs.prediction_names))]
+    columns += [np.asarray(v, dtype=np.float64) for v in designs.columns.values()]
+    if designs.labels is not None:
+        names += [f"label:{n}" for n in designs.label_names]
+        columns += [designs.labels[:, i] for i in range(len(designs.label_names))]
+    return names, columns
+
+
+def _number(value: float) -> str:
+    return "nan" if not np.isfinite(value) else f"{float(value):.6g}"
+
+
+def write_designs(path: str | os.PathLike, designs: DesignSet, *, overwrite: bool = False) -> Path:
+    """Write ``designs`` to ``path`` (format from the extension), atomically."""
+    path = Path(path)
+    kind = design_format(path)
+    if path.exists() and not overwrite:
+        raise D3UserError(f"{path}: already exists; choose another -o or pass --force to replace it")
+    names, columns = _table(designs)
+    sequences = decode(designs.tokens) if len(designs) else []
+    if kind == "fasta":
+        lines = []
+        for i, sequence in enumerate(sequences):
+            fields = " ".join(f"{n}={_number(c[i])}" for n, c in zip(names, columns))
+            lines.append(f">d3_design_{i} {fields}\n{sequence}\n")
+        return atomic_write_text(path, "".join(lines))
+    if kind in ("tsv", "csv"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter="\t" if kind == "tsv" else ",", lineterminator="\n")
+        writer.writerow(["id", "sequence", *names])
+        for i, sequence in enumerate(sequences):
+            writer.writerow([f"d3_design_{i}", sequence, *(_number(c[i]) for c in columns)])
+        return atomic_write_text(path, buffer.getvalue())
+    arrays = {"tokens": designs.tokens.astype(np.uint8), "objective": designs.objective.astype(np.float64),
+              "predictions": designs.predictions.astype(np.float32),
+              "prediction_names": np.asarray(designs.prediction_names, dtype=str),
+              "metadata": np.asarray(json.dumps(designs.metadata, default=str))}
+    if designs.labels is not None:
+        arrays["labels"] = designs.labels.astype(np.float32)
+        arrays["label_names"] = np.asarray(designs.label_names, dtype=str)
+    for name, value in designs.columns.items():
+        arrays[name] = np.asarray(value, dtype=np.float64)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_designs(path: str | os.PathLike) -> DesignSet:
+    """Read an ``.npz`` design file back."""
+    path = Path(path)
+    if design_format(path) != "npz":
+        raise D3UserError(f"{path}: read_designs reads .npz design files; write one with -o designs.npz")
+    with np.load(path, allow_pickle=False) as f:
+        fixed = {"tokens", "objective", "predictions", "prediction_names", "labels", "label_names", "metadata"}
+        return DesignSet(f["tokens"], f["labels"] if "labels" in f else None,
+                         [str(n) for n in f["label_names"]] if "label_names" in f else [], f["predictions"],
+                         [str(n) for n in f["prediction_names"]], f["objective"], json.loads(str(f["metadata"])),
+                         {k: f[k] for k in f.files if k not in fixed})
