@@ -10,11 +10,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.d3-installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast demo bench clean help
+.PHONY: install test test-slow test-all demo bench clean help
 
 help:
 	@echo "make demo     install, then run the main job end to end on a small embedded default (CPU)"
-	@echo "make test     install, then run every test (core and plugins)"
+	@echo "make test     install, then run the tests (core and plugins; those marked slow: make test-slow)"
+	@echo "make test-all install, then run every test, slow ones included (what CI runs)"
 	@echo "make install  create $(VENV) with torch ($(TORCH_REQ)), d3core[dev] and every plugin (editable)"
 	@echo "make bench    run the benchmarks (JSON in benchmarks/results/)"
 
@@ -28,10 +29,12 @@ $(STAMP): pyproject.toml $(PLUGINS:%=%/pyproject.toml) Makefile
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-
-test-fast: install
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+test-all: test test-slow
 
 # The demo (CPU, ~3-4 minutes on 2 cores): synthesize a DeepSTARR-layout dataset with planted motifs (once per N), train
 # Conv `tiny` (with the default label dropout), train the DeepSTARR oracle beside the data (or load it when it is
