@@ -23,16 +23,14 @@ from d3core.atomic import atomic_write_bytes, atomic_write_text
 from d3core.data.encoding import decode
 from d3core.design.driver import DesignSet
 from d3core.errors import D3UserError
+from d3core.generation.io import format_from_suffix
 
 DESIGN_FORMATS = {".fasta": "fasta", ".fa": "fasta", ".npz": "npz", ".tsv": "tsv", ".csv": "csv"}
 
 
 def design_format(path: str | os.PathLike) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix not in DESIGN_FORMATS:
-        raise D3UserError(f"{path}: unknown design file type {suffix or '(no extension)'!r}; use one of "
-                          f"{', '.join(DESIGN_FORMATS)}")
-    return DESIGN_FORMATS[suffix]
+    """``fasta``, ``npz``, ``tsv`` or ``csv`` from the extension, else a :class:`D3UserError`."""
+    return format_from_suffix(path, DESIGN_FORMATS, "design")
 
 
 def _table(designs: DesignSet) -> tuple[list[str], list[np.ndarray]]:

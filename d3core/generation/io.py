@@ -41,13 +41,19 @@ FORMATS = {".fasta": "fasta", ".fa": "fasta", ".fna": "fasta", ".npz": "npz", ".
 FORMAT_VERSION = 1
 
 
+def format_from_suffix(path: str | os.PathLike, formats: dict[str, str], kind: str) -> str:
+    """``formats[suffix of path]`` (lower case), else a :class:`D3UserError` naming the ``kind`` of file and the
+    extensions allowed (in the order of ``formats``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in formats:
+        raise D3UserError(f"{path}: unknown {kind} file type {suffix or '(no extension)'!r}; use one of "
+                          f"{', '.join(formats)}")
+    return formats[suffix]
+
+
 def format_of(path: str | os.PathLike) -> str:
     """``fasta``, ``npz``, ``h5`` or ``csv`` from the extension, else a :class:`D3UserError`."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise D3UserError(f"{path}: unknown sample file type {suffix or '(no extension)'!r}; use one of "
-                          f"{', '.join(sorted(FORMATS))}")
-    return FORMATS[suffix]
+    return format_from_suffix(path, dict(sorted(FORMATS.items())), "sample")
 
 
 @dataclass
