@@ -54,7 +54,8 @@ class DivergenceGuard(pl.Callback):
     def __init__(self, checkpoints: str | Path, *, log_every: int = 1, every: int = 0):
         self.checkpoints = Path(checkpoints)
         self.log_every, self.every = max(1, int(log_every)), int(every)
-        self._loss: torch.Tensor | None = None  # this optimizer step: the first non-finite micro-batch loss, or one
+        #: this optimizer step's micro-batch loss (the first non-finite one, if any), on the device
+        self._loss: torch.Tensor | None = None
         #: on the device, since the last read: [step, loss, grad norm, bad] of the first step that was not finite
         self._first_bad: torch.Tensor | None = None
 
