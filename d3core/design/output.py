@@ -23,7 +23,7 @@ from d3core.atomic import atomic_write_bytes, atomic_write_text
 from d3core.data.encoding import decode
 from d3core.design.driver import DesignSet
 from d3core.errors import D3UserError
-from d3core.generation.io import format_from_suffix
+from d3core.generation.io import LABEL_FIELD, format_from_suffix
 
 DESIGN_FORMATS = {".fasta": "fasta", ".fa": "fasta", ".npz": "npz", ".tsv": "tsv", ".csv": "csv"}
 
@@ -39,7 +39,7 @@ def _table(designs: DesignSet) -> tuple[list[str], list[np.ndarray]]:
     columns = [designs.objective] + [designs.predictions[:, i] for i in range(len(designs.prediction_names))]
     columns += [np.asarray(v, dtype=np.float64) for v in designs.columns.values()]
     if designs.labels is not None:
-        names += [f"label:{n}" for n in designs.label_names]
+        names += [f"{LABEL_FIELD}{n}" for n in designs.label_names]
         columns += [designs.labels[:, i] for i in range(len(designs.label_names))]
     return names, columns
 

@@ -39,6 +39,8 @@ from d3core.generation.labels import format_labels, format_value
 FORMATS = {".fasta": "fasta", ".fa": "fasta", ".fna": "fasta", ".npz": "npz", ".h5": "h5", ".hdf5": "h5",
            ".csv": "csv"}
 FORMAT_VERSION = 1
+#: FASTA header fields ``label:<name>=<value>`` (d3 design) are the labels; other fields are then other columns
+LABEL_FIELD = "label:"
 
 
 def format_from_suffix(path: str | os.PathLike, formats: dict[str, str], kind: str) -> str:
@@ -256,8 +258,10 @@ def _read_fasta(path: Path) -> SampleSet:
     for header in headers:
         fields = header.split()[1:]
         pairs = [f.split("=", 1) for f in fields if "=" in f]
-        keys = [k for k, _ in pairs if k != "ref"]
         ref = next((v for k, v in pairs if k == "ref"), None)
+        tagged = [(k[len(LABEL_FIELD):], v) for k, v in pairs if k.startswith(LABEL_FIELD)]
+        pairs = tagged or [(k, v) for k, v in pairs if k != "ref"]  # design files tag their labels among columns
+        keys = [k for k, _ in pairs]
         if ref is not None:
             split, row = _parse_ref(ref)
             refs.append(row)
@@ -268,7 +272,7 @@ def _read_fasta(path: Path) -> SampleSet:
         if keys != names:
             names = []
         try:
-            values.append([float(v) for k, v in pairs if k != "ref"])
+            values.append([float(v) for _, v in pairs])
         except ValueError:
             names = []
     tokens = encode(sequences, source=str(path), rows=line_of, unit="record", can_replace=False) if sequences else \
