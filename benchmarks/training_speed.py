@@ -169,39 +169,50 @@ def _original_modules(checkout: Path, arch: str):
     return SEDD, graph_lib, noise_lib, losses, ExponentialMovingAverage
 
 
-def original_worker(args) -> dict:
+def original_step(checkout: Path, arch: str, preset: str, device: str = "cpu"):
+    """``step(tokens, labels)``: one optimizer step of the original code (``losses.get_step_fn``: loss, backward,
+    clipping, AdamW, EMA) on a fresh model of d3's preset sizes."""
     import contextlib
     import warnings
 
-    from omegaconf import OmegaConf
-
     warnings.filterwarnings("ignore")
-    SEDD, graph_lib, noise_lib, losses, EMA = _original_modules(Path(args.original), args.arch)
-    sizes = _d3_sizes(args.arch, args.preset)
-    config = OmegaConf.create({
-        "tokens": 4, "graph": {"type": "uniform"}, "training": {"accum": 1, "ema": 0.9999},
-        "optim": {"optimizer": "AdamW", "lr": 3e-4, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
-                  "warmup": 2500, "grad_clip": 1.0},
-        "model": {**sizes, "length": LENGTH, "scale_by_sigma": False}})
+    SEDD, graph_lib, noise_lib, losses, EMA = _original_modules(checkout, arch)
+    config = original_config(arch, preset)
     with contextlib.redirect_stderr(open(os.devnull, "w")):
-        model = SEDD(config).to(args.device)
-        noise = noise_lib.GeometricNoise(1e-4, 20.0).to(args.device)
-        graph = graph_lib.Uniform(4)
+        model = SEDD(config).to(device)
+        noise = noise_lib.GeometricNoise(1e-4, 20.0).to(device)
         optimizer = losses.get_optimizer(config, list(model.parameters()) + list(noise.parameters()))
-        scaler = torch.amp.GradScaler(args.device, enabled=args.device == "cuda")
+        scaler = torch.amp.GradScaler(device, enabled=device == "cuda")
     state = {"model": model, "optimizer": optimizer, "scaler": scaler, "noise": noise, "step": 0,
              "ema": EMA(model.parameters(), decay=0.9999)}
-    step_fn = losses.get_step_fn(noise, graph, True, losses.optimization_manager(config), 1)
+    step_fn = losses.get_step_fn(noise, graph_lib.Uniform(4), True, losses.optimization_manager(config), 1)
+    return lambda tokens, labels: step_fn(state, tokens, labels)
+
+
+def original_worker(args) -> dict:
+    step = original_step(Path(args.original), args.arch, args.preset, args.device)
     tokens = torch.randint(0, 4, (args.batch, LENGTH), device=args.device)
     labels = torch.randn(args.batch, NUM_LABELS, device=args.device)
     times = []
     for _ in range(WARMUP[args.preset] + TIMED[args.preset]):
         start = time.perf_counter()
-        step_fn(state, tokens, labels)
+        step(tokens, labels)
         if args.device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return {"first_s": times[0], "step_s": times[WARMUP[args.preset]:]}
+
+
+def original_config(arch: str, preset: str):
+    """The original's run config for d3's ``preset``: its training defaults (AdamW 3e-4, warm-up 2500, clip 1, EMA
+    0.9999) and the model sizes of :func:`_d3_sizes`."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create({
+        "tokens": 4, "graph": {"type": "uniform"}, "training": {"accum": 1, "ema": 0.9999},
+        "optim": {"optimizer": "AdamW", "lr": 3e-4, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
+                  "warmup": 2500, "grad_clip": 1.0},
+        "model": {**_d3_sizes(arch, preset), "length": LENGTH, "scale_by_sigma": False}})
 
 
 def _d3_sizes(arch: str, preset: str) -> dict:

@@ -79,9 +79,9 @@ def collect_flags(values: dict) -> dict:
 @option("--val_check_interval", help="Validate every N optimizer steps (int) or fraction of an epoch (float).")
 @option("--early_stopping_patience", type=int, help="Stop after N validations without val_loss improvement.")
 @click.option("--compile/--no-compile", "compile", default=None,
-              help="torch.compile the score network for training (training.compile). Default auto: on for networks "
-                   "of >= 50 M parameters (Tran paper) on CPU or CUDA, where it measured faster; the first steps "
-                   "then take minutes.")
+              help="torch.compile the score network for training (training.compile). Default auto: only where it "
+                   "measured faster (docs/performance.md) -- nowhere yet: on the CPU the step is matrix products "
+                   "that compiling cannot speed up. With --compile the first steps take minutes.")
 @option("--config_path", type=click.Path(dir_okay=False, path_type=Path),
         help="YAML merged over the defaults (e.g. configs/lightning_config.yaml).")
 @option("--logger", multiple=True, help="Logger name, repeatable: tensorboard (default), csv, wandb, mlflow.")

@@ -5,9 +5,10 @@ Only the training forward (and so its backward) is compiled: validation, samplin
 network itself, so saved parameter names never carry torch's ``_orig_mod.`` prefix, a checkpoint written with compile
 on resumes with it off and back, and evaluation batches of other sizes never trigger a recompilation.
 
-``auto`` (the default) compiles where it measured faster (``benchmarks/training_speed.py``, docs/performance.md):
-networks of at least :data:`AUTO_MIN_PARAMETERS` parameters (Tran paper) on the CPU and on CUDA GPUs. Tiny
-networks are not compiled: their step is not faster compiled and compiling costs minutes on a CPU.
+``auto`` (the default) compiles only where it measured faster (``benchmarks/training_speed.py`` and
+``training_speed_paired.py``, docs/performance.md), per device type and network size: :data:`AUTO_COMPILES`. On the
+CPU it did not (paper sizes: the step is matrix products at the BLAS's own rate, which compiling cannot beat), and
+CUDA has not been measured yet, so today ``auto`` trains eager everywhere and ``true`` (``--compile``) opts in.
 """
 from __future__ import annotations
 
@@ -22,14 +23,17 @@ from typing import Any, Callable
 from d3core.config import compile_setting
 from d3core.errors import D3UserError
 
-__all__ = ["AUTO_MIN_PARAMETERS", "CompileChoice", "backend_problem", "choose_compile", "compile_note",
+__all__ = ["AUTO_COMPILES", "CompileChoice", "backend_problem", "choose_compile", "compile_note",
            "compiled_network"]
 
-#: ``auto`` compiles networks at least this large: Tran paper (92 M parameters), where compiling measured faster;
-#: Conv paper (13 M, unmeasured) and the tiny presets (< 0.2 M, not faster) stay eager
-AUTO_MIN_PARAMETERS = 50_000_000
-#: devices on which ``auto`` may compile (inductor's CPU and CUDA backends; others only with ``true``)
-AUTO_DEVICES = ("cpu", "cuda")
+#: where ``auto`` compiles: device type -> the smallest network (parameters) from which compiling measured faster.
+#: Empty: on the 2-core CPU (fp32, interleaved with eager) compiling showed no consistent gain -- compiled/eager
+#: 0.82-1.19 for Tran paper (92 M) and Conv paper (13 M) over four runs, 0.77-1.11 for the tiny presets, by batch and
+#: run -- and costs a minute or two at start-up; CUDA is unmeasured (``benchmarks/gpu.sh`` measures it: add
+#: ``"cuda": <parameters>`` when it shows a gain).
+AUTO_COMPILES: dict[str, int] = {}
+#: devices with a backend of torch.compile's default (inductor) that d3 checks before training
+INDUCTOR_DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -78,18 +82,20 @@ def choose_compile(setting: Any, device_type: str, parameters: Callable[[], int]
     if setting is False:
         return CompileChoice(False, "training.compile=false")
     if setting is True:
-        problem = backend_problem(device_type) if device_type in AUTO_DEVICES else None
+        problem = backend_problem(device_type) if device_type in INDUCTOR_DEVICES else None
         if problem:
             raise D3UserError(f"training.compile=true (--compile) but torch.compile cannot run here: {problem}; "
                               "or train with --no-compile (training.compile=false)")
         return CompileChoice(True, "training.compile=true")
-    if device_type not in AUTO_DEVICES:
-        return CompileChoice(False, f"auto: not measured on {device_type}; --compile to try it")
+    threshold = AUTO_COMPILES.get(device_type)
+    if threshold is None:
+        return CompileChoice(False, f"auto: compiling has not measured faster on {device_type} "
+                                    "(docs/performance.md); --compile to try it")
     count = parameters()
     size = f"{count / 1e6:.1f} M parameters"
-    if count < AUTO_MIN_PARAMETERS:
-        return CompileChoice(False, f"auto: {size}, below the {AUTO_MIN_PARAMETERS / 1e6:.0f} M where compiling "
-                                    "measured faster")
+    if count < threshold:
+        return CompileChoice(False, f"auto: {size}, below the {threshold / 1e6:.0f} M from which compiling "
+                                    f"measured faster on {device_type}")
     problem = backend_problem(device_type)
     if problem:
         return CompileChoice(False, f"auto: torch.compile cannot run here: {problem}")

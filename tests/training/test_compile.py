@@ -9,20 +9,30 @@ import torch
 
 from d3core.errors import D3UserError
 from d3core.config import compile_setting
-from d3core.training.compile import AUTO_MIN_PARAMETERS, backend_problem, choose_compile
+from d3core.training import compile as compile_rule
+from d3core.training.compile import backend_problem, choose_compile
 
 TINY, PAPER = 138_884, 92_389_124
 
 
-def test_auto_compiles_large_networks_on_cpu_and_cuda_only(monkeypatch):
+def test_auto_trains_eager_where_compiling_has_not_measured_faster(monkeypatch):
     monkeypatch.setenv("CXX", shutil.which("sh"))  # any executable stands for the compiler in the lookup
-    assert not choose_compile("auto", "cpu", lambda: TINY).enabled
-    assert "below the 50 M" in choose_compile("auto", "cpu", lambda: TINY).reason
-    assert choose_compile("auto", "cpu", lambda: PAPER).enabled
-    assert choose_compile("auto", "cpu", lambda: AUTO_MIN_PARAMETERS).enabled
-    assert not choose_compile("auto", "cpu", lambda: 13_400_857).enabled  # Conv paper: not measured faster yet
-    assert not choose_compile("auto", "mps", lambda: PAPER).enabled  # not measured there
+    for device in ("cpu", "cuda", "mps"):  # the CPU measured no faster; the others are unmeasured
+        for size in (TINY, PAPER):
+            choice = choose_compile("auto", device, lambda: size)
+            assert not choice.enabled and f"has not measured faster on {device}" in choice.reason
     assert choose_compile(True, "cpu", lambda: TINY).enabled and choose_compile(True, "mps", lambda: TINY).enabled
+
+
+def test_auto_follows_a_measured_rule(monkeypatch):
+    """What a measurement that shows a gain turns on (e.g. ``AUTO_COMPILES["cuda"] = 50_000_000``)."""
+    monkeypatch.setenv("CXX", shutil.which("sh"))
+    monkeypatch.setitem(compile_rule.AUTO_COMPILES, "cpu", 50_000_000)
+    assert choose_compile("auto", "cpu", lambda: PAPER).enabled
+    assert choose_compile("auto", "cpu", lambda: 50_000_000).enabled
+    small = choose_compile("auto", "cpu", lambda: 13_400_857)
+    assert not small.enabled and "13.4 M parameters, below the 50 M from which compiling measured faster" in small.reason
+    assert not choose_compile("auto", "mps", lambda: PAPER).enabled
     assert not choose_compile(False, "cpu", lambda: PAPER).enabled
     assert not choose_compile("false", "cuda", lambda: PAPER).enabled
 
@@ -48,6 +58,7 @@ def test_without_a_cxx_compiler_true_is_refused_and_auto_falls_back(monkeypatch)
     with pytest.raises(D3UserError, match=r"training.compile=true \(--compile\) but torch.compile cannot run here: "
                                           r".*install a C\+\+ compiler.* or train with --no-compile"):
         choose_compile(True, "cpu", lambda: TINY)
+    monkeypatch.setitem(compile_rule.AUTO_COMPILES, "cpu", 50_000_000)  # where auto would compile
     fallback = choose_compile("auto", "cpu", lambda: PAPER)
     assert not fallback.enabled and "cannot run here" in fallback.reason
 
@@ -62,7 +73,8 @@ def test_cli_refuses_compile_without_a_compiler(d3_cli, tiny_args, tmp_path, mon
 
 def test_dry_run_reports_the_choice(d3_cli, tiny_args, tmp_path, monkeypatch):
     result = d3_cli("train", *tiny_args, "--work_dir", tmp_path / "never", "--dry-run")
-    assert "#   compile      off (auto: 0.1 M parameters, below the 50 M" in result.output, result.output
+    assert "#   compile      off (auto: compiling has not measured faster on cpu" in result.output, result.output
+    monkeypatch.setitem(compile_rule.AUTO_COMPILES, "cpu", 50_000_000)  # where auto would compile
     monkeypatch.setenv("CXX", "/nonexistent/g++")
     at = tiny_args.index("--preset")
     paper = d3_cli("train", *tiny_args[:at], *tiny_args[at + 2:], "--work_dir", tmp_path / "never", "--dry-run")
