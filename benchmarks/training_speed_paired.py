@@ -10,8 +10,8 @@ floor (no code at these FLOPs is faster), and ``FLOP/s / that rate`` the fractio
 
 d3's step is the runner's work without Lightning's loop (``benchmarks/training_overhead.py`` measures that loop at
 no cost): SEDD loss, backward, gradient clipping, the AdamW kernels ``d3 train`` picks for the device
-(``adamw_kernels``), the foreach EMA. The compiled step is the same network through ``torch.compile(dynamic=False)``,
-as ``training.compile`` does. The original's step is its ``losses.get_step_fn`` (see ``training_speed.py``).
+(``adamw_kernels``), the foreach EMA. The compiled step is the same network through ``training.compile``'s own
+``compiled_network``. The original's step is its ``losses.get_step_fn`` (see ``training_speed.py``).
 
 Usage:
     python benchmarks/training_speed_paired.py --original PATH [--cases Tran:tiny:32,Tran:paper:8] [--triples 6]
@@ -55,22 +55,26 @@ def matmul_rate() -> float:
     return 2 * a.shape[0] * a.shape[1] * b.shape[1] / best
 
 
-def d3_steps(arch: str, preset: str, batch: int, tokens, labels) -> dict:
-    """``{"d3-eager": step, "d3-compiled": step}``: one optimizer step each of d3's training work, on one network."""
-    from d3core.checkpoints.optimizer import adamw_kernels
+def d3_steps(arch: str, preset: str, tokens, labels) -> dict:
+    """``{"d3-eager": step, "d3-compiled": step}``: one optimizer step each of d3's training work, on one network,
+    with the optimizer settings the original's step gets (:func:`training_speed.original_config`)."""
+    from d3core.checkpoints.optimizer import adamw_kernels, build_optimizer
     from d3core.diffusion import ExponentialMovingAverage, GeometricNoise, UniformGraph, sedd_loss
+    from d3core.training.compile import compiled_network
 
+    config = single.original_config(arch, preset)
     network = single._d3_network(arch, preset).train()
-    compiled = torch.compile(network, dynamic=False)
+    compiled = compiled_network(network)
     graph, noise = UniformGraph(4), GeometricNoise()
-    optimizer = torch.optim.AdamW(network.parameters(), lr=3e-4, **adamw_kernels("cpu", grad_clip=1.0))
-    ema = ExponentialMovingAverage(network, decay=0.9999)
+    clip = float(config.optim.grad_clip)
+    optimizer = build_optimizer(network.parameters(), config.optim, kernels=adamw_kernels("cpu", grad_clip=clip))
+    ema = ExponentialMovingAverage(network, decay=float(config.training.ema))
 
     def step(forward) -> None:
         loss = sedd_loss(forward, graph, noise, tokens, labels).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(network.parameters(), clip)
         optimizer.step()
         ema.update(network)
 
@@ -82,7 +86,7 @@ def measure_case(args) -> dict:
     torch.manual_seed(0)
     tokens = torch.randint(0, 4, (args.batch, single.LENGTH))
     labels = torch.randn(args.batch, single.NUM_LABELS)
-    steps = d3_steps(args.arch, args.preset, args.batch, tokens, labels)
+    steps = d3_steps(args.arch, args.preset, tokens, labels)
     if args.original and not (args.arch == "Conv" and args.preset == "tiny"):  # its Conv is paper-sized only
         original = single.original_step(Path(args.original), args.arch, args.preset)
         steps["original"] = lambda: original(tokens, labels)
