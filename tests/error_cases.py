@@ -266,6 +266,24 @@ CASES: tuple[Case, ...] = (
          ("unknown checkpoint format 'safetensor'", "d3 plugins list --kind checkpoint_formats")),
     Case("checkpoint-unrecognised", "checkpoints", "converted a folder that holds no checkpoint",
          ("convert", "notes", "--out", "converted"), ("no installed checkpoint format recognises it",)),
+    # a file names code: only what installed plugins register (or the user types) may be imported
+    Case("resume-callback-from-file", "checkpoints", "resumed a checkpoint whose config names a callback module",
+         ("train", "--resume_from", "callback_config.ckpt", "--data", "ds.h5", "--work_dir", "new-run"),
+         ("the config of checkpoint callback_config.ckpt names the callback 'helper:Probe'",
+          "d3 imports no code a file names", "--callback helper:Probe")),
+    Case("config-file-callback", "configuration", "gave a YAML config whose callbacks list names a module",
+         (*TRAIN, "--config_path", "callbacks.yaml", "--work_dir", "new-run"),
+         ("--config_path callbacks.yaml names the callback 'helper:Probe'", "--callback helper:Probe")),
+    Case("checkpoint-names-module", "checkpoints", "sampled from a checkpoint whose config names a module as arch",
+         ("sample", "arch_module.ckpt", "-o", "new.fasta", "--labels", "1,1"),
+         ("unknown architecture 'helper:Net'",)),
+    Case("oracle-names-module", "checkpoints", "loaded an oracle file whose network names a module of the folder",
+         ("oracle", "info", "planted.oracle.ckpt"),
+         ("planted.oracle.ckpt: its oracle network 'helper:Net' is not one an installed plugin registers",
+          "d3 imports no code a file names")),
+    Case("oracle-names-os-system", "checkpoints", "scored with an oracle file whose network is 'os:system'",
+         ("oracle", "predict", "system.oracle.ckpt", "samples.fasta", "-o", "p.tsv"),
+         ("system.oracle.ckpt: its oracle network 'os:system' is not one an installed plugin registers",)),
     # -- plugins -------------------------------------------------------------------------------------------------------
     Case("plugin-hook-raises", "plugins", "used a dataset of a plugin whose registration hook raised",
          ("train", "--dataset", "flaky-data", "--arch", "Tran"),
@@ -288,7 +306,7 @@ CASES: tuple[Case, ...] = (
           "ConnectionError: cannot reach the lab's tracking server", "pip uninstall d3-badlogger-plugin"),
          plugins="d3-badlogger-plugin,d3-deepstarr,d3-arch-tran"),
     Case("plugin-unknown-kind", "plugins", "listed a component kind that does not exist",
-         ("plugins", "list", "--kind", "model"), ("unknown component kind 'model'", "architectures")),
+         ("plugins", "list", "--kind", "optimizer"), ("unknown component kind 'optimizer'", "architectures")),
 )
 
 
@@ -367,9 +385,45 @@ def build_workspace(workspace: Path) -> Path:
         "ngpus: 1\ntokens: 4\ntraining:\n  batch_size: 256\n  n_iters: 1000000\n  snapshot_freq: 50000\n"
         "data:\n  train: deepstarr\n  cache_dir: data\nmodel:\n  name: small\n  hidden_size: 768\n"
         "  scale_by_sigma: false\n")
+    _files_that_name_code(workspace)
     (workspace / "lone").mkdir()  # an original checkpoint's keys, far from its run's config
     torch.save({"model": {}, "ema": {}, "optimizer": {}, "step": 0}, workspace / "lone" / "checkpoint.pth")
     return workspace
+
+
+#: a module in the user's folder that a hostile file names; importing it leaves the MARKER file
+PLANTED_MODULE = f"""open({MARKER!r}, 'w').write('imported')
+import torch
+from pytorch_lightning import Callback
+
+
+class Probe(Callback):
+    pass
+
+
+class Net(torch.nn.Module):
+    def __init__(self, num_outputs=2, length=249):
+        super().__init__()
+"""
+
+
+def _files_that_name_code(workspace: Path) -> None:
+    """Files naming code of the planted ``helper.py``: a checkpoint and a YAML config naming the callback
+    ``helper:Probe``, a checkpoint naming ``helper:Net`` as its architecture, d3 oracle files naming ``helper:Net``
+    and ``os:system`` as their network."""
+    import torch
+
+    (workspace / "helper.py").write_text(PLANTED_MODULE)
+    checkpoint = torch.load(workspace / RUN, weights_only=True)
+    checkpoint["d3_config"]["callbacks"] = ["helper:Probe"]
+    torch.save(checkpoint, workspace / "callback_config.ckpt")
+    checkpoint["d3_config"]["callbacks"], checkpoint["d3_config"]["arch"] = [], "helper:Net"
+    torch.save(checkpoint, workspace / "arch_module.ckpt")
+    (workspace / "callbacks.yaml").write_text("callbacks: [helper:Probe]\n")
+    for name, network in (("planted", "helper:Net"), ("system", "os:system")):
+        torch.save({"d3_oracle": {"version": 1, "dataset": "deepstarr", "network": network, "num_outputs": 2,
+                                  "length": 249, "label_names": ["dev", "hk"]}, "state_dict": {}},
+                   workspace / f"{name}.oracle.ckpt")
 
 
 def _odd_original_run(run: Path) -> None:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
+from pkgutil import resolve_name
 from typing import Any, Sequence
 
 import numpy as np
@@ -35,6 +35,8 @@ from d3core.errors import D3UserError
 
 ORACLE_KEY = "d3_oracle"
 ORACLE_VERSION = 1
+#: what a d3 oracle file's ``d3_oracle`` entry must hold to build its network
+ORACLE_INFO_KEYS = ("network", "num_outputs", "length", "label_names")
 #: sequences per network call in :meth:`Oracle.predict` and :meth:`Oracle.embed`
 DEFAULT_BATCH_SIZE = 512
 
@@ -46,15 +48,45 @@ def default_oracle_path(data_path: str | os.PathLike) -> Path:
 
 
 def import_network_class(target: str | type, *, what: str) -> type:
-    """The class named by ``"module:Class"`` (or the class itself); ``what`` names the owner in the error."""
+    """The class named by ``"module:Class"`` (or the class itself); ``what`` names the owner in the error. Only for
+    names an installed plugin wrote (a dataset's ``oracle``): a name read from a file goes through
+    :func:`registered_network_class` first."""
     if isinstance(target, type):
         return target
-    module_name, _, attr = str(target).partition(":")
     try:
-        return getattr(import_module(module_name), attr)
+        return resolve_name(str(target))
     except (ImportError, AttributeError, ValueError) as exc:
         raise D3UserError(f"{what}: cannot import its oracle network {target!r} ({exc}); install the dataset "
                           "plugin that provides it") from exc
+
+
+def registered_oracle_networks(manager=None, dataset: str | None = None) -> dict[str, str]:
+    """``{"module:Class": dataset name}`` of the oracle networks installed dataset plugins register (the
+    registration's ``oracle=``, and the ``oracle`` class attribute of ``dataset`` when that name is registered): the
+    only networks a file may name."""
+    from d3core.plugins import get_plugin_manager
+
+    manager = manager or get_plugin_manager()
+    datasets = manager.registry("datasets")
+    allowed = {str(entry.metadata["oracle"]): entry.name for entry in datasets.entries()
+               if entry.metadata.get("oracle")}
+    if isinstance(dataset, str) and dataset in datasets:
+        target = getattr(manager.dataset(dataset), "oracle", None)
+        if isinstance(target, str):
+            allowed.setdefault(target, dataset)
+    return allowed
+
+
+def registered_network_class(target: Any, *, path: Path, dataset: str | None = None, manager=None) -> type:
+    """The oracle network class a file names, resolved only when an installed plugin registers that exact name
+    (:func:`registered_oracle_networks`): a file never chooses a module to import. Raises :class:`D3UserError`."""
+    allowed = registered_oracle_networks(manager, dataset)
+    if str(target) not in allowed:
+        known = ", ".join(f"{name} ({owner})" for name, owner in sorted(allowed.items())) or "none"
+        raise D3UserError(f"{path}: its oracle network {str(target)[:80]!r} is not one an installed plugin registers "
+                          f"(registered: {known}); d3 imports no code a file names: install the dataset plugin whose "
+                          "oracle it is, or retrain it with 'd3 oracle train'")
+    return import_network_class(target, what=f"{path} (dataset {allowed[str(target)]!r})")
 
 
 def oracle_network_class(dataset) -> type:
@@ -170,7 +202,7 @@ def load_oracle(path: str | os.PathLike, device: str = "cpu", *, manager=None) -
                           "or give an original D3 oracle checkpoint (oracle_DeepSTARR_DeepSTARR_data.ckpt)")
     content = safe_torch_load(path)
     if isinstance(content, dict) and ORACLE_KEY in content:
-        oracle = _from_d3_file(path, content)
+        oracle = _from_d3_file(path, content, manager)
     elif isinstance(content, dict) and isinstance(content.get("state_dict"), dict):
         from d3core.evaluation.original_oracles import oracle_from_lightning_checkpoint
 
@@ -181,10 +213,20 @@ def load_oracle(path: str | os.PathLike, device: str = "cpu", *, manager=None) -
     return oracle.to(device)
 
 
-def _from_d3_file(path: Path, content: dict) -> Oracle:
-    info = dict(content[ORACLE_KEY])
-    cls = import_network_class(info["network"], what=str(path))
-    network = cls(num_outputs=int(info["num_outputs"]), length=int(info["length"]))
+def _from_d3_file(path: Path, content: dict, manager=None) -> Oracle:
+    info = content[ORACLE_KEY]
+    missing = [key for key in ORACLE_INFO_KEYS if not isinstance(info, dict) or key not in info]
+    if missing:
+        raise D3UserError(f"{path}: its {ORACLE_KEY!r} entry lacks {', '.join(missing)} (a damaged or hand-made "
+                          "oracle file); retrain it with 'd3 oracle train'")
+    info = dict(info)
+    cls = registered_network_class(info["network"], path=path, dataset=info.get("dataset"), manager=manager)
+    try:
+        num_outputs, length = int(info["num_outputs"]), int(info["length"])
+    except (TypeError, ValueError) as exc:
+        raise D3UserError(f"{path}: num_outputs {info['num_outputs']!r} and length {info['length']!r} must be "
+                          "integers (a damaged oracle file); retrain it with 'd3 oracle train'") from exc
+    network = cls(num_outputs=num_outputs, length=length)
     state = content.get("state_dict") or {}
     check_state_dict(path, network, state)
     network.load_state_dict(state)
@@ -254,7 +296,8 @@ def check_label_names(oracle: Oracle, names: Sequence[str]) -> None:
 def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None, what: str = "--oracle"):
     """The oracle ``--oracle``/``--judge`` names: an oracle file (a d3 oracle file or an original D3 oracle
     checkpoint, :func:`load_oracle`), else an oracle registered by a plugin (``register_oracles``; see
-    :meth:`d3core.plugins.D3PluginManager.oracle`). Either way the result has ``label_names``, ``length`` and
+    :meth:`d3core.plugins.D3PluginManager.oracle`), else a published oracle file (``d3 models list``), fetched into
+    the cache when missing. Either way the result has ``label_names``, ``length`` and
     ``predict(tokens [N, L] | one-hot [N, 4, L]) -> [N, C]``."""
     from d3core.plugins import get_plugin_manager
 
@@ -265,6 +308,10 @@ def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None
     registry = manager.registry("oracles")
     if str(spec) in registry:
         return manager.oracle(str(spec), device)
+    from d3core.checkpoints.published import find_published, resolve_published
+
+    if find_published(str(spec), manager) is not None:  # a published oracle file, fetched when missing
+        return load_oracle(resolve_published(spec, kinds=("oracle",), manager=manager), device, manager=manager)
     names = ", ".join(e.name for e in registry.entries()) or "none"
     raise D3UserError(f"{what} {spec}: no such oracle file and no registered oracle of that name (registered: "
                       f"{names}); train one with 'd3 oracle train --dataset NAME --data FILE' and pass its file")

@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import sys
 from importlib import import_module, invalidate_caches
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from d3core.errors import D3UserError, one_line
 from d3core.plugins import D3PluginManager
 
 __all__ = ["EARLY_STOPPING", "build_callbacks", "build_loggers", "callback_factory", "callback_names",
-           "import_from_working_directory", "logger_names"]
+           "check_callbacks_not_from_files", "import_from_working_directory", "logger_names", "typed_callbacks"]
 
 #: the registered callback that ``training.early_stopping_patience > 0`` turns on
 EARLY_STOPPING = "early_stopping"
@@ -80,6 +80,31 @@ def import_from_working_directory(module_name: str):
         except ModuleNotFoundError:
             sys.path.remove(cwd)
             raise exc from None
+
+
+def typed_callbacks(flags: Mapping[str, Any], overrides: Iterable[str]) -> set[str]:
+    """The callback specs the user typed on the command line: ``--callback`` values and the items of a trailing
+    ``callbacks=[...]`` override (both spellings of the same list)."""
+    typed = {str(name) for name in flags.get("callbacks") or ()}
+    for item in overrides:
+        key, _, _ = item.partition("=")
+        if key.strip() == "callbacks":
+            value = OmegaConf.from_dotlist([item]).get("callbacks")
+            typed.update(str(name) for name in (value if isinstance(value, (list, ListConfig)) else [value]))
+    return typed
+
+
+def check_callbacks_not_from_files(config: DictConfig, manager: D3PluginManager, typed: set[str],
+                                   origin: Callable[[str], str]) -> None:
+    """Refuse a ``module:Class`` callback that a file put in the config (a checkpoint being resumed, a
+    ``--config_path`` YAML) rather than the user on the command line: a file's settings are data, and only names
+    registered by installed plugins, or specs the user typed, may import code. ``origin(name)`` says which file
+    named it. Raises :class:`D3UserError`."""
+    for name in callback_names(config, manager):
+        if _registered_key(manager, "callbacks", name) is None and name not in typed:
+            raise D3UserError(f"{origin(name)} names the callback {name!r}, which no installed plugin registers; "
+                              "d3 imports no code a file names: if you trust it, give it on the command line with "
+                              f"--callback {name}, else drop it with callbacks=[]")
 
 
 def callback_factory(manager: D3PluginManager, name: str) -> Callable[[DictConfig], Any]:

@@ -16,7 +16,7 @@ from d3core.config import ConfigSources, assemble_config, closest_key, peek_sele
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager, get_plugin_manager
 from d3core.training.compile import CompileChoice, choose_compile, compile_note
-from d3core.training.components import callback_names, logger_names
+from d3core.training.components import callback_names, check_callbacks_not_from_files, logger_names, typed_callbacks
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.resume import check_resume_conflicts, resume_source
 from d3core.training.run_lock import LOCK_NAME, check_run_directory_free
@@ -93,6 +93,16 @@ def translate_config_file(sources: ConfigSources, manager: D3PluginManager) -> t
     return replace(sources, config_layer=settings, translated_by=name), note
 
 
+def _callback_origin(name: str, sources: ConfigSources, checkpoint_config: dict | None,
+                     resume_from: str | None) -> str:
+    """Which file put callback ``name`` in the config: the checkpoint being resumed, else ``--config_path``."""
+    if checkpoint_config and name in [str(n) for n in checkpoint_config.get("callbacks") or ()]:
+        return f"the config of checkpoint {resume_from}"
+    if sources.config_path is not None:
+        return sources.config_origin()
+    return "the config"
+
+
 def _default_run_dir(config: DictConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{config.dataset}-{config.arch}-{stamp}"
@@ -153,6 +163,8 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
         raise D3UserError(f"run directory {run_dir} already exists; choose another --work_dir, or continue it with "
                           f"--work_dir {run_dir} --resume_from last")
     check_batch(config)
+    check_callbacks_not_from_files(config, manager, typed_callbacks(sources.flags, sources.overrides),
+                                   lambda name: _callback_origin(name, sources, checkpoint_config, resume_from))
     check_trainer_settings(config, manager, check_hardware=check_hardware)
     plan = RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
                    data_path=data_path, resume_checkpoint=resume_ckpt)

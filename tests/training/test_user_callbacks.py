@@ -39,3 +39,24 @@ def test_callback_module_in_the_working_directory(command, tiny_args, tmp_path):
                              env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert f"No module named 'nocb'; looked in the installed packages and in {tmp_path}" in missing.stderr
+
+
+def test_only_callbacks_the_user_typed_may_import_code():
+    """A ``module:Class`` in the config is allowed when the user typed it (``--callback`` or a ``callbacks=``
+    override), refused when a file put it there; registered names are always allowed."""
+    from omegaconf import OmegaConf
+
+    from d3core.errors import D3UserError
+    from d3core.plugins import make_plugin_manager
+    from d3core.training.components import check_callbacks_not_from_files, typed_callbacks
+
+    manager = make_plugin_manager(env={})
+    config = OmegaConf.create({"callbacks": ["lr_monitor", "helper:Probe"], "training": {"early_stopping_patience": 0}})
+    origin = lambda name: "the config of checkpoint x.ckpt"  # noqa: E731
+    for typed in (typed_callbacks({"callbacks": ["helper:Probe"]}, []),
+                  typed_callbacks({}, ["optim.lr=1e-3", "callbacks=[lr_monitor, helper:Probe]"]),
+                  typed_callbacks({}, ["callbacks=helper:Probe"])):
+        assert "helper:Probe" in typed
+        check_callbacks_not_from_files(config, manager, typed, origin)
+    with pytest.raises(D3UserError, match="the config of checkpoint x.ckpt names the callback 'helper:Probe'"):
+        check_callbacks_not_from_files(config, manager, typed_callbacks({"callbacks": ["lr_monitor"]}, []), origin)
