@@ -7,7 +7,7 @@ hook implementation names are passed to it, so ``def register_datasets(register)
 Keep plugin modules light: no torch import at module level. Registration stores *lazy factories* (``"module:attr"``)
 that are imported only when the component is used, so ``d3 --help`` and ``d3 plugins list`` stay fast.
 
-The six ``register_*`` hooks all receive one callback::
+The seven ``register_*`` hooks all receive one callback::
 
     register(name, factory, *, aliases=(), description=None, replace=False, **metadata)
 
@@ -138,6 +138,25 @@ def register_oracles(register):
         def register_oracles(register):
             register("my-cnn", "my_pkg.oracle:load_my_cnn", description="our lab's enhancer CNN",
                      label_names=["dev", "hk"], length=249)
+    """
+
+
+@hookspec
+def register_models(register):
+    """Register published files -- trained models, oracles, data -- that ``d3 models fetch NAME`` downloads and that
+    every command taking a checkpoint, oracle or data path also takes by name (fetched into the cache when missing).
+
+    Called once, like :func:`register_datasets`. The factory is the file's download URL (never imported); the last
+    part of its path is the file name in the cache. Metadata: ``kind`` (``"model"``, ``"oracle"`` or ``"data"``,
+    required), ``size`` (bytes, shown before a download), ``sha256`` (pinned; without it the first download's hash is
+    recorded and checked afterwards), ``arch``, ``dataset``, ``record`` (where the file is published).
+
+    Example::
+
+        @hookimpl
+        def register_models(register):
+            register("lab-tran", "https://example.org/files/Lab_Tran.ckpt", kind="model", arch="Tran",
+                     dataset="deepstarr", size=123_456_789, description="our lab's DeepSTARR model")
     """
 
 

@@ -222,7 +222,7 @@ class D3PluginManager:
         return [FailedProvider(r.name, r.version, r.error) for r in self.records.values() if r.error]
 
     def _collect(self) -> dict[str, Registry]:
-        """Run the six ``register_*`` hooks; an entry belongs to the plugin whose implementation registered it, and a
+        """Run the ``register_*`` hooks (one per kind); an entry belongs to the plugin whose implementation registered it, and a
         plugin that failed (in any hook) contributes nothing at all."""
         staged: dict[str, list[Entry]] = {kind: [] for kind in KINDS}
         for kind, hook_name in _HOOK_OF_KIND.items():

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 from d3core.errors import PluginError
 
-KINDS = ("datasets", "architectures", "checkpoint_formats", "loggers", "callbacks", "oracles")
+KINDS = ("datasets", "architectures", "checkpoint_formats", "loggers", "callbacks", "oracles", "models")
 
 #: user-facing spelling -> canonical kind ("dataset", "checkpoint-format", "arch", ...)
 _KIND_ALIASES = {"arch": "architectures", "archs": "architectures", "format": "checkpoint_formats",

@@ -310,7 +310,7 @@ def test_every_hookspec_has_a_test(hook_name):
 def test_hook_names_are_the_contract():
     assert HOOK_NAMES == ["configure_trainer", "register_architectures", "register_callbacks",
                           "register_checkpoint_formats", "register_commands", "register_datasets",
-                          "register_loggers", "register_oracles"]
+                          "register_loggers", "register_models", "register_oracles"]
 
 
 def test_components_are_checked_against_their_base_class(bare_pm):
@@ -339,3 +339,18 @@ def test_components_are_checked_against_their_base_class(bare_pm):
     with pytest.raises(PluginError, match=r"dataset 'broken-data' from d3-broken-data 2.0 cannot be created: "
                                           r"OSError: license server unreachable"):
         bare_pm.dataset("broken-data")
+
+
+def test_hook_register_models(bare_pm):
+    from d3core.checkpoints.published import published_files
+
+    class Publishes:
+        @hookimpl
+        def register_models(self, register):
+            register("toy-model", "https://example.org/files/Toy_Model.ckpt", kind="model", arch="ToyNet",
+                     size=1234, description="a toy")
+
+    bare_pm.register(Publishes(), "d3-publishes")
+    (file,) = published_files(bare_pm)
+    assert (file.name, file.kind, file.file_name, file.size, file.provider) == \
+        ("toy-model", "model", "Toy_Model.ckpt", 1234, "d3-publishes")

@@ -101,8 +101,8 @@ def test_kind_spellings(spelling, kind):
 
 
 def test_unknown_kind_is_a_user_error():
-    with pytest.raises(PluginError, match="unknown component kind 'model'"):
-        normalize_kind("model")
+    with pytest.raises(PluginError, match="unknown component kind 'optimizer'"):
+        normalize_kind("optimizer")
 
 
 def test_misspelled_hook_is_caught(bare_pm, warnings_seen):

@@ -17,7 +17,8 @@ from d3core.plugins import D3PluginManager, get_plugin_manager, set_plugin_manag
 CORE_COMMANDS = ("d3core.cli.plugins_cmd:plugins", "d3core.cli.data:data", "d3core.cli.train:train",
                  "d3core.cli.checkpoint:convert", "d3core.cli.checkpoint:checkpoint",
                  "d3core.cli.sample:sample", "d3core.cli.merge:merge", "d3core.cli.oracle:oracle",
-                 "d3core.cli.evaluate:evaluate", "d3core.cli.score:score", "d3core.cli.design:design")
+                 "d3core.cli.evaluate:evaluate", "d3core.cli.score:score", "d3core.cli.design:design",
+                 "d3core.cli.models:models")
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 

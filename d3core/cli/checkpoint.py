@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from d3core.cli.app import D3Group, manager_of
-from d3core.cli.options import option
+from d3core.cli.options import PathOrPublished, option
 from d3core.cli.tables import format_table
 
 AUTO_NOTE = " (bf16-mixed on CUDA, else 32-true)"
@@ -29,7 +29,7 @@ def _load_options(arch: str | None, legacy_config: Path | None) -> dict[str, Any
 
 # -- d3 convert --------------------------------------------------------------------------------------------------------
 @click.command("convert", context_settings={"max_content_width": 110})
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=PathOrPublished(("model", "oracle"), exists=True))
 @option("--to", "to", default=None, metavar="FORMAT",
         help="Target format: lightning (default), legacy, or a plugin's (d3 plugins list --kind checkpoint_formats).")
 @option("--out", type=click.Path(file_okay=False, path_type=Path),
@@ -111,7 +111,7 @@ def _info_lines(facts: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @checkpoint.command("info")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=PathOrPublished(("model", "oracle"), exists=True))
 @option("--json", "as_json", is_flag=True, default=None, help="Print the facts as JSON.")
 @_arch_option
 @_config_option
@@ -134,7 +134,7 @@ def info(ctx: click.Context, path: Path, as_json: bool | None, arch: str | None,
 
 
 @checkpoint.command("verify")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=PathOrPublished(("model", "oracle"), exists=True))
 @option("--to", "to", default=None, metavar="FORMAT",
         help="Format to round-trip through (default: lightning; for a Lightning checkpoint the first other "
              "installed format, e.g. legacy).")

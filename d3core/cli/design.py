@@ -6,11 +6,11 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import manager_of
-from d3core.cli.options import option
+from d3core.cli.options import PathOrPublished, option
 
 
 @click.command(context_settings={"max_content_width": 110})
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", type=PathOrPublished(("model",)))
 @option("--oracle", "oracle_spec", required=True,
         help="The oracle that guides: a d3 oracle file (d3 oracle train), an original D3 oracle checkpoint, or the "
              "name of a registered oracle (d3 plugins list --kind oracles).")
@@ -50,7 +50,7 @@ from d3core.cli.options import option
 @option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="Write a report into this folder: report.md + plots (objective against likelihood for the designs "
              "and real sequences, activity distributions), beside the same request sampled without guidance.")
-@option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
         help="The dataset file for --min-likelihood pN and the report (default: the one recorded in the checkpoint).")
 @option("--steps", type=click.IntRange(min=1), default=None, help="Predictor steps (default as d3 sample: L).")
 @option("--predictor", type=click.Choice(["analytic", "euler"], case_sensitive=False), default=None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import manager_of
-from d3core.cli.options import option
+from d3core.cli.options import PathOrPublished, option
 
 
 def _ks(text: str | None) -> tuple[int, ...]:
@@ -32,9 +32,9 @@ def _ks(text: str | None) -> tuple[int, ...]:
 @click.command(context_settings={"max_content_width": 110})
 @click.argument("samples", type=click.Path(dir_okay=False, path_type=Path))
 @option("--dataset", default=None, help="Dataset name (default: the one recorded in an .npz/.h5 sample file).")
-@option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
         help="The dataset file (default: recorded with the checkpoint's config, else the dataset's cache).")
-@option("--oracle", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@option("--oracle", type=PathOrPublished(("oracle",), dir_okay=False), default=None,
         help="Oracle file: a d3 oracle (d3 oracle train) or an original D3 oracle checkpoint such as "
              "oracle_DeepSTARR_DeepSTARR_data.ckpt (default: <data dir>/<data stem>.oracle.ckpt if it exists).")
 @option("--protocol", type=click.Choice(["quick", "paper"]), default=None,
@@ -61,7 +61,7 @@ def _ks(text: str | None) -> tuple[int, ...]:
 @option("--no-discriminator", is_flag=True, default=None, help="Skip the discriminability classifier (AUROC).")
 @option("--identity-rows", type=click.IntRange(min=1), default=None,
         help="Compare with at most N random training rows for the nearest-sequence identity (default 20000).")
-@option("--checkpoint", "-c", type=click.Path(path_type=Path), default=None,
+@option("--checkpoint", "-c", type=PathOrPublished(("model",)), default=None,
         help="Also score both sets under this model (d3 score): the mean bits per base of the generated and of the "
              "reference sequences side by side (at most 1000 random sequences of each).")
 @option("--score-samples", type=click.IntRange(min=2), default=None,

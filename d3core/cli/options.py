@@ -1,6 +1,7 @@
 """Click helpers shared by every command: both flag spellings, and clean exits for user errors."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -27,3 +28,24 @@ def option(*param_decls: str, **attrs: Any) -> Callable:
     if not names and flags:
         names = [max(flags, key=len).lstrip("-").replace("-", "_")]
     return click.option(*flag_names(*flags), *names, **attrs)
+
+
+class PathOrPublished(click.ParamType):
+    """A path, or the name of a published file (``d3 models list``) of one of ``kinds``, fetched into the cache when
+    missing (:func:`d3core.checkpoints.published.resolve_published`); then checked as ``click.Path(**path_options)``
+    would. Messages about the download go to stderr."""
+
+    def __init__(self, kinds: tuple[str, ...], **path_options: Any):
+        self.kinds = tuple(kinds)
+        self.path = click.Path(path_type=Path, **path_options)
+        self.name = f"PATH|{'|'.join(k.upper() for k in self.kinds)}-NAME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from d3core.checkpoints.published import resolve_published
+
+        if isinstance(value, Path):
+            return value
+        manager = ctx.find_root().obj if ctx is not None else None
+        resolved = resolve_published(value, kinds=self.kinds, manager=manager,
+                                     echo=lambda line: click.echo(line, err=True))
+        return self.path.convert(str(resolved), param, ctx)

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import D3Group, manager_of
-from d3core.cli.options import option
+from d3core.cli.options import PathOrPublished, option
 
 
 @click.group(cls=D3Group)
@@ -33,7 +33,7 @@ def _metrics_table(metrics: dict) -> str:
 
 @oracle.command("train")
 @option("--dataset", required=True, help="Dataset name (d3 plugins list --kind datasets).")
-@option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
         help="The dataset file (default: the dataset's cache, $D3_DATA_DIR or ~/.cache/d3).")
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Oracle file to write (default: <data dir>/<data stem>.oracle.ckpt, where d3 evaluate looks).")
@@ -77,7 +77,7 @@ def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | N
 
 
 @oracle.command("info")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=PathOrPublished(("oracle",), dir_okay=False))
 def info_cmd(path: Path) -> None:
     """Show what an oracle file holds: kind, dataset, labels, network, and its test metrics or training state."""
     from d3core.evaluation.oracle import load_oracle
@@ -98,7 +98,7 @@ def info_cmd(path: Path) -> None:
 
 
 @oracle.command("predict")
-@click.argument("oracle_path", metavar="ORACLE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("oracle_path", metavar="ORACLE", type=PathOrPublished(("oracle",), dir_okay=False))
 @click.argument("sequences", type=click.Path(dir_okay=False, path_type=Path))
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
         help="Predictions table to write (.tsv; .csv for commas).")

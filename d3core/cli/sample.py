@@ -6,11 +6,11 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import manager_of
-from d3core.cli.options import option
+from d3core.cli.options import PathOrPublished, option
 
 
 @click.command(context_settings={"max_content_width": 110})
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", type=PathOrPublished(("model",)))
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
         help="Output file; the format follows the extension: .fasta/.fa (labels in the headers), .npz (tokens, "
              "labels, metadata), .h5, .csv. With --shard K/N: <stem>.shard<K>of<N><ext> beside it.")
@@ -20,7 +20,7 @@ from d3core.cli.options import option
 @option("--labels-from", type=click.Choice(["train", "valid", "test"]), default=None,
         help="One label row per row of this split of the dataset file (the paired SP-MSE protocol).")
 @option("--limit", type=click.IntRange(min=1), default=None, help="With --labels-from: only the first N rows.")
-@option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
         help="The dataset file for --labels-from and label names (default: the one recorded in the checkpoint).")
 @option("--num", "-n", type=click.IntRange(min=1), default=None, help="Sequences per label row (default 1).")
 @option("--guidance", type=click.FloatRange(min=0), default=None,

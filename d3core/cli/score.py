@@ -7,17 +7,17 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import manager_of
-from d3core.cli.options import option
+from d3core.cli.options import PathOrPublished, option
 
 
 @click.command(context_settings={"max_content_width": 110})
 @click.argument("sequences", type=click.Path(dir_okay=False, path_type=Path), required=False)
-@option("--checkpoint", "-c", type=click.Path(path_type=Path), required=True,
+@option("--checkpoint", "-c", type=PathOrPublished(("model",)), required=True,
         help="The trained model (any registered checkpoint format; EMA weights).")
 @option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
         help="Score this split of the dataset file (with its measured labels) instead of a SEQUENCES file.")
 @option("--limit", type=click.IntRange(min=1), default=None, help="With --split: only the first N rows.")
-@option("--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
         help="The dataset file for --split, --labels-from and label names (default: the checkpoint's).")
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Output file: .tsv or .csv (a table), .npz (arrays, with every draw). Default: a TSV table on stdout. "

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import manager_of
-from d3core.cli.options import option
+from d3core.cli.options import PathOrPublished, option
 from d3core.errors import D3UserError
 
 #: CLI option -> dotted config key (only options the user typed are merged)
@@ -57,7 +57,7 @@ def collect_flags(values: dict) -> dict:
 @option("--arch", help="Architecture name (d3 plugins list --kind architectures), e.g. Tran, Conv.")
 @option("--preset", help="Architecture preset: tiny (CPU demos and tests) or paper (the published size). "
                          "Default: paper.")
-@option("--data", type=click.Path(dir_okay=False, path_type=Path),
+@option("--data", type=PathOrPublished(("data",), dir_okay=False),
         help="The dataset file (default: the dataset's cache, $D3_DATA_DIR or ~/.cache/d3).")
 @option("--work_dir", type=click.Path(file_okay=False, path_type=Path),
         help="The run directory (default runs/<dataset>-<arch>-<timestamp>); an existing one needs --resume_from.")

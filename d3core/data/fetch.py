@@ -71,15 +71,21 @@ def _check_hex(sha256: str) -> str:
     return value
 
 
+#: further attempts after a failed download (pooch's ``retry_if_failed``, with its growing pause between them)
+RETRIES = 3
+
+
 def download(url: str, dest: str | Path, *, sha256: str | None = None, progress: bool = True,
-             echo: Callable[[str], None] = print) -> tuple[Path, str]:
+             echo: Callable[[str], None] = print, mirror_env: str = "D3_DATA_URL",
+             retries: int = RETRIES) -> tuple[Path, str]:
     """Fetch ``url`` to ``dest`` (a file path); return ``(dest, sha256)``.
 
     ``sha256``: the expected hash (pinned); without it, the hash recorded beside an earlier download is used, and a
     first download records its hash. An existing file whose hash matches is kept without downloading.
 
     Writes only into ``dest.parent``: pooch's temporary file, ``dest.name`` (never a name taken from the URL or the
-    server's headers) and its ``.sha256``.
+    server's headers) and its ``.sha256``. A failed attempt is retried ``retries`` times; ``mirror_env`` names the
+    variable that sets a mirror, for the error messages.
     """
     import pooch
     import requests
@@ -114,17 +120,19 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, progress:
     http = url.lower().startswith(("http://", "https://"))
     downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=1 << 20, timeout=60) if http else None
     try:
-        pooch.retrieve(url, known_hash=f"sha256:{expected}" if expected else None, fname=dest.name,
-                       path=str(dest.parent), downloader=downloader)
+        fetcher = pooch.create(path=str(dest.parent), base_url="", retry_if_failed=retries,
+                               registry={dest.name: f"sha256:{expected}" if expected else None},
+                               urls={dest.name: url})
+        fetcher.fetch(dest.name, downloader=downloader)
     except ValueError as exc:  # pooch: hash mismatch (the temporary file is already gone)
         detail = " ".join(str(exc).split())
         raise D3UserError(f"download of {url} does not match the expected sha256 {expected} ({detail}); nothing "
-                          "was kept. Check --sha256, the mirror (D3_DATA_URL), or delete the recorded "
+                          f"was kept. Check --sha256, the mirror ({mirror_env}), or delete the recorded "
                           f"{sidecar(dest).name} if the published file really changed") from exc
     except requests.RequestException as exc:
         detail = " ".join(str(exc).split())
         raise D3UserError(f"download of {url} failed or was interrupted ({type(exc).__name__}: {detail}); nothing "
-                          "was kept. Check the network or set D3_DATA_URL to a mirror, then run the fetch "
+                          f"was kept. Check the network or set {mirror_env} to a mirror, then run the fetch "
                           "again") from exc
     finally:
         logger.setLevel(level)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from d3core.checkpoints import detect_format, load_bundle, save_bundle
+from d3core.checkpoints.published import resolve_published
 from d3core.config import check_loaded_config
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager
@@ -36,6 +38,9 @@ def resume_source(resume_from: str | None, work_dir: str | None, manager: D3Plug
         if not work_dir:
             raise D3UserError("--resume_from last needs --work_dir (the run directory to continue)")
         resume_from = str(Path(work_dir) / "checkpoints" / "last.ckpt")
+    else:  # a published model's name (d3 models list) is fetched into the cache when missing
+        resume_from = str(resolve_published(resume_from, kinds=("model",), manager=manager,
+                                            echo=lambda line: print(line, file=sys.stderr)))
     name, fmt = detect_format(resume_from, manager)
     if name == "lightning":  # a .ckpt, or a run directory's checkpoints/last.ckpt
         from d3core.builtin.checkpoint_lightning import LightningFormat

@@ -4,49 +4,14 @@ nothing written outside the data folder whatever the plugin, URL or server say.
 from __future__ import annotations
 
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from d3core.errors import D3UserError
+from local_server import FileHandler, serving
 
 #: a URL path whose last segment decodes to ../../evil.h5
 EVIL_PATH = "/..%2F..%2Fevil.h5"
-
-class _Handler(BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    gets: list[str] = []
-
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-    def _head(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Disposition", 'attachment; filename="../../evil.h5"')  # must be ignored
-        self.end_headers()
-
-    def do_HEAD(self):
-        body = self.files.get(self.path.split("?")[0].removeprefix("/cut"))
-        if body is None:
-            self.send_error(404)
-            return
-        self._head(body)
-
-    def do_GET(self):
-        path = self.path.split("?")[0]
-        self.gets.append(path)
-        cut = path.startswith("/cut/")
-        body = self.files.get(path.removeprefix("/cut"))
-        if body is None:
-            self.send_error(404)
-            return
-        self._head(body)
-        self.wfile.write(body[: len(body) // 3] if cut else body)  # a cut connection: fewer bytes than announced
-        self.wfile.flush()
-        self.close_connection = True
 
 
 @pytest.fixture
@@ -55,18 +20,9 @@ def server(tmp_path_factory, data_pm, monkeypatch):
     ds = data_pm.get("datasets", "deepstarr").load()()
     src = ds.synthesize(tmp_path_factory.mktemp("src") / "DeepSTARR_data.h5", 64, seed=0)
     body = src.read_bytes()
-    _Handler.files = {"/DeepSTARR_data.h5": body, "/junk.h5": b"not hdf5 at all\n" * 64, EVIL_PATH: body}
-    _Handler.gets = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", body
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving({"/DeepSTARR_data.h5": body, "/junk.h5": b"not hdf5 at all\n" * 64, EVIL_PATH: body},
+                 monkeypatch) as base:
+        yield base, body
 
 
 def _env(tmp_path, url):
@@ -87,7 +43,7 @@ def test_first_download_records_hash_and_next_fetch_verifies(server, tmp_path, d
     assert f"sha256 {digest} recorded" in result.output and "valid deepstarr data" in result.output
     again = d3("data", "fetch", "deepstarr", env=env)
     assert again.exit_code == 0 and "sha256 verified" in again.output
-    assert _Handler.gets == ["/DeepSTARR_data.h5"]  # not downloaded twice
+    assert FileHandler.gets == ["/DeepSTARR_data.h5"]  # not downloaded twice
 
 
 def test_pinned_hash_match_keeps_the_file(server, tmp_path, d3):
@@ -153,7 +109,7 @@ def test_plugin_file_name_outside_the_data_folder_is_refused(server, tmp_path, m
     assert "plain name" in message and "--out" in message
     with pytest.raises(D3UserError):
         evil.default_path()
-    assert _tree(tmp_path) == before and _Handler.gets == []
+    assert _tree(tmp_path) == before and FileHandler.gets == []
 
 
 def test_plugin_names_are_checked_without_touching_the_file_system(monkeypatch, tmp_path):
@@ -171,7 +127,7 @@ def test_url_and_server_cannot_choose_the_file_name(server, tmp_path, d3):
     base, body = server
     result = d3("data", "fetch", "deepstarr", env=_env(tmp_path / "a", f"{base}{EVIL_PATH}"))
     assert result.exit_code == 0, result.output
-    assert _Handler.gets == [EVIL_PATH]
+    assert FileHandler.gets == [EVIL_PATH]
     assert _tree(tmp_path) == ["a", "a/cache", "a/cache/DeepSTARR_data.h5", "a/cache/DeepSTARR_data.h5.sha256"]
     assert (tmp_path / "a" / "cache" / "DeepSTARR_data.h5").read_bytes() == body
 
@@ -181,4 +137,4 @@ def test_fetch_to_a_folder_is_refused(server, tmp_path, deepstarr):
     for dest in (tmp_path, tmp_path / "x" / ".."):
         with pytest.raises(D3UserError, match="is a folder, not a file name"):
             deepstarr.fetch(dest, url=f"{base}/DeepSTARR_data.h5", progress=False, echo=lambda line: None)
-    assert _tree(tmp_path) == [] and _Handler.gets == []
+    assert _tree(tmp_path) == [] and FileHandler.gets == []
