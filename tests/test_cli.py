@@ -69,5 +69,5 @@ def test_plugins_show_and_errors(bare_pm):
     assert "factory:     d3core.builtin.callbacks:make_lr_monitor" in shown.output
     unknown = CliRunner().invoke(app, ["plugins", "show", "logger", "tensorbored"])
     assert unknown.exit_code == 2 and "did you mean 'tensorboard'" in unknown.output
-    bad_kind = CliRunner().invoke(app, ["plugins", "list", "--kind", "model"])
-    assert bad_kind.exit_code == 2 and "unknown component kind 'model'" in bad_kind.output
+    bad_kind = CliRunner().invoke(app, ["plugins", "list", "--kind", "optimizer"])
+    assert bad_kind.exit_code == 2 and "unknown component kind 'optimizer'" in bad_kind.output
