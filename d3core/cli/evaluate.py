@@ -34,9 +34,10 @@ def _ks(text: str | None) -> tuple[int, ...]:
 @option("--dataset", default=None, help="Dataset name (default: the one recorded in an .npz/.h5 sample file).")
 @option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
         help="The dataset file (default: recorded with the checkpoint's config, else the dataset's cache).")
-@option("--oracle", type=PathOrPublished(("oracle",), dir_okay=False), default=None,
-        help="Oracle file: a d3 oracle (d3 oracle train) or an original D3 oracle checkpoint such as "
-             "oracle_DeepSTARR_DeepSTARR_data.ckpt (default: <data dir>/<data stem>.oracle.ckpt if it exists).")
+@option("--oracle", default=None,
+        help="Oracle: a file (d3 oracle train, an original D3 oracle checkpoint such as "
+             "oracle_DeepSTARR_DeepSTARR_data.ckpt), a registered oracle name (deepstarr) or a published one "
+             "(d3 models list) (default: <data dir>/<data stem>.oracle.ckpt if it exists).")
 @option("--protocol", type=click.Choice(["quick", "paper"]), default=None,
         help="Settings of the metrics: quick (default; minutes on a CPU) or paper (the D3 paper's settings, with its "
              "published figures beside yours; needs the motifs extra).")
@@ -70,7 +71,7 @@ def _ks(text: str | None) -> tuple[int, ...]:
 @option("--device", default=None, help="cpu or cuda (default: cuda if available).")
 @option("--no-progress", is_flag=True, default=None, help="No progress bar.")
 @click.pass_context
-def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path | None, oracle: Path | None,
+def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path | None, oracle: str | None,
              protocol: str | None, arch: str | None, reference: str | None, out: Path | None, kmer_ks: str | None,
              activity_threshold: tuple[str, ...] | None, attribution_label: str | None,
              attribution_sequences: int | None, jaspar_release: str | None, no_motifs: bool | None,
@@ -119,7 +120,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
                             attribution_sequences=attribution_sequences, jaspar_release=jaspar_release,
                             motifs=False if no_motifs else None, attributions=False if no_attributions else None)
     thresholds = parse_thresholds(activity_threshold)
-    loaded = find_oracle(ds, data_path, oracle, device=device)
+    loaded = find_oracle(ds, data_path, oracle, device=device, manager=manager_of(ctx))
     scorer = None
     if checkpoint is not None:
         from d3core.generation.api import SamplingModel

@@ -269,17 +269,21 @@ def save_oracle(path: str | os.PathLike, network, info: dict[str, Any]) -> Path:
 
 
 def find_oracle(dataset, data_path: str | os.PathLike | None, explicit: str | os.PathLike | None = None,
-                device: str = "cpu") -> Oracle | None:
-    """The oracle named explicitly, else the default one beside the data file, else None."""
+                device: str = "cpu", *, manager=None) -> Oracle | None:
+    """The oracle named explicitly (a file, a registered oracle, a published oracle: :func:`resolve_oracle`), else
+    the default one beside the data file, else None."""
     if explicit:
-        oracle = load_oracle(explicit, device)
+        oracle = resolve_oracle(explicit, device, manager=manager)
+        if not isinstance(oracle, Oracle):
+            raise D3UserError(f"--oracle {explicit}: a registered oracle of another kind ({type(oracle).__name__}); "
+                              "evaluating needs an oracle file (d3 oracle train, an original or a published oracle)")
     else:
         if data_path is None:
             return None
         candidate = default_oracle_path(data_path)
         if not candidate.is_file():
             return None
-        oracle = load_oracle(candidate, device)
+        oracle = load_oracle(candidate, device, manager=manager)
     if oracle.dataset != dataset.name:
         raise D3UserError(f"{oracle.path}: an oracle for dataset {oracle.dataset!r}, not {dataset.name!r}")
     return oracle

@@ -74,3 +74,33 @@ def test_oracle_errors(d3_cli, tmp_path, tiny_oracle):
     torch.save({"weights": {}}, not_oracle)
     result = d3_cli("oracle", "info", not_oracle)
     assert result.exit_code == 2 and "not an oracle file" in result.output
+
+
+def test_evaluate_finds_an_oracle_by_registered_name_as_design_does(tmp_path):
+    """One resolver: ``find_oracle`` (d3 evaluate) takes what ``resolve_oracle`` (d3 design) takes: a file, a
+    registered oracle name; a registered oracle that is no oracle file is refused in one line."""
+    from pathlib import Path
+
+    from d3core import hookimpl
+    from d3core.evaluation.oracle import find_oracle
+    from d3core.plugins import make_plugin_manager
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "original_oracles" / "oracle_DeepSTARR_DeepSTARR_data.ckpt"
+
+    class Registers:
+        @hookimpl
+        def register_oracles(self, register):
+            register("lab-oracle", lambda device: load_oracle(fixture, device))
+            register("bare", lambda device: type("Bare", (), {"label_names": ["dev"], "length": 249,
+                                                             "predict": lambda self, x: x})())
+
+    manager = make_plugin_manager(env={})
+    manager.register(Registers(), "d3-lab-oracles", version="0")
+    deepstarr = manager.dataset("deepstarr")
+    by_name = find_oracle(deepstarr, None, "lab-oracle", manager=manager)
+    assert by_name.label_names == ["dev", "hk"] and by_name.path == fixture
+    assert find_oracle(deepstarr, None, str(fixture), manager=manager).path == fixture
+    with pytest.raises(D3UserError, match="--oracle bare: a registered oracle of another kind"):
+        find_oracle(deepstarr, None, "bare", manager=manager)
+    with pytest.raises(D3UserError, match="no such oracle file and no registered oracle of that name"):
+        find_oracle(deepstarr, None, str(tmp_path / "missing.ckpt"), manager=manager)
