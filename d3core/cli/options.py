@@ -49,3 +49,25 @@ class PathOrPublished(click.ParamType):
         resolved = resolve_published(value, kinds=self.kinds, manager=manager,
                                      echo=lambda line: click.echo(line, err=True))
         return self.path.convert(str(resolved), param, ctx)
+
+
+def synthesis_options(command: Callable) -> Callable:
+    """``--gc``, ``--max-homopolymer``, ``--avoid`` and ``--synthesis-attempts`` (d3 sample, d3 design): synthesis
+    rules every written sequence meets (:mod:`d3core.generation.constraints`)."""
+    decorators = [
+        option("--gc", "gc", default=None,
+               help="Synthesis rule: GC fraction MIN:MAX of the whole sequence, fixed parts and adapters included "
+                    "(e.g. 0.40:0.60)."),
+        option("--max-homopolymer", type=click.IntRange(min=1), default=None,
+               help="Synthesis rule: no run of one letter longer than N."),
+        option("--avoid", "avoid", multiple=True,
+               help="Synthesis rule: a site no sequence may hold, on either strand: IUPAC letters (GGTCTC, GATNNNNATC) "
+                    "or an enzyme name (BsaI, BsmBI, EcoRI, XbaI, ...). Repeatable."),
+        option("--synthesis-attempts", type=click.IntRange(min=0), default=None,
+               help="In-fill redraws per sequence for the synthesis rules (default 8): a stretch that breaks a rule is "
+                    "redrawn by the model with the rest fixed; a sequence still breaking one is reported, not "
+                    "written."),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command

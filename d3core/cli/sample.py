@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import manager_of
-from d3core.cli.options import PathOrPublished, option
+from d3core.cli.options import PathOrPublished, option, synthesis_options
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -60,6 +60,7 @@ from d3core.cli.options import PathOrPublished, option
 @option("--precision", default=None,
         help="32-true, bf16-mixed, 16-mixed, bf16-true or 16-true (default: 32-true on CPU; on GPU the "
              "checkpoint's training precision). The model's weights are never changed (a copy is cast).")
+@synthesis_options
 @option("--force", is_flag=True, default=None, help="Replace an existing output file.")
 @option("--no-progress", is_flag=True, default=None, help="No progress bar.")
 @click.pass_context
@@ -67,7 +68,9 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
            limit: int | None, data: Path | None, num: int | None, guidance: float | None, template: str | None,
            fixes: tuple[str, ...], start_from: Path | None, start_at: float | None, steps: int | None,
            predictor: str | None, denoise: bool | None, batch_size: int | None, seed: int | None, shard: str | None,
-           device: str | None, precision: str | None, force: bool | None, no_progress: bool | None) -> None:
+           device: str | None, precision: str | None, gc: str | None, max_homopolymer: int | None,
+           avoid: tuple[str, ...], synthesis_attempts: int | None, force: bool | None,
+           no_progress: bool | None) -> None:
     """Generate DNA sequences from CHECKPOINT (any registered format; EMA weights).
 
     Defaults are the original D3 generation protocol (its run_sample.py): the analytic predictor, as many steps as
@@ -82,17 +85,20 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
       d3 sample run/checkpoints/last.ckpt --labels dev=4,hk=0 --fix 1:GTCCAA --fix 244:TTAGC -o flanked.fasta
       d3 sample run/checkpoints/last.ckpt --labels dev=4,hk=0 --start-from mine.fasta --start-at 0.3 -o variants.fa
       d3 sample run/checkpoints/last.ckpt --labels-from test -o test_paired.npz     (then: d3 evaluate)
+      d3 sample run/checkpoints/last.ckpt --labels dev=4,hk=0 --gc 0.4:0.6 --max-homopolymer 5 --avoid BsaI -o pool.fa
       torchrun --nproc-per-node 4 $(which d3) sample CKPT --labels dev=4,hk=0 --num 100000 -o big.h5
       d3 merge big.shard*of4.h5 -o big.h5
     """
     from d3core.errors import D3UserError
     from d3core.generation.allocator import keep_freed_memory
     from d3core.generation.api import SamplingModel
+    from d3core.generation.constraints import rules_from_flags
     from d3core.generation.io import format_of
     from d3core.generation.sampler import DEFAULT_BATCH_SIZE
     from d3core.generation.shards import local_device, parse_shard, shard_from_environment
 
     format_of(out)  # an unknown extension fails before the model loads
+    rules = rules_from_flags(gc, max_homopolymer, avoid, attempts=synthesis_attempts)
     keep_freed_memory()  # reuse freed activations instead of page-faulting them in at every step (CPU)
     if labels and labels_from:
         raise D3UserError("--labels and --labels-from exclude each other; give one")
@@ -117,7 +123,8 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
     options = sm.resolve(steps=steps, predictor=predictor, denoise=denoise, guidance=guidance, precision=precision,
                          batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
                          seed=0 if seed is None else seed, template=sm.template(template, fixes),
-                         start=sm.start_sequences(start_from) if start_from is not None else None, start_at=start_at)
+                         start=sm.start_sequences(start_from) if start_from is not None else None, start_at=start_at,
+                         rules=rules)
     label_rows = rows if sm.num_labels else None
     _, total = sm.plan_rows(label_rows, num, options)
     first, stop = chosen.rows(total) if chosen is not None else (0, total)
@@ -148,6 +155,8 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
     click.echo(f"d3: wrote {summary['num']} sequences to {summary['path']} in {summary['seconds']:.1f} s "
                f"({summary['per_second']:.1f} seq/s; predictor {used.predictor}, {used.steps} steps, guidance "
                f"{used.guidance:g}, precision {used.precision}, seed {used.seed})")
+    if rules is not None:
+        click.echo(f"d3: {summary['synthesis'].summary(stop - first)} ({rules.describe()})")
     if chosen is not None:
         click.echo(f"d3: shard {chosen} of the design set; when all {chosen.count} are written, join them with: "
                    f"d3 merge {out.with_name(f'{out.stem}.shard*of{chosen.count}{out.suffix}')} -o {out}")
@@ -165,6 +174,8 @@ def _describe(options, shard, first: int, stop: int) -> str:
         parts.append(f"variants of {options.start.source} from t = {options.start_at:g}")
     if not options.denoise:
         parts.append("no final denoising")
+    if options.rules is not None:
+        parts.append(f"synthesis rules: {options.rules.describe()}")
     if shard is not None:
         parts.append(f"shard {shard} [{shard.source}]: rows {first}..{stop - 1}")
     return "; " + ", ".join(parts)

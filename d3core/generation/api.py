@@ -32,6 +32,7 @@ import d3core
 from d3core.errors import D3UserError
 from d3core.generation import labels as label_parsing
 from d3core.generation import templates as template_parsing
+from d3core.generation.constraints import SEED_STRIDE, SynthesisLog, SynthesisRules
 from d3core.generation.io import SampleSet, SampleWriter
 from d3core.generation.sampler import (DEFAULT_BATCH_SIZE, check_precision, check_predictor, default_device,
                                        default_precision, has_null_condition, iter_chunks)
@@ -46,7 +47,8 @@ class SamplingOptions:
     ``steps`` (default L; with ``start_at`` < 1: ``ceil(start_at * L)``), ``predictor`` (``analytic``), ``denoise``
     (the final denoising step, config ``sampling.noise_removal``), ``guidance`` (1: plain conditional), ``precision``
     (``32-true`` on CPU, the checkpoint's on GPU), ``batch_size``, ``seed``; ``template``: fixed positions;
-    ``start`` / ``start_at``: start sequences and the time to start from (default 0.5 with ``start``).
+    ``start`` / ``start_at``: start sequences and the time to start from (default 0.5 with ``start``); ``rules``:
+    synthesis rules every sequence must meet, enforced by in-fill (:mod:`d3core.generation.constraints`).
     """
 
     steps: int | None = None
@@ -59,10 +61,13 @@ class SamplingOptions:
     template: Template | None = None
     start: Template | None = None
     start_at: float | None = None
+    rules: SynthesisRules | None = None
 
     def describe(self) -> dict[str, Any]:
         """The settings that go into sample-file metadata (plain values)."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("template", "start", "batch_size")}
+        out = {k: v for k, v in asdict(self).items() if k not in ("template", "start", "batch_size", "rules")}
+        if self.rules is not None and self.rules.active:
+            out["synthesis_rules"] = self.rules.as_dict()
         if self.template is not None:
             out["template"] = {"source": self.template.source, "rows": len(self.template),
                                "fixed_positions": int(self.template.known.sum(axis=1).max())}
@@ -311,27 +316,78 @@ class SamplingModel:
 
     def iter_samples(self, label_rows: np.ndarray | None = None, num: int = 1, *, shard: Shard | None = None,
                      on_step: Callable[[int, int], None] | None = None, resolved: SamplingOptions | None = None,
-                     transition=None, **options):
+                     transition=None, synthesis_log: SynthesisLog | None = None, **options):
         """Yield ``(start, tokens [b, L], labels [b, C] | None)`` chunks of ``num`` sequences per label row; with
         ``shard`` only that shard's rows (``start`` counts from the shard's first row). ``resolved``: options
         already resolved with :meth:`resolve` (then ``options`` must be empty). ``transition``: a per-step hook
-        replacing the draw (guided design, :mod:`d3core.design`)."""
+        replacing the draw (guided design, :mod:`d3core.design`).
+
+        With ``resolved.rules``, every chunk's sequences that break a synthesis rule get the offending stretch
+        redrawn by the model (in-fill, the same labels, guidance, template and transition), up to
+        ``rules.attempts`` times; those still breaking one are yielded as they are and listed (by global index) in
+        ``synthesis_log.failed``: callers leave them out of what they write."""
         resolved = resolved or self.resolve(SamplingOptions(**options))
         labels, total = self.plan_rows(label_rows, num, resolved)
         first, stop = shard.rows(total) if shard is not None else (0, total)
+        rules = resolved.rules if resolved.rules is not None and resolved.rules.active else None
+        for start, tokens in self._draw(labels, first, stop, resolved, _rows(resolved.template, slice(first, stop)),
+                                        on_step=on_step, transition=transition):
+            chunk_labels = None if labels is None else labels[first + start:first + start + len(tokens)]
+            if rules is not None:
+                tokens = self._enforce_rules(rules, tokens, labels, first + start, resolved, transition,
+                                             synthesis_log if synthesis_log is not None else SynthesisLog())
+            yield start, tokens, chunk_labels
+
+    def _draw(self, labels: np.ndarray | None, first: int, stop: int, resolved: SamplingOptions,
+              template: Template | None, *, on_step=None, transition=None):
+        """``(start, tokens)`` chunks of sequences ``first .. stop - 1`` (``labels``: all rows' labels or None)."""
         model_labels = labels
         if labels is None and resolved.guidance == 0.0 and self.num_labels:  # null rows: the values are ignored
-            model_labels = np.zeros((total, self.num_labels), dtype=np.float32)
+            model_labels = np.zeros((stop, self.num_labels), dtype=np.float32)
         part = slice(first, stop)
-        for start, tokens in iter_chunks(
-                self.model, self.graph, self.noise, length=self.length, num=stop - first,
-                labels=None if model_labels is None else model_labels[part], steps=resolved.steps,
-                predictor=resolved.predictor, batch_size=resolved.batch_size, seed=resolved.seed,
-                device=self.device, precision=resolved.precision, denoise=resolved.denoise, first_index=first,
-                guidance=resolved.guidance, template=_rows(resolved.template, part),
-                start=_rows(resolved.start, part), start_at=resolved.start_at, on_step=on_step,
-                transition=transition):
-            yield start, tokens, (None if labels is None else labels[first + start:first + start + len(tokens)])
+        yield from iter_chunks(
+            self.model, self.graph, self.noise, length=self.length, num=stop - first,
+            labels=None if model_labels is None else model_labels[part], steps=resolved.steps,
+            predictor=resolved.predictor, batch_size=resolved.batch_size, seed=resolved.seed,
+            device=self.device, precision=resolved.precision, denoise=resolved.denoise, first_index=first,
+            guidance=resolved.guidance, template=template, start=_rows(resolved.start, part),
+            start_at=resolved.start_at, on_step=on_step, transition=transition)
+
+    def _enforce_rules(self, rules: SynthesisRules, tokens: np.ndarray, labels: np.ndarray | None, first: int,
+                       resolved: SamplingOptions, transition, log: SynthesisLog) -> np.ndarray:
+        """Tokens ``[b, L]`` of sequences ``first ..`` with every stretch that breaks ``rules`` redrawn by the
+        model (see :meth:`iter_samples`); a redraw is kept when it lowers the row's penalty."""
+        tokens = np.array(tokens, copy=True)
+        fixed = None
+        if resolved.template is not None:
+            fixed = resolved.template.select(first, first + len(tokens)).known
+            fixed = np.broadcast_to(fixed, tokens.shape)
+        penalty = rules.penalty(tokens)
+        log.redrawn += int((penalty > 0).sum())
+        for attempt in range(1, rules.attempts + 1):
+            failing = np.flatnonzero(penalty > 0)
+            if not len(failing):
+                break
+            masks = np.stack([rules.redraw_mask(tokens[[i]], None if fixed is None else fixed[[i]],
+                                                np.random.default_rng([resolved.seed, first + int(i), attempt]))[0]
+                              for i in failing])
+            keep = masks.any(axis=1)  # rows whose broken rules all lie in fixed positions cannot change
+            failing, masks = failing[keep], masks[keep]
+            if not len(failing):
+                break
+            again = replace(resolved, seed=resolved.seed + SEED_STRIDE * attempt, start=None, start_at=1.0)
+            for lo, hi in _runs_of(failing):
+                infill = Template(tokens[lo:hi], ~masks[np.searchsorted(failing, lo):np.searchsorted(failing, hi)],
+                                  "in-fill")
+                for offset, fresh in self._draw(labels, first + lo, first + hi, again, infill, transition=transition):
+                    rows = np.arange(lo + offset, lo + offset + len(fresh))
+                    new_penalty = rules.penalty(fresh)
+                    better = new_penalty < penalty[rows]
+                    tokens[rows[better]], penalty[rows[better]] = fresh[better], new_penalty[better]
+            log.redraws += len(failing)
+        for i in np.flatnonzero(penalty > 0):
+            log.failed[first + int(i)] = rules.problems(tokens[[i]])[0]
+        return tokens
 
     def sample(self, label_rows: np.ndarray | None = None, num: int = 1, *, source_rows: np.ndarray | None = None,
                reference_split: str | None = None, on_step: Callable[[int, int], None] | None = None,
@@ -368,15 +424,29 @@ class SamplingModel:
         meta = self.metadata(**resolved.describe(), device=self.device, num_per_row=num,
                              reference_split=reference_split, **sharding, **(extra_metadata or {}))
         started = time.perf_counter()
-        count = 0
+        count, log = 0, SynthesisLog()
         with SampleWriter(path, self.label_names, meta, overwrite=overwrite, first_index=first) as writer:
             for start, tokens, labels in self.iter_samples(label_rows, num, shard=shard, on_step=on_step,
-                                                           resolved=resolved):
-                writer.write(tokens, labels, None if rows is None else rows[start:start + len(tokens)])
-                count += len(tokens)
+                                                           resolved=resolved, synthesis_log=log):
+                keep = log.written(first + start, len(tokens))
+                chunk_rows = None if rows is None else rows[start:start + len(tokens)][keep]
+                writer.write(tokens[keep], None if labels is None else labels[keep], chunk_rows)
+                count += int(keep.sum())
         seconds = time.perf_counter() - started
         return {"path": Path(path), "num": count, "total": total, "first_index": first, "seconds": seconds,
-                "per_second": count / max(seconds, 1e-9), "options": resolved, "device": self.device}
+                "per_second": count / max(seconds, 1e-9), "options": resolved, "device": self.device,
+                "synthesis": log}
+
+
+def _runs_of(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted row indices -> ``[(first, stop)]`` of their consecutive runs."""
+    runs: list[tuple[int, int]] = []
+    for row in rows.tolist():
+        if runs and runs[-1][1] == row:
+            runs[-1] = (runs[-1][0], row + 1)
+        else:
+            runs.append((row, row + 1))
+    return runs
 
 
 def _rows(template: Template | None, part: slice) -> Template | None:
