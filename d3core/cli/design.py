@@ -1,22 +1,30 @@
 """``d3 design``: oracle-guided design -- sequences that score high on an objective of an oracle's predictions."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from d3core.cli.app import manager_of
-from d3core.cli.options import PathOrPublished, option
+from d3core.cli.options import PathOrPublished, option, synthesis_options
 
 
 @click.command(context_settings={"max_content_width": 110})
 @click.argument("checkpoint", type=PathOrPublished(("model",)))
-@option("--oracle", "oracle_spec", required=True,
-        help="The oracle that guides: a d3 oracle file (d3 oracle train), an original D3 oracle checkpoint, or the "
-             "name of a registered oracle (d3 plugins list --kind oracles).")
-@option("--objective", required=True,
+@option("--oracle", "oracle_specs", required=True, multiple=True,
+        help="The oracle that guides: a d3 oracle file (d3 oracle train), an original D3 oracle checkpoint, the "
+             "name of a registered oracle (d3 plugins list --kind oracles) or of a published one (d3 models list). "
+             "Repeatable: an ensemble guides with the mean of its oracles' predictions.")
+@option("--objective", default=None,
         help="What to maximise, over the oracle's label names: 'dev', 'dev - hk' (specific), '-(dev - 4)^2' "
              "(hit 4), 'min(dev, 5) - 0.5*hk'. Numbers, + - * / ^, parentheses, min/max/abs.")
+@option("--specific-to", "specific_to", default=None,
+        help="Instead of --objective: activity in this cell type (a label of the oracle) minus the largest of the "
+             "others (MinGap), e.g. --specific-to HepG2 = 'HepG2 - max(K562, WTC11)'.")
+@option("--strands", type=click.Choice(["forward", "both"], case_sensitive=False), default=None,
+        help="forward (default): the oracles score the sequence as written; both: the mean over the sequence and its "
+             "reverse complement (orientation unknown in the final construct).")
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
         help="Design file: .fasta (measurements in the headers), .npz, .tsv or .csv.")
 @option("--num", "-n", type=click.IntRange(min=1), default=None, help="Designs per label row (default 10).")
@@ -61,16 +69,23 @@ from d3core.cli.options import PathOrPublished, option
 @option("--seed", type=int, default=None, help="Random seed (default 0): same seed, same designs.")
 @option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available).")
 @option("--precision", default=None, help="As d3 sample (default 32-true on CPU).")
+@option("--constructs", is_flag=True, default=None,
+        help="Write each design inside the adapters its dataset declares (lentiMPRA: 15 bp each side), as a vendor "
+             "synthesises it; the synthesis rules then hold on the whole construct, junctions included.")
+@synthesis_options
 @option("--force", is_flag=True, default=None, help="Replace an existing output file.")
 @option("--no-progress", is_flag=True, default=None, help="No progress bar.")
 @click.pass_context
-def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: str, out: Path, num: int | None,
+def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], objective: str | None,
+           specific_to: str | None, strands: str | None, out: Path, num: int | None,
            method: str | None, candidates: int | None, temperature: float | None, value_estimate: str | None,
            labels: tuple[str, ...], guidance: float | None, template: str | None, fixes: tuple[str, ...],
            judge_spec: str | None, min_likelihood: str | None, likelihood_samples: int | None,
            report_dir: Path | None, data: Path | None, steps: int | None, predictor: str | None,
            batch_size: int | None,
-           seed: int | None, device: str | None, precision: str | None, force: bool | None,
+           seed: int | None, device: str | None, precision: str | None, gc: str | None,
+           max_homopolymer: int | None, avoid: tuple[str, ...], synthesis_attempts: int | None,
+           constructs: bool | None, force: bool | None,
            no_progress: bool | None) -> None:
     """Design sequences from CHECKPOINT that score high on --objective under --oracle, staying likely under the
     model.
@@ -87,18 +102,27 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
           --candidates 16 --judge judge.oracle.ckpt -o specific.npz
       d3 design CKPT --oracle ds.oracle.ckpt --objective '-(dev - 4)^2' --method smc --labels 4,0 -o hit4.tsv
       d3 design CKPT --oracle ds.oracle.ckpt --objective dev --labels 2,0 --fix 1:GTCCAA -o flanked.fasta
+      d3 design CKPT --oracle a.oracle.ckpt --oracle b.oracle.ckpt --judge c.oracle.ckpt --specific-to HepG2 \
+          --gc 0.40:0.60 --max-homopolymer 5 --avoid BsaI --avoid BsmBI --num 500 --report r/ -o pool.fasta
     """
     import numpy as np
 
     from d3core.design import DesignSettings, parse_objective, write_designs
     from d3core.design.driver import DEFAULT_DESIGN_BATCH, check_oracle, design as run_design
     from d3core.design.measure import add_judge
+    from d3core.design.constructs import construct_flanks
+    from d3core.design.guides import make_guide
+    from d3core.design.objective import specificity_objective
     from d3core.design.output import design_format
     from d3core.errors import D3UserError
     from d3core.evaluation.oracle import resolve_oracle
     from d3core.generation.api import SamplingModel
+    from d3core.generation.constraints import rules_from_flags
 
     design_format(out)
+    if (objective is None) == (specific_to is None):
+        raise D3UserError("give what to design for: --objective EXPRESSION or --specific-to CELL (one of them)")
+    rules = rules_from_flags(gc, max_homopolymer, avoid, attempts=synthesis_attempts)  # bad values fail early
     if out.exists() and not force:
         raise D3UserError(f"{out}: already exists; choose another -o or pass --force to replace it")
     if min_likelihood is not None:
@@ -109,9 +133,17 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
     settings = DesignSettings(method=method or "svdd", candidates=8 if candidates is None else candidates,
                               temperature=temperature, estimate=value_estimate or "mean").checked()
     sm = SamplingModel.load(checkpoint, device, data=data, manager=manager)
-    guide = resolve_oracle(oracle_spec, sm.device, manager=manager)
+    flanks = construct_flanks(sm) if constructs else ("", "")
+    if rules is not None and constructs:
+        rules = replace(rules, flanks=flanks)
+    strands = (strands or "forward").lower()
+    guide = make_guide([resolve_oracle(spec, sm.device, manager=manager) for spec in oracle_specs], strands)
+    if specific_to is not None:
+        objective = specificity_objective(specific_to, guide.label_names)
     parsed = parse_objective(objective, guide.label_names)
-    judge = resolve_oracle(judge_spec, sm.device, manager=manager, what="--judge") if judge_spec else None
+    judge = None
+    if judge_spec:
+        judge = make_guide([resolve_oracle(judge_spec, sm.device, manager=manager, what="--judge")], strands)
     check_oracle(sm, guide)
     if judge is not None:
         check_oracle(sm, judge)
@@ -126,7 +158,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
     label_rows = rows if sm.num_labels else None
     options = sm.resolve(steps=steps, predictor=predictor, guidance=guidance, precision=precision,
                          batch_size=DEFAULT_DESIGN_BATCH if batch_size is None else batch_size,
-                         seed=0 if seed is None else seed, template=sm.template(template, fixes))
+                         seed=0 if seed is None else seed, template=sm.template(template, fixes), rules=rules)
     num = 10 if num is None else num
     _, total = sm.plan_rows(label_rows, num, options)
     samples = 16 if likelihood_samples is None else likelihood_samples
@@ -140,7 +172,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
         click.echo(f"d3: leash: every design's bound at most {leash.threshold:.4f} bits per base ({leash.source})",
                    err=True)
     click.echo(f"d3: designing {total} sequence(s) of {sm.length} bp from {checkpoint} for objective "
-               f"{parsed.text!r} under {guide.describe() if hasattr(guide, 'describe') else oracle_spec} "
+               f"{parsed.text!r} under {guide.describe() if hasattr(guide, 'describe') else oracle_specs[0]} "
                f"({_describe(settings)}; {options.steps} steps, seed {options.seed}) on {sm.device}", err=True)
     bar = _progress_bar(total, no_progress)
     done, finished = [0.0], []
@@ -173,9 +205,17 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
     finally:
         if bar is not None:
             bar.close()
+    designs.metadata["specific_to"] = specific_to
     if judge is not None:
         add_judge(designs, judge, judge_objective)
-    write_designs(out, designs, overwrite=bool(force))
+    designs.metadata["construct_flanks"] = list(flanks) if constructs else None
+    write_designs(out, designs, overwrite=bool(force), flanks=flanks)
+    if rules is not None:
+        failed = designs.metadata["synthesis"]["failed"]
+        rules_line = ", ".join(f"{k} {v}" for k, v in designs.metadata["synthesis"]["failed_by_rule"].items())
+        click.echo(f"d3: synthesis rules ({rules.describe()}): {len(designs)} design(s) meet them"
+                   + (f"; {failed} still broke a rule after {rules.attempts} in-fill redraws ({rules_line}) and were "
+                      "not written" if failed else ""), err=True)
     if report_dir is not None:
         from d3core.design.driver import oracle_name
         from d3core.design.report import real_sequences, write_report

@@ -65,6 +65,10 @@ class SequenceDataset:
     column_aliases: ClassVar[Mapping[str, Sequence[str]]] = {}
     #: adapter bases cut from each end of sequences of ``length + left + right`` bp on import
     adapters: ClassVar[tuple[int, int]] = (0, 0)
+    #: the library's construct: adapter sequences (ACGT) around every element, as ordered and cloned (lentiMPRA: the
+    #: 15 bp adapters cut on import); ``d3 design --constructs`` writes them around designs, and the synthesis rules
+    #: are checked on the whole construct. ``("", "")``: no fixed adapters declared.
+    construct_flanks: ClassVar[tuple[str, str]] = ("", "")
     #: synthesis: motifs (:class:`d3core.data.synth.Motif`), label baselines, noise s.d., background GC content
     motifs: ClassVar[Sequence[Any]] = ()
     synth_baseline: ClassVar[Mapping[str, float]] = {}

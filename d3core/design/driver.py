@@ -190,7 +190,20 @@ def iter_designs(sm, oracle, objective: Objective | str, label_rows: np.ndarray 
                                                         redraw)
             columns = {"bits_per_base": bpb, "bits_per_base_stderr": stderr, **columns}
         predictions = np.asarray(oracle.predict(tokens.astype(np.int64)), dtype=np.float32)
+        columns.update(sequence_columns(tokens, oracle))
         yield DesignChunk(start, tokens, labels, predictions, objective(predictions), columns)
+
+
+def sequence_columns(tokens: np.ndarray, guide) -> dict[str, np.ndarray]:
+    """Per-design columns beside the activity: ``gc`` (fraction), ``longest_homopolymer`` (bases), and for an
+    ensemble guide ``guide_sd:<label>`` (the members' disagreement, :class:`d3core.design.guides.Guide`)."""
+    from d3core.generation.constraints import gc_fraction, longest_homopolymer
+
+    columns = {"gc": gc_fraction(tokens), "longest_homopolymer": longest_homopolymer(tokens).astype(np.float64)}
+    if len(getattr(guide, "members", ())) > 1:
+        spread = guide.spread(tokens.astype(np.int64))
+        columns.update({f"guide_sd:{name}": spread[:, i] for i, name in enumerate(guide.label_names)})
+    return columns
 
 
 def _enforce(leash: Leash, start: int, tokens, labels, bpb, stderr, score, redraw):
@@ -230,6 +243,7 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
         if on_chunk is not None:
             on_chunk(chunk)
     seconds = time.perf_counter() - started
+    chunks, synthesis = _meeting_rules(chunks, resolved.rules)
     tokens = np.concatenate([c.tokens for c in chunks]) if chunks else np.zeros((0, sm.length), np.uint8)
     labels = None if not chunks or chunks[0].labels is None else np.concatenate([c.labels for c in chunks])
     predictions = (np.concatenate([c.predictions for c in chunks]) if chunks
@@ -238,11 +252,30 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
     metadata = sm.metadata(**resolved.describe(), device=sm.device, design=asdict(settings),
                            objective=objective.text, oracle=oracle_name(oracle), seconds=seconds,
                            seconds_per_design=seconds / max(len(tokens), 1), likelihood_samples=likelihood_samples,
-                           leash=None if leash is None else asdict(leash))
+                           leash=None if leash is None else asdict(leash), synthesis=synthesis)
     columns = {name: np.concatenate([c.columns[name] for c in chunks]) for name in (chunks[0].columns if chunks
                                                                                     else {})}
     return DesignSet(tokens, labels, list(sm.label_names) if labels is not None else [], predictions,
                      list(oracle.label_names), values, metadata, columns)
+
+
+def _meeting_rules(chunks: list[DesignChunk], rules) -> tuple[list[DesignChunk], dict | None]:
+    """The chunks without the designs that still break a synthesis rule (after the sampler's in-fill redraws, and
+    the leash's), and what was left out: ``{"rules", "failed", "failed_by_rule"}`` (None without rules)."""
+    if rules is None or not rules.active:
+        return chunks, None
+    kept, failed, by_rule = [], 0, {}
+    for chunk in chunks:
+        problems = rules.problems(chunk.tokens)
+        keep = np.array([not p for p in problems], dtype=bool)
+        for broken in problems:
+            for rule in broken:
+                by_rule[rule] = by_rule.get(rule, 0) + 1
+        failed += int((~keep).sum())
+        kept.append(DesignChunk(chunk.start, chunk.tokens[keep], None if chunk.labels is None else chunk.labels[keep],
+                                chunk.predictions[keep], chunk.objective[keep],
+                                {name: values[keep] for name, values in chunk.columns.items()}))
+    return kept, {"rules": rules.as_dict(), "failed": failed, "failed_by_rule": dict(sorted(by_rule.items()))}
 
 
 def oracle_name(oracle) -> str:

@@ -150,3 +150,16 @@ def _array(value, columns):
             return torch.full_like(first, value)
         return np.full_like(first, value)
     return value
+
+
+def specificity_objective(cell: str, label_names: Sequence[str]) -> str:
+    """``--specific-to CELL``: the MinGap objective ``CELL - max(other labels)`` (activity in the target cell type
+    minus the largest off-target activity), as text of the objective language."""
+    names = list(label_names)
+    if cell not in names:
+        raise D3UserError(f"--specific-to {cell}: the oracle predicts {', '.join(names)}; name one of them")
+    others = [n for n in names if n != cell]
+    if not others:
+        raise D3UserError(f"--specific-to {cell}: the oracle predicts only {cell}; specificity needs the other cell "
+                          "types' activities too (an oracle of several labels)")
+    return f"{cell} - {others[0]}" if len(others) == 1 else f"{cell} - max({', '.join(others)})"

@@ -48,14 +48,18 @@ def _number(value: float) -> str:
     return "nan" if not np.isfinite(value) else f"{float(value):.6g}"
 
 
-def write_designs(path: str | os.PathLike, designs: DesignSet, *, overwrite: bool = False) -> Path:
-    """Write ``designs`` to ``path`` (format from the extension), atomically."""
+def write_designs(path: str | os.PathLike, designs: DesignSet, *, overwrite: bool = False,
+                  flanks: tuple[str, str] = ("", "")) -> Path:
+    """Write ``designs`` to ``path`` (format from the extension), atomically. ``flanks``: construct adapters written
+    around every sequence of a FASTA, TSV or CSV file (what is ordered); an NPZ keeps the elements' tokens (what
+    the model and the oracles score) and names the adapters in its metadata."""
     path = Path(path)
     kind = design_format(path)
     if path.exists() and not overwrite:
         raise D3UserError(f"{path}: already exists; choose another -o or pass --force to replace it")
     names, columns = _table(designs)
-    sequences = decode(designs.tokens) if len(designs) else []
+    left, right = (str(f).upper() for f in flanks)
+    sequences = [f"{left}{s}{right}" for s in decode(designs.tokens)] if len(designs) else []
     if kind == "fasta":
         lines = []
         for i, sequence in enumerate(sequences):

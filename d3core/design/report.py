@@ -131,6 +131,8 @@ def write_report(folder: str | os.PathLike, designs: DesignSet, real: RealSequen
                  f" | {naturalness(designs, real, 3)['real']:.4f} (real vs real) | "
                  f"{naturalness(designs, real, 6)['real']:.4f} (real vs real) | {real_identity.mean():.3f}, "
                  f"{real_identity.max():.3f} |")
+    lines += _synthesis_section(sets, real, meta)
+    lines += _per_design_section(designs)
     lines += ["", "The k-mer distances compare each set with the real validation sequences whose objective is in the "
               "top quarter; the real row is the rest of the validation set against that quarter (what natural "
               "variation costs). Designs far above it, or far less likely than real sequences, are what an "
@@ -138,6 +140,70 @@ def write_report(folder: str | os.PathLike, designs: DesignSet, real: RealSequen
               "keep a leash (--min-likelihood p5).", ""]
     lines += _plots(folder, sets, real, designs)
     return atomic_write_text(folder / "report.md", "\n".join(lines) + "\n")
+
+
+#: designs listed one by one in the report (the best by the guide's objective)
+TOP_DESIGNS = 20
+
+
+def _synthesis_section(sets, real: RealSequences, meta: dict) -> list[str]:
+    """GC and the longest homopolymer of every set beside the real sequences, and what the synthesis rules left
+    out: a likelihood leash alone lets GC-rich, low-complexity designs through."""
+    from d3core.generation.constraints import gc_fraction, longest_homopolymer
+
+    lines = ["", "## Synthesis", "", "| set | GC mean (min-max) | longest homopolymer (median, max) |", "|---|---|---|"]
+    for name, tokens in [(n, ds.tokens) for n, ds in sets] + [("real (validation)", real.tokens)]:
+        if not len(tokens):
+            continue
+        gc, runs = gc_fraction(tokens), longest_homopolymer(tokens)
+        lines.append(f"| {name} | {gc.mean():.3f} ({gc.min():.3f}-{gc.max():.3f}) | {np.median(runs):.0f}, "
+                     f"{runs.max()} |")
+    synthesis = meta.get("synthesis")
+    if synthesis:
+        rules = synthesis["rules"]
+        parts = [f"GC {rules['gc'][0]}-{rules['gc'][1]}" if rules.get("gc") else None,
+                 f"homopolymers <= {rules['max_homopolymer']}" if rules.get("max_homopolymer") else None,
+                 f"no {', '.join(rules['avoid'])} (both strands)" if rules.get("avoid") else None]
+        failed = ", ".join(f"{k} {v}" for k, v in synthesis["failed_by_rule"].items())
+        lines += ["", f"Synthesis rules: {'; '.join(p for p in parts if p)}"
+                  + (f", checked on adapter + sequence + adapter ({' / '.join(rules['flanks'])})"
+                     if any(rules.get("flanks") or ()) else "")
+                  + f". Every design listed meets them; {synthesis['failed']} broke a rule after "
+                  f"{rules['attempts']} in-fill redraws and were left out" + (f" ({failed})." if failed else ".")]
+    return lines
+
+
+def _per_design_section(designs: DesignSet) -> list[str]:
+    """The best designs one by one: every label's predicted activity under the guide (and its spread across an
+    ensemble) and the judge, the objective (MinGap with --specific-to) under both, GC, longest homopolymer,
+    likelihood."""
+    if not len(designs):
+        return []
+    specific = designs.metadata.get("specific_to")
+    what = f"MinGap for {specific}" if specific else "objective"
+    judged = _judge_names(designs)
+    spread = [n for n in designs.prediction_names if f"guide_sd:{n}" in designs.columns]
+    headers = ["design", f"{what} (guide)"] + [f"guide {n}" for n in designs.prediction_names]
+    headers += [f"guide sd {n}" for n in spread]
+    if "judge:objective" in designs.columns:
+        headers.append(f"{what} (judge)")
+    headers += [f"judge {n}" for n in judged] + ["GC", "longest homopolymer"]
+    headers += ["bits per base"] if "bits_per_base" in designs.columns else []
+    lines = ["", f"## The {min(TOP_DESIGNS, len(designs))} best designs (by the guide's {what})", "",
+             "| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
+    for i in np.argsort(-designs.objective, kind="stable")[:TOP_DESIGNS]:
+        row = [str(int(i)), f"{designs.objective[i]:.3f}"]
+        row += [f"{designs.predictions[i, c]:.3f}" for c in range(len(designs.prediction_names))]
+        row += [f"{designs.columns[f'guide_sd:{n}'][i]:.3f}" for n in spread]
+        if "judge:objective" in designs.columns:
+            row.append(f"{designs.columns['judge:objective'][i]:.3f}")
+        row += [f"{designs.columns[f'judge:{n}'][i]:.3f}" for n in judged]
+        row += [f"{designs.columns['gc'][i]:.3f}" if "gc" in designs.columns else "-",
+                f"{designs.columns['longest_homopolymer'][i]:.0f}" if "longest_homopolymer" in designs.columns
+                else "-"]
+        row += [f"{designs.columns['bits_per_base'][i]:.4f}"] if "bits_per_base" in designs.columns else []
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def _judge_names(designs: DesignSet) -> list[str]:

@@ -429,6 +429,8 @@ class SamplingModel:
             for start, tokens, labels in self.iter_samples(label_rows, num, shard=shard, on_step=on_step,
                                                            resolved=resolved, synthesis_log=log):
                 keep = log.written(first + start, len(tokens))
+                if not keep.any():
+                    continue
                 chunk_rows = None if rows is None else rows[start:start + len(tokens)][keep]
                 writer.write(tokens[keep], None if labels is None else labels[keep], chunk_rows)
                 count += int(keep.sum())

@@ -1,5 +1,6 @@
 """The tiny test components: ``tiny-dna`` (dataset) and ``tiny-arch`` (architecture); ``two-motifs`` (a dataset
-with a strong, known motif -> activity rule, for conditioning tests and benchmarks).
+with a strong, known motif -> activity rule, for conditioning tests and benchmarks); ``three-cells`` (three cell
+types with motifs of their own and shared activators, for specificity).
 
 Both follow the public contracts (:class:`d3core.data.SequenceDataset`, :class:`d3core.architecture.Architecture`),
 so they pair with any plugin under test: a dataset plugin trains against ``tiny-arch``, an architecture plugin on
@@ -51,6 +52,41 @@ class TwoMotifDataset(SequenceDataset):
     synth_noise = 0.3
     #: a small CNN that d3 oracle train fits in seconds (guided-design tests and benchmarks)
     oracle = "d3core.testing.network:SmallOracle"
+
+
+class ThreeCellDataset(SequenceDataset):
+    """120 bp, three cell types (lentiMPRA's ``HepG2``, ``K562``, ``WTC11``), planted motifs as in the mpra plugin's
+    generator: one motif of its own per cell type and two generic activators that raise all three. The true activity
+    of a sequence in a cell type is ``sum_m effect[m][cell] x count_m`` (:func:`true_activity`), so cell-type
+    specificity (MinGap) of designs can be measured without an oracle. Not registered by default."""
+
+    name = "three-cells"
+    description = "120 bp, HepG2/K562/WTC11, a motif per cell type and generic activators (specificity tests)"
+    length = 120
+    label_names = ("HepG2", "K562", "WTC11")
+    label_mode = "global"
+    filename = "three-cells.h5"
+    motifs = (Motif("CEBP", "TTGCGCAA", {"HepG2": 1.0}, rate=0.6, note="HepG2's own"),
+              Motif("GATA1", "AGATAAGA", {"K562": 1.0}, rate=0.6, note="K562's own"),
+              Motif("OCT", "ATGCAAAT", {"WTC11": 1.0}, rate=0.6, note="WTC11's own"),
+              Motif("SP1", "GGGGCGGGG", {"HepG2": 0.8, "K562": 0.8, "WTC11": 0.8}, rate=0.6, note="generic"),
+              Motif("NRF1", "GCGCATGCGC", {"HepG2": 0.6, "K562": 0.6, "WTC11": 0.6}, rate=0.5, note="generic"))
+    synth_baseline = {"HepG2": 0.0, "K562": 0.0, "WTC11": 0.0}
+    synth_noise = 0.3
+    #: a small CNN that d3 oracle train fits in seconds
+    oracle = "d3core.testing.network:SmallOracle"
+
+
+def true_activity(tokens, dataset=ThreeCellDataset):
+    """``float64 [N, C]``: the planted rule's activity of sequences ``tokens [N, L]`` in each of the dataset's
+    labels (motif counts on both strands x effects; no noise)."""
+    import numpy as np
+
+    from d3core.evaluation.metrics import motif_counts
+
+    counts = np.stack([motif_counts(tokens, m.consensus) for m in dataset.motifs], axis=1).astype(np.float64)
+    effects = np.array([[m.effects.get(c, 0.0) for c in dataset.label_names] for m in dataset.motifs])
+    return counts @ effects
 
 
 class TinyArchitecture(Architecture):

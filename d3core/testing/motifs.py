@@ -23,13 +23,16 @@ MOTIF_STEPS = 400
 
 
 class TwoMotifPlugin:
-    """Registers the ``two-motifs`` dataset (not registered by default)."""
+    """Registers the ``two-motifs`` and ``three-cells`` datasets (not registered by default)."""
 
     @staticmethod
     @hookimpl
     def register_datasets(register):
         register("two-motifs", "d3core.testing.components:TwoMotifDataset",
                  description="planted AP-1 -> dev, Dref -> hk (tests and benchmarks)", length=100)
+        register("three-cells", "d3core.testing.components:ThreeCellDataset",
+                 description="a motif per cell type and generic activators (specificity tests)", length=120,
+                 label_names=["HepG2", "K562", "WTC11"])
 
 
 def two_motif_manager(gc_content: float | None = None):
@@ -71,30 +74,31 @@ def in_process_d3(manager) -> Callable:
     return d3
 
 
-def train_two_motif_model(work: Path, d3: Callable, *, steps: int = MOTIF_STEPS) -> tuple[Path, Path]:
-    """``(last.ckpt, data)``: 2000 rows of ``two-motifs`` (seed 0) in ``work/motifs.h5`` and Conv ``tiny`` trained on
-    them for ``steps`` steps (label dropout 0.1, one validation at the end, CSV logger) in ``work/run``."""
+def train_two_motif_model(work: Path, d3: Callable, *, steps: int = MOTIF_STEPS, dataset: str = "two-motifs",
+                          rows: int = 2000) -> tuple[Path, Path]:
+    """``(last.ckpt, data)``: ``rows`` rows of ``dataset`` (seed 0) in ``work/motifs.h5`` and Conv ``tiny`` trained
+    on them for ``steps`` steps (label dropout 0.1, one validation at the end, CSV logger) in ``work/run``."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     data, checkpoint = work / "motifs.h5", work / "run" / "checkpoints" / "last.ckpt"
     if not data.is_file():
-        d3("data", "synth", "two-motifs", "--n", "2000", "--seed", "0", "-o", data)
+        d3("data", "synth", dataset, "--n", rows, "--seed", "0", "-o", data)
     if not checkpoint.is_file():
-        d3("train", "--dataset", "two-motifs", "--arch", "Conv", "--preset", "tiny", "--data", data,
+        d3("train", "--dataset", dataset, "--arch", "Conv", "--preset", "tiny", "--data", data,
            "--work_dir", work / "run", "--max_steps", steps, "--batch_size", "32", "--val_check_interval", steps,
            "--accelerator", "cpu", "--logger", "csv", "optim.lr=2e-3", "optim.warmup=20", "eval.batch_size=200",
            "lightning.checkpoint.save_top_k=0")
     return checkpoint, data
 
 
-def train_guide_and_judge(work: Path, d3: Callable, data: Path) -> tuple[Path, Path]:
+def train_guide_and_judge(work: Path, d3: Callable, data: Path, *, dataset: str = "two-motifs") -> tuple[Path, Path]:
     """``(guide, judge)`` oracle files in ``work``: the dataset's small CNN fitted by ``d3 oracle train`` on different
     random halves of the training rows (seeds 1 and 2, ``--train-fraction 0.5``, at most 12 epochs)."""
     paths = []
     for name, seed in (("guide", 1), ("judge", 2)):
         path = Path(work) / f"{name}.oracle.ckpt"
         if not path.is_file():
-            d3("oracle", "train", "--dataset", "two-motifs", "--data", data, "-o", path, "--seed", seed,
+            d3("oracle", "train", "--dataset", dataset, "--data", data, "-o", path, "--seed", seed,
                "--train-fraction", "0.5", "--max-epochs", "12", "--patience", "3", "--lr", "5e-3", "--accelerator",
                "cpu")
         paths.append(path)

@@ -53,6 +53,7 @@ class MPRA(SequenceDataset):
         "WTC11": ("wtc11_activity", "WTC11_log2", "WTC11_mean"),
     }
     adapters = (15, 15)
+    construct_flanks = ("AGGACCGGATCAACT", "CATTGCGTGAACCGA")  # the lentiMPRA library's 5' and 3' adapters
     gc_content = 0.45
     synth_baseline = {"HepG2": 0.0, "K562": 0.0, "WTC11": 0.0}
     synth_noise = 0.3
