@@ -208,6 +208,25 @@ CASES: tuple[Case, ...] = (
     Case("design-unknown-label", "command line", "designed for an objective naming a label the oracle lacks",
          ("design", RUN, "--oracle", "oracle.ckpt", "--objective", "dev - foo", "--labels", "1,1", "-o", "new.fasta"),
          ("--objective 'dev - foo': unknown name 'foo'; the oracle predicts dev, hk",)),
+    # specificity, ensembles, constructs and synthesis rules (issue 28)
+    Case("design-objective-and-specific", "command line", "gave both an objective and a cell type to be specific to",
+         ("design", RUN, "--oracle", "oracle.ckpt", "--objective", "dev", "--specific-to", "dev", "--labels", "1,1",
+          "-o", "new.fasta"), ("--objective EXPRESSION or --specific-to CELL (one of them)",)),
+    Case("design-specific-unknown-cell", "command line", "asked for specificity to a cell type the oracle lacks",
+         ("design", RUN, "--oracle", "oracle.ckpt", "--specific-to", "HepG2", "--labels", "1,1", "-o", "new.fasta"),
+         ("--specific-to HepG2: the oracle predicts dev, hk; name one of them",)),
+    Case("design-constructs-undeclared", "command line", "asked for constructs of a dataset without adapters",
+         ("design", RUN, "--oracle", "oracle.ckpt", "--objective", "dev", "--constructs", "--labels", "1,1", "-o",
+          "new.fasta"), ("--constructs: dataset 'deepstarr' declares no construct adapters",)),
+    Case("design-ensemble-other-labels", "command line", "made an ensemble of oracles of different labels",
+         ("design", RUN, "--oracle", "oracle.ckpt", "--oracle", "mpra_oracle.ckpt", "--objective", "dev",
+          "--labels", "1,1", "-o", "new.fasta"), ("an ensemble needs oracles of the same labels",)),
+    Case("synthesis-bad-gc", "command line", "gave a GC window upside down",
+         ("design", RUN, "--oracle", "oracle.ckpt", "--objective", "dev", "--gc", "0.6:0.4", "--labels", "1,1",
+          "-o", "new.fasta"), ("--gc '0.6:0.4': give MIN:MAX as fractions with 0 <= MIN <= MAX <= 1",)),
+    Case("synthesis-unknown-site", "command line", "asked to avoid a site that is neither letters nor an enzyme",
+         ("sample", RUN, "--labels", "1,1", "--avoid", "BsaJJ", "-o", "new.fasta"),
+         ("--avoid 'BsaJJ': neither IUPAC letters", "restriction enzyme known to REBASE")),
     Case("design-objective-code", "command line", "put Python code into a design objective",
          ("design", RUN, "--oracle", "oracle.ckpt", "--objective", f"__import__('os').system('touch {MARKER}')",
           "--labels", "1,1", "-o", "new.fasta"), ("is not allowed", "numbers, + - * / ^, parentheses and min/max/abs")),
@@ -378,6 +397,7 @@ def build_workspace(workspace: Path) -> Path:
     (workspace / "list.yaml").write_text("- optim\n- training\n")
     (workspace / "typo.yaml").write_text("optim:\n  lrr: 0.001\n")
     shutil.copyfile(ORIGINAL_ORACLE, workspace / "oracle.ckpt")
+    shutil.copyfile(ORIGINAL_ORACLE.with_name("oracle_mpra_mpra_data.ckpt"), workspace / "mpra_oracle.ckpt")
     oracle = torch.load(ORIGINAL_ORACLE, weights_only=True)
     del oracle["state_dict"]["model.fc6.weight"]
     torch.save(oracle, workspace / "damaged_oracle.ckpt")

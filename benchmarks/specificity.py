@@ -1,0 +1,139 @@
+"""Cell-type-specific design (``d3 design --specific-to``) with and without synthesis rules, on planted truth.
+
+Usage:
+    python benchmarks/specificity.py [--work DIR] [--num 32] [--steps 40] [--candidates 8] [--rows 3000]
+                                     [--train-steps 600] [--threads 2]
+
+Setup (trained once into ``--work``, default ``$TMPDIR/d3-bench-specificity``, reused when there; see
+:mod:`d3core.testing.motifs`): the ``three-cells`` data (120 bp; a motif of its own per cell type -- CEBP -> HepG2,
+GATA1 -> K562, OCT -> WTC11 -- and two generic activators, SP1 and NRF1, that raise all three), Conv ``tiny``
+trained with label dropout 0.1, and two small oracle CNNs fitted on different random halves of the training rows (the
+*guide* steers, the *judge* measures). Every row designs ``--num`` sequences for HepG2 at the request
+HepG2 = 2, K562 = 0, WTC11 = 0 (seed 0):
+
+- ``plain``: conditional sampling, no oracle (``--method none``);
+- ``activity``: SVDD on the objective ``HepG2`` (activity only);
+- ``specific``: SVDD on ``--specific-to HepG2`` (MinGap = HepG2 - max(K562, WTC11));
+- ``specific+rules``: the same with ``--gc 0.40:0.60 --max-homopolymer 5 --avoid BsaI --avoid BsmBI``.
+
+Recorded per row: the *true* activity per cell type (motif counts x effects, the generator's rule) and true MinGap,
+the judge's and the guide's MinGap, bits per base, GC, the longest homopolymer, how many designs meet the rules, and
+seconds per design (the machine is shared: compare ratios). Results: ``benchmarks/results/specificity.json`` and the
+plot ``docs/images/specificity_frontier.png`` (true MinGap against likelihood).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "specificity.json"
+PLOT = ROOT / "docs" / "images" / "specificity_frontier.png"
+REQUEST = "HepG2=2,K562=0,WTC11=0"
+RULES = ("--gc", "0.40:0.60", "--max-homopolymer", "5", "--avoid", "BsaI", "--avoid", "BsmBI")
+ROWS = {"plain": ("--objective", "HepG2", "--method", "none"),
+        "activity": ("--objective", "HepG2"),
+        "specific": ("--specific-to", "HepG2"),
+        "specific+rules": ("--specific-to", "HepG2", *RULES)}
+
+
+def setup(work: Path, rows: int, train_steps: int):
+    """``(d3, checkpoint, guide, judge)``, trained into ``work`` unless already there."""
+    from d3core.testing.motifs import in_process_d3, train_guide_and_judge, train_two_motif_model, two_motif_manager
+
+    d3 = in_process_d3(two_motif_manager())
+    checkpoint, data = train_two_motif_model(work, d3, steps=train_steps, dataset="three-cells", rows=rows)
+    return (d3, checkpoint, *train_guide_and_judge(work, d3, data, dataset="three-cells"))
+
+
+def mingap(values: np.ndarray) -> np.ndarray:
+    """``[N]`` HepG2 minus the largest of K562 and WTC11, for activities ``[N, 3]`` in that order."""
+    return values[:, 0] - values[:, 1:].max(axis=1)
+
+
+def measure(args) -> dict:
+    from d3core.design import read_designs
+    from d3core.generation.constraints import rules_from_flags
+    from d3core.testing.components import true_activity
+
+    d3, checkpoint, guide, judge = setup(args.work, args.rows, args.train_steps)
+    rules = rules_from_flags("0.40:0.60", 5, ("BsaI", "BsmBI"))
+    results = {}
+    for name, extra in ROWS.items():
+        out = args.work / f"{name.replace('+', '_')}.npz"
+        candidates = () if "none" in extra else ("--candidates", args.candidates)
+        started = time.perf_counter()
+        d3("design", checkpoint, "--oracle", guide, "--judge", judge, "--labels", REQUEST, "--num", args.num,
+           "--steps", args.steps, "--seed", 0, "--no-progress", "--force", "-o", out, *candidates, *extra)
+        seconds = time.perf_counter() - started
+        designs = read_designs(out)
+        truth = true_activity(designs.tokens)
+        judged = np.stack([designs.columns[f"judge:{c}"] for c in ("HepG2", "K562", "WTC11")], axis=1)
+        guided = designs.predictions[:, [designs.prediction_names.index(c) for c in ("HepG2", "K562", "WTC11")]]
+        results[name] = {
+            "designs": len(designs),
+            "true_mingap": float(mingap(truth).mean()), "true_mingap_stderr": float(mingap(truth).std() /
+                                                                                    np.sqrt(len(truth))),
+            "true_hepg2": float(truth[:, 0].mean()), "true_k562": float(truth[:, 1].mean()),
+            "true_wtc11": float(truth[:, 2].mean()),
+            "judge_mingap": float(mingap(judged).mean()), "guide_mingap": float(mingap(guided).mean()),
+            "bits_per_base": float(designs.columns["bits_per_base"].mean()),
+            "gc": float(designs.columns["gc"].mean()),
+            "longest_homopolymer_max": int(designs.columns["longest_homopolymer"].max()),
+            "meet_rules": int(sum(not p for p in rules.problems(designs.tokens))),
+            "left_out_by_rules": int((designs.metadata.get("synthesis") or {}).get("failed", 0)),
+            "seconds_per_design": seconds / max(args.num, 1)}
+        print(name, json.dumps(results[name]), flush=True)
+    return results
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for name, row in results.items():
+        ax.errorbar(row["bits_per_base"], row["true_mingap"], yerr=row["true_mingap_stderr"], fmt="o", capsize=3)
+        ax.annotate(name, (row["bits_per_base"], row["true_mingap"]), textcoords="offset points", xytext=(5, 5),
+                    fontsize=8)
+    ax.set_xlabel("likelihood bound, bits per base (lower = more likely)")
+    ax.set_ylabel("true MinGap for HepG2 (planted motifs)")
+    ax.set_title("Cell-type specificity against naturalness")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "d3-bench-specificity")
+    parser.add_argument("--num", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--candidates", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--train-steps", type=int, default=600)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    results = measure(args)
+    report = {"benchmark": "specificity", "machine": platform.platform(), "threads": args.threads,
+              "num": args.num, "steps": args.steps, "candidates": args.candidates, "request": REQUEST,
+              "rules": " ".join(RULES), "results": results}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    plot(results, PLOT)
+    print(f"wrote {RESULTS} and {PLOT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
