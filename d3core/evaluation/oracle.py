@@ -155,12 +155,13 @@ class Oracle:
 
 
 # ------------------------------------------------------------------------------------------------------ loading
-def load_oracle(path: str | os.PathLike, device: str = "cpu", *, manager=None) -> Oracle:
+def load_oracle(path: str | os.PathLike, device: str = "cpu", *, manager=None, dataset: str | None = None) -> Oracle:
     """THE oracle loader: a d3 oracle file (``d3 oracle train``) or an original D3 oracle checkpoint (the Lightning
     checkpoint of ``PL_DeepSTARR``/``PL_mpra``), read with ``torch.load(weights_only=True)``, no data file needed.
 
     ``manager`` (default: the process-wide plugin manager) supplies the dataset plugins' oracle networks that
-    original checkpoints are matched against.
+    original checkpoints are matched against; ``dataset`` (the one the caller scores) decides between datasets that
+    register the same network, whose files cannot be told apart by content (e.g. the HepG2 and K562 LegNet oracles).
     """
     from d3core.checkpoints import safe_torch_load
 
@@ -174,7 +175,7 @@ def load_oracle(path: str | os.PathLike, device: str = "cpu", *, manager=None) -
     elif isinstance(content, dict) and isinstance(content.get("state_dict"), dict):
         from d3core.evaluation.original_oracles import oracle_from_lightning_checkpoint
 
-        oracle = oracle_from_lightning_checkpoint(path, content, manager=manager)
+        oracle = oracle_from_lightning_checkpoint(path, content, manager=manager, prefer=dataset)
     else:
         raise D3UserError(f"{path}: not an oracle file (neither a d3 oracle file with a {ORACLE_KEY!r} entry nor a "
                           "Lightning checkpoint with a 'state_dict'); train one with 'd3 oracle train'")
@@ -230,14 +231,14 @@ def find_oracle(dataset, data_path: str | os.PathLike | None, explicit: str | os
                 device: str = "cpu") -> Oracle | None:
     """The oracle named explicitly, else the default one beside the data file, else None."""
     if explicit:
-        oracle = load_oracle(explicit, device)
+        oracle = load_oracle(explicit, device, dataset=dataset.name)
     else:
         if data_path is None:
             return None
         candidate = default_oracle_path(data_path)
         if not candidate.is_file():
             return None
-        oracle = load_oracle(candidate, device)
+        oracle = load_oracle(candidate, device, dataset=dataset.name)
     if oracle.dataset != dataset.name:
         raise D3UserError(f"{oracle.path}: an oracle for dataset {oracle.dataset!r}, not {dataset.name!r}")
     return oracle
