@@ -5,7 +5,8 @@ d3-dna keys (example: ``examples/deepstarr/config_transformer.yaml`` of the d3-d
     dataset: {name, sequence_length, num_classes, signal_dim}     tokens: 4
     model: {architecture: transformer | convolutional, hidden_size, n_blocks, n_heads, cond_dim, dropout,
             class_dropout_prob, conv_channels, length, ...}
-    training: {batch_size, accum, ema, precision?, ...}   optim: {lr, beta1, beta2, eps, weight_decay, warmup, grad_clip}
+    training: {batch_size, accum, ema, precision?, ...}
+    optim: {lr, beta1, beta2, eps, weight_decay, warmup, grad_clip}
     graph: {type: uniform | absorb}   noise: {type: geometric, sigma_min, sigma_max}
     sampling: {predictor: euler | none, steps, noise_removal}   data: {data_file, oracle_model, checkpoint, ...}
 

@@ -25,6 +25,8 @@ from d3_ckpt_d3dna.config import CONV, TRAN, d3dna_config
 
 NULL_EMBEDDING = "vocab_embed.null_embedding"
 LABEL_TABLE = "label_embed.embedding_table.weight"
+#: the Lightning version stamped into a file that did not come from d3-dna (the one d3-dna 0.1.3 was tested with)
+LIGHTNING = "2.6.6"
 
 
 def _as_d3dna(bundle) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -88,7 +90,7 @@ def export_checkpoint(bundle) -> dict[str, Any]:
     cfg = OmegaConf.create(d3dna_config(config, stored))
     checkpoint: dict[str, Any] = {
         "epoch": int(bundle.epoch), "global_step": int(bundle.step),
-        "pytorch-lightning_version": ((bundle.extra or {}).get("d3dna") or {}).get("lightning_version") or "2.6.6",
+        "pytorch-lightning_version": ((bundle.extra or {}).get("d3dna") or {}).get("lightning_version") or LIGHTNING,
         "state_dict": state, "hparams_name": "kwargs", "hyper_parameters": {"cfg": cfg, "dataset_name": None},
         "optimizer_states": [], "lr_schedulers": [],
     }

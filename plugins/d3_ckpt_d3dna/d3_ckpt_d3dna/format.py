@@ -35,14 +35,12 @@ from d3core.api import (
 )
 
 from d3_ckpt_d3dna import layout
-from d3_ckpt_d3dna.config import TRAN, d3_settings, d3dna_config, read_yaml
+from d3_ckpt_d3dna.config import TRAN, d3_settings, read_yaml
 from d3_ckpt_d3dna.infer import check_sizes, sizes_from_weights
 from d3_ckpt_d3dna.safe_read import plain_config, read_file
 
 NAME = "d3-dna"
 CONFIG_FLAG = "--legacy_config"
-#: d3-dna's Lightning version stamp in written files
-LIGHTNING_VERSION = "2.6.6"
 
 
 def recognise(path: Path) -> tuple[dict, str, dict[str, Any]] | None:
@@ -128,6 +126,18 @@ def to_plain_groups(optimizer: dict) -> dict:
                              for group in optimizer.get("param_groups") or []]}
 
 
+def label_names(bundle: CheckpointBundle) -> list[str]:
+    """The names of the model's labels: its dataset plugin's, when one is installed and has as many."""
+    from d3core.api import get_registry
+
+    count = int((bundle.config.get("model") or {}).get("num_labels") or 0)
+    try:
+        names = list(get_registry("datasets").get(str(bundle.dataset)).load().label_names)
+    except Exception:  # no such dataset installed: the count says enough
+        names = []
+    return names if len(names) == count else [f"label_{i}" for i in range(count)]
+
+
 class D3dnaFormat:
     """d3-dna's Lightning ``.ckpt`` and SEDD-layout ``.pth`` (by content)."""
 
@@ -184,8 +194,10 @@ class D3dnaFormat:
             return {}
         layout_name = {"lightning": "Lightning .ckpt (D3Trainer)", "sedd": "SEDD .pth {model, ema, optimizer, step}"}
         source = "embedded in the file" if facts["config_from"] == "file" else f"from {facts['config_from']}"
-        return {"d3dna": {"layout": facts["layout"], "config_from": facts["config_from"],
-                          "summary": f"{layout_name[facts['layout']]}, config {source}"}}
+        names = label_names(bundle)
+        labels = f"; labels {', '.join(names)}" if names else "; unconditional"
+        return {"d3dna": {"layout": facts["layout"], "config_from": facts["config_from"], "label_names": names,
+                          "summary": f"{layout_name[facts['layout']]}, config {source}{labels}"}}
 
     @staticmethod
     def save(bundle: CheckpointBundle, path: Path) -> None:

@@ -96,8 +96,8 @@ class LegNetOracle(nn.Module):
         self.stem = LocalBlock(4, STEM_CHANNELS, STEM_KERNEL)
         stages, cin = [], STEM_CHANNELS
         for cout in STAGE_CHANNELS:
-            stages.append(nn.Sequential(ResidualConcat(EffBlock(cin, KERNEL, RESIZE)), LocalBlock(2 * cin, cout, KERNEL),
-                                        nn.MaxPool1d(2)))
+            stages.append(nn.Sequential(ResidualConcat(EffBlock(cin, KERNEL, RESIZE)),
+                                        LocalBlock(2 * cin, cout, KERNEL), nn.MaxPool1d(2)))
             cin = cout
         self.main = nn.Sequential(*stages)
         self.mapper = Mapper(cin, 2 * cin)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from d3core.api import D3UserError, safe_torch_load
+from d3core.api import D3UserError, UnsafeCheckpointError, safe_torch_load
 
 
 def omegaconf_globals() -> list[Any]:
@@ -32,8 +32,13 @@ def omegaconf_globals() -> list[Any]:
 
 
 def read_file(path: str | os.PathLike) -> Any:
-    """The content of a d3-dna file (memory-mapped), read with :func:`omegaconf_globals` allowed as well."""
-    return safe_torch_load(path, mmap=True, extra_globals=omegaconf_globals())
+    """The content of a d3-dna file (memory-mapped): read with d3's allow-list (the read every format shares within
+    ``d3 convert --recursive``), and only when that refuses the file, again with :func:`omegaconf_globals` allowed as
+    well. A refusal then names a global outside both lists."""
+    try:
+        return safe_torch_load(path, mmap=True)
+    except UnsafeCheckpointError:
+        return safe_torch_load(path, mmap=True, extra_globals=omegaconf_globals())
 
 
 def plain_config(value: Any, where: str) -> dict[str, Any] | None:

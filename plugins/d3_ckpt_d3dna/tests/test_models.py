@@ -96,8 +96,10 @@ def test_a_config_that_contradicts_the_weights_is_refused(d3dna, d3_run_cli, tmp
 
 
 @pytest.mark.parametrize("name, facts", [
-    ("D3_Tran_DeepSTARR.ckpt", ("d3-dna", "d3dna-Tran", "deepstarr", "2 labels", "length 249", "step:         5")),
-    ("D3_Conv_MPRA_K562.ckpt", ("d3-dna", "d3dna-Conv", "lentimpra-k562", "1 labels", "length 230", "step:         5")),
+    ("D3_Tran_DeepSTARR.ckpt", ("d3-dna", "d3dna-Tran", "deepstarr", "2 labels", "length 249", "step:         5",
+                                "labels dev, hk")),
+    ("D3_Conv_MPRA_K562.ckpt", ("d3-dna", "d3dna-Conv", "lentimpra-k562", "1 labels", "length 230", "step:         5",
+                                "labels activity")),
 ])
 def test_checkpoint_info(d3dna, d3_run_cli, name, facts):
     result = d3_run_cli("checkpoint", "info", FIXTURES / name)
