@@ -29,19 +29,22 @@ TOWER_MARKERS = {
     TRAN: ("vocab_embed.embedding", "output_layer.linear.weight"),
     CONV: ("linear.weight", "final.2.weight", "conv_blocks.0.weight"),
 }
-BUFFERS = ("rotary_emb.inv_freq",)
+#: the top-level modules of each d3-dna network: a file with any other (the original SEDD class's ``scale`` or
+#: ``embed`` beside a transformer, its dead tower beside either) is not d3-dna's
+TOWER_MODULES = {
+    TRAN: {"vocab_embed", "sigma_map", "label_embed", "rotary_emb", "blocks", "output_layer"},
+    CONV: {"sigma_map", "embed", "linear", "conv_blocks", "denses", "norms", "scale", "final"},
+}
 
 
 def tower_of(keys: Any) -> str | None:
-    """``d3dna-Tran`` / ``d3dna-Conv`` when the network keys are one d3-dna tower and nothing of the other, else
-    None."""
-    keys = set(keys)
-    has = {arch: all(k in keys for k in markers) for arch, markers in TOWER_MARKERS.items()}
-    other = {arch: any(k in keys for k in markers) for arch, markers in TOWER_MARKERS.items()}
-    if has[TRAN] and not other[CONV]:
-        return TRAN
-    if has[CONV] and not other[TRAN] and not any(k.startswith("blocks.") for k in keys):
-        return CONV
+    """``d3dna-Tran`` / ``d3dna-Conv`` when the network keys are exactly one d3-dna network's modules (its marker
+    keys present, no module it lacks), else None."""
+    keys = {k for k in keys if isinstance(k, str)}
+    modules = {k.split(".", 1)[0] for k in keys}
+    for arch, markers in TOWER_MARKERS.items():
+        if all(k in keys for k in markers) and modules <= TOWER_MODULES[arch]:
+            return arch
     return None
 
 

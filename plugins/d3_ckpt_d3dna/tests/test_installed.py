@@ -28,6 +28,8 @@ def test_the_original_d3_pth_is_still_the_legacy_formats():
             "conv_blocks.0.weight", "blocks.0.norm1.weight"]
     assert tower_of(both) is None
     assert tower_of(both[:2] + ["blocks.0.norm1.weight"]) == "d3dna-Tran" and tower_of(both[2:5]) == "d3dna-Conv"
+    # the original class's transformer alone still has its scale and Fourier embed: not d3-dna's
+    assert tower_of(both[:2] + ["blocks.0.norm1.weight", "scale", "embed.0.W"]) is None
 
 
 def test_published_files():
