@@ -17,7 +17,7 @@ architectures          ``Architecture`` (base class), shared layers ``TimestepEm
                        the null condition (classifier-free guidance) ``with_null_condition``, ``check_null_mask``
 checkpoint formats     ``CheckpointBundle``, ``FormatCannotHold``, ``safe_torch_load``, ``UnsafeCheckpointError``,
                        ``build_network``, ``architecture_class``, ``run_config``, ``to_plain``, ``warmup_factor``,
-                       ``lr_after``
+                       ``lr_after``, ``optimizer_by_name``, ``optimizer_by_index`` (Adam state by index <-> by name)
 oracles                ``Oracle`` (what d3 oracle files load as), ``load_oracle(path, device)``,
                        ``dataset_oracle(name, device)`` (a dataset plugin's trained oracle, for ``register_oracles``)
 writing files          ``atomic_torch_save``, ``atomic_write_text``, ``atomic_write_bytes``, ``write_atomically``,
@@ -61,6 +61,8 @@ PUBLIC_NAMES: dict[str, str] = {
     "to_plain": "d3core.plain_data",
     "warmup_factor": "d3core.checkpoints.optimizer",
     "lr_after": "d3core.checkpoints.optimizer",
+    "optimizer_by_name": "d3core.checkpoints.optimizer",
+    "optimizer_by_index": "d3core.checkpoints.optimizer",
     # oracles
     "Oracle": "d3core.evaluation.oracle",
     "load_oracle": "d3core.evaluation.oracle",

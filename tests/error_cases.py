@@ -60,7 +60,7 @@ CASES: tuple[Case, ...] = (
          ("unknown dataset 'deepstar'", "did you mean 'deepstarr'?", "d3 plugins list --kind datasets")),
     Case("unknown-architecture", "command line", "misspelled the architecture",
          ("train", "--dataset", "deepstarr", "--arch", "Trann"),
-         ("unknown architecture 'Trann'", "did you mean 'Tran'?", "Available: Conv, Tran")),
+         ("unknown architecture 'Trann'", "did you mean 'Tran'?", "Available: Conv, d3dna-Conv, d3dna-Tran, Tran")),
     Case("unknown-preset", "command line", "asked for a preset the architecture lacks",
          ("train", "--dataset", "deepstarr", "--arch", "Tran", "--preset", "huge", "--data", "ds.h5"),
          ("unknown preset 'huge'", "tiny, paper")),

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from d3core.checkpoints.bundle import CheckpointBundle
-from d3core.checkpoints.safe_load import safe_torch_load
+from d3core.checkpoints.safe_load import UnsafeCheckpointError, safe_torch_load
 from d3core.config import check_loaded_config
 from d3core.errors import D3UserError
 from d3core.plugins import get_plugin_manager
@@ -32,21 +32,28 @@ def detect_format(path: str | os.PathLike, manager=None) -> tuple[str, Any]:
     """``(format name, format object)`` of the first registered format whose ``detect`` accepts ``path``.
 
     Third-party ``detect`` calls are wrapped: one that raises anything but a :class:`D3UserError` is treated as "not
-    mine". A refused (non-allow-listed) pickle is reported as such; so is a truncated or corrupt file.
+    mine". A refused (non-allow-listed) pickle is reported as such -- after the other formats had their turn, since a
+    format may allow what its own files need (``safe_torch_load(extra_globals=...)``); so is a truncated or corrupt
+    file.
     """
     path = Path(path)
     if not path.exists():
         raise D3UserError(f"{path}: no such checkpoint file or run directory")
     registry = (manager or get_plugin_manager()).registry("checkpoint_formats")
+    refused: UnsafeCheckpointError | None = None
     for entry in registry.entries():
         fmt = entry.load()
         try:
             if fmt.detect(path):
                 return entry.name, fmt
+        except UnsafeCheckpointError as exc:
+            refused = refused or exc
         except D3UserError:
             raise
         except Exception:  # a plugin's detect() must not break detection of the others
             continue
+    if refused is not None:
+        raise refused
     if path.is_file():  # say why, when the file is not even a readable torch file
         safe_torch_load(path, mmap=True)
     names = ", ".join(registry.names()) or "none"

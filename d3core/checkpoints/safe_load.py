@@ -8,7 +8,7 @@ import zipfile
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from d3core.errors import D3UserError, one_line
 
@@ -83,15 +83,17 @@ def _containers_copied(obj: Any) -> Any:
     return obj
 
 
-def safe_torch_load(path: str | os.PathLike, *, mmap: bool = False) -> Any:
-    """:func:`read_torch_file`, or within :func:`loads_remembered` the content (or the error) of its first read."""
+def safe_torch_load(path: str | os.PathLike, *, mmap: bool = False, extra_globals: Sequence[Any] = ()) -> Any:
+    """:func:`read_torch_file`, or within :func:`loads_remembered` the content (or the error) of its first read with
+    the same ``extra_globals``."""
     remembered = _REMEMBERED.get()
     key = _file_key(Path(path)) if remembered is not None else None
     if key is None:
-        return read_torch_file(path, mmap=mmap)
+        return read_torch_file(path, mmap=mmap, extra_globals=extra_globals)
+    key = (*key, tuple(_global_name(item) for item in extra_globals))
     if key not in remembered:
         try:
-            remembered[key] = read_torch_file(path, mmap=True)
+            remembered[key] = read_torch_file(path, mmap=True, extra_globals=extra_globals)
         except D3UserError as exc:
             remembered[key] = exc
     found = remembered[key]
@@ -100,8 +102,17 @@ def safe_torch_load(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     return _containers_copied(found)
 
 
-def read_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
+def _global_name(item: Any) -> str:
+    target = item[0] if isinstance(item, tuple) else item
+    return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(target))}"
+
+
+def read_torch_file(path: str | os.PathLike, *, mmap: bool = False, extra_globals: Sequence[Any] = ()) -> Any:
     """``torch.load(weights_only=True)`` with :func:`allowed_globals`; never unpickles arbitrary objects.
+
+    ``extra_globals``: what one format's files need besides (e.g. d3-ckpt-d3dna: the OmegaConf config classes that
+    d3-dna pickles into its checkpoints), allowed for this read only; the format that reads its files passes them,
+    so no other format's reads are widened.
 
     A refused object raises :class:`UnsafeCheckpointError` ("refused: <file> holds a non-allow-listed object
     <name>"); an unreadable file (corrupt, truncated, not a torch file) a one-line :class:`D3UserError`.
@@ -114,7 +125,7 @@ def read_torch_file(path: str | os.PathLike, *, mmap: bool = False) -> Any:
     path = Path(path)
     try:
         use_mmap = bool(mmap) and zipfile.is_zipfile(path)
-        with torch.serialization.safe_globals(allowed_globals()):
+        with torch.serialization.safe_globals([*allowed_globals(), *extra_globals]):
             return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
     except pickle.UnpicklingError as exc:
         text = one_line(exc, with_type=False)

@@ -137,13 +137,15 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     if rules is not None and constructs:
         rules = replace(rules, flanks=flanks)
     strands = (strands or "forward").lower()
-    guide = make_guide([resolve_oracle(spec, sm.device, manager=manager) for spec in oracle_specs], strands)
+    guide = make_guide([resolve_oracle(spec, sm.device, manager=manager, dataset=sm.dataset_name)
+                        for spec in oracle_specs], strands)
     if specific_to is not None:
         objective = specificity_objective(specific_to, guide.label_names)
     parsed = parse_objective(objective, guide.label_names)
     judge = None
     if judge_spec:
-        judge = make_guide([resolve_oracle(judge_spec, sm.device, manager=manager, what="--judge")], strands)
+        judge = make_guide([resolve_oracle(judge_spec, sm.device, manager=manager, what="--judge",
+                                          dataset=sm.dataset_name)], strands)
     check_oracle(sm, guide)
     if judge is not None:
         check_oracle(sm, judge)

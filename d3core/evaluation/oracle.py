@@ -187,12 +187,13 @@ class Oracle:
 
 
 # ------------------------------------------------------------------------------------------------------ loading
-def load_oracle(path: str | os.PathLike, device: str = "cpu", *, manager=None) -> Oracle:
+def load_oracle(path: str | os.PathLike, device: str = "cpu", *, manager=None, dataset: str | None = None) -> Oracle:
     """THE oracle loader: a d3 oracle file (``d3 oracle train``) or an original D3 oracle checkpoint (the Lightning
     checkpoint of ``PL_DeepSTARR``/``PL_mpra``), read with ``torch.load(weights_only=True)``, no data file needed.
 
     ``manager`` (default: the process-wide plugin manager) supplies the dataset plugins' oracle networks that
-    original checkpoints are matched against.
+    original checkpoints are matched against; ``dataset`` (the one the caller scores) decides between datasets that
+    register the same network, whose files cannot be told apart by content (e.g. the HepG2 and K562 LegNet oracles).
     """
     from d3core.checkpoints import safe_torch_load
 
@@ -206,7 +207,7 @@ def load_oracle(path: str | os.PathLike, device: str = "cpu", *, manager=None) -
     elif isinstance(content, dict) and isinstance(content.get("state_dict"), dict):
         from d3core.evaluation.original_oracles import oracle_from_lightning_checkpoint
 
-        oracle = oracle_from_lightning_checkpoint(path, content, manager=manager)
+        oracle = oracle_from_lightning_checkpoint(path, content, manager=manager, prefer=dataset)
     else:
         raise D3UserError(f"{path}: not an oracle file (neither a d3 oracle file with a {ORACLE_KEY!r} entry nor a "
                           "Lightning checkpoint with a 'state_dict'); train one with 'd3 oracle train'")
@@ -273,7 +274,7 @@ def find_oracle(dataset, data_path: str | os.PathLike | None, explicit: str | os
     """The oracle named explicitly (a file, a registered oracle, a published oracle: :func:`resolve_oracle`), else
     the default one beside the data file, else None."""
     if explicit:
-        oracle = resolve_oracle(explicit, device, manager=manager)
+        oracle = resolve_oracle(explicit, device, manager=manager, dataset=dataset.name)
         if not isinstance(oracle, Oracle):
             raise D3UserError(f"--oracle {explicit}: a registered oracle of another kind ({type(oracle).__name__}); "
                               "evaluating needs an oracle file (d3 oracle train, an original or a published oracle)")
@@ -283,7 +284,7 @@ def find_oracle(dataset, data_path: str | os.PathLike | None, explicit: str | os
         candidate = default_oracle_path(data_path)
         if not candidate.is_file():
             return None
-        oracle = load_oracle(candidate, device, manager=manager)
+        oracle = load_oracle(candidate, device, manager=manager, dataset=dataset.name)
     if oracle.dataset != dataset.name:
         raise D3UserError(f"{oracle.path}: an oracle for dataset {oracle.dataset!r}, not {dataset.name!r}")
     return oracle
@@ -297,7 +298,8 @@ def check_label_names(oracle: Oracle, names: Sequence[str]) -> None:
                           f"labelled {', '.join(names)}; use an oracle trained on the same data")
 
 
-def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None, what: str = "--oracle"):
+def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None, what: str = "--oracle",
+                   dataset: str | None = None):
     """The oracle ``--oracle``/``--judge`` names: an oracle file (a d3 oracle file or an original D3 oracle
     checkpoint, :func:`load_oracle`), else an oracle registered by a plugin (``register_oracles``; see
     :meth:`d3core.plugins.D3PluginManager.oracle`), else a published oracle file (``d3 models list``), fetched into
@@ -307,7 +309,7 @@ def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None
 
     path = Path(spec)
     if path.is_file():
-        return load_oracle(path, device, manager=manager)
+        return load_oracle(path, device, manager=manager, dataset=dataset)
     manager = manager or get_plugin_manager()
     registry = manager.registry("oracles")
     if str(spec) in registry:
@@ -315,7 +317,8 @@ def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None
     from d3core.checkpoints.published import find_published, resolve_published
 
     if find_published(str(spec), manager) is not None:  # a published oracle file, fetched when missing
-        return load_oracle(resolve_published(spec, kinds=("oracle",), manager=manager), device, manager=manager)
+        return load_oracle(resolve_published(spec, kinds=("oracle",), manager=manager), device, manager=manager,
+                           dataset=dataset)
     names = ", ".join(e.name for e in registry.entries()) or "none"
     raise D3UserError(f"{what} {spec}: no such oracle file and no registered oracle of that name (registered: "
                       f"{names}); train one with 'd3 oracle train --dataset NAME --data FILE' and pass its file")

@@ -87,9 +87,10 @@ def _best_configs(cls: type, state: dict, length: int) -> list[dict]:
     return [dict(c) for score, _, c in scored if score == scored[0][0]]
 
 
-def match_network(path: Path, state: dict, manager=None) -> tuple[Any, type, str, dict]:
+def match_network(path: Path, state: dict, manager=None, prefer: str | None = None) -> tuple[Any, type, str, dict]:
     """The dataset plugin whose oracle network best fits ``state`` by parameter names:
-    ``(dataset, network class, prefix, state without prefix)``; a one-line error when none fits."""
+    ``(dataset, network class, prefix, state without prefix)``; a one-line error when none fits. Of datasets that
+    fit equally well (they register the same network), dataset ``prefer`` wins, else the first registered."""
     best = None
     for dataset, cls in _candidates(manager):
         prefix = getattr(cls, "original_prefix", "model.")
@@ -98,7 +99,7 @@ def match_network(path: Path, state: dict, manager=None) -> tuple[Any, type, str
             continue
         names = set(cls(**_config(cls, stripped, dataset.length)).state_dict())
         overlap = len(names & set(stripped)) / len(names | set(stripped))
-        if best is None or overlap > best[0]:
+        if best is None or overlap > best[0] or (overlap == best[0] and prefer and dataset.name == prefer):
             best = (overlap, dataset, cls, prefix, stripped)
     if best is None or best[0] < MIN_NAME_OVERLAP:
         example = ", ".join(list(state)[:3])
@@ -108,11 +109,13 @@ def match_network(path: Path, state: dict, manager=None) -> tuple[Any, type, str
     return best[1], best[2], best[3], best[4]
 
 
-def oracle_from_lightning_checkpoint(path: str | Path, content: dict, *, manager=None) -> Oracle:
-    """An :class:`Oracle` from an original D3 oracle checkpoint's content (already read with weights_only=True)."""
+def oracle_from_lightning_checkpoint(path: str | Path, content: dict, *, manager=None,
+                                     prefer: str | None = None) -> Oracle:
+    """An :class:`Oracle` from an original D3 oracle checkpoint's content (already read with weights_only=True);
+    ``prefer``: the dataset that wins a tie (:func:`match_network`)."""
     path = Path(path)
     state = content["state_dict"]
-    dataset, cls, prefix, stripped = match_network(path, state, manager)
+    dataset, cls, prefix, stripped = match_network(path, state, manager, prefer)
     configs = _best_configs(cls, stripped, dataset.length)
     config = configs[0]
     network = cls(**config)
