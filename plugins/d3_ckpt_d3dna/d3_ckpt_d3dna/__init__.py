@@ -55,6 +55,7 @@ def register_models(register):
     from d3_ckpt_d3dna.published import FILES  # plain data, no torch
 
     for entry in FILES:
-        register(entry.name, entry.url, kind=entry.kind, arch=entry.architecture, dataset=entry.dataset,
+        arch = entry.architecture.split(" (")[0] if entry.architecture else None
+        register(entry.name, entry.url, kind=entry.kind, arch=arch, dataset=entry.dataset,
                  record=entry.record, opens=entry.opens,
                  description=entry.file + (f" ({entry.note})" if entry.note else ""))
