@@ -61,3 +61,22 @@ def test_interrupted_download_and_offline_are_one_line(mirror, tmp_path):
     errors = [line for line in offline.stderr.splitlines() if line.startswith("Error:")]
     assert offline.returncode == 2 and len(errors) == 1 and "D3_MODELS_URL" in errors[0]
     assert FileHandler.gets.count("/cut/D3_Tran_DeepSTARR.ckpt") > 1  # retried before giving up
+
+
+@pytest.mark.slow
+def test_the_readme_walkthrough_with_the_published_names(mirror, tmp_path):
+    """README's "Use the published models": fetch, sample, evaluate with the published oracle, design (small)."""
+    run, _ = mirror
+    steps = ("--num", "8", "--steps", "8", "--no-progress")
+    for args in (("models", "fetch", "deepstarr-tran", "oracle-deepstarr", "data-deepstarr", "--no-progress"),
+                 ("sample", "deepstarr-tran", "--data", "data-deepstarr", "--labels", "dev=2,hk=0", *steps, "-o",
+                  "published.fasta"),
+                 ("evaluate", "published.fasta", "--dataset", "deepstarr", "--data", "data-deepstarr", "--oracle",
+                  "oracle-deepstarr", "--no-motifs", "--no-attributions", "--no-discriminator", "--no-progress"),
+                 ("design", "deepstarr-tran", "--data", "data-deepstarr", "--oracle", "oracle-deepstarr",
+                  "--objective", "dev - hk", "--labels", "dev=2,hk=0", *steps, "--candidates", "2",
+                  "--likelihood-samples", "0", "-o", "designed.fasta")):
+        result = run(*args)
+        assert result.returncode == 0, (args, result.stderr[-3000:])
+    assert (tmp_path / "designed.fasta").read_text().count(">") == 8
+    assert (tmp_path / "published_eval" / "report.md").is_file()
