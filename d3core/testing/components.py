@@ -73,6 +73,8 @@ class ThreeCellDataset(SequenceDataset):
               Motif("NRF1", "GCGCATGCGC", {"HepG2": 0.6, "K562": 0.6, "WTC11": 0.6}, rate=0.5, note="generic"))
     synth_baseline = {"HepG2": 0.0, "K562": 0.0, "WTC11": 0.0}
     synth_noise = 0.3
+    #: the lentiMPRA library's adapters, so that constructs (d3 design --constructs) can be tested
+    construct_flanks = ("AGGACCGGATCAACT", "CATTGCGTGAACCGA")
     #: a small CNN that d3 oracle train fits in seconds
     oracle = "d3core.testing.network:SmallOracle"
 
