@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from d3core.cli.app import manager_of
+from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import option
 
 
@@ -99,8 +99,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_spec: str, objective: st
     from d3core.generation.api import SamplingModel
 
     design_format(out)
-    if out.exists() and not force:
-        raise D3UserError(f"{out}: already exists; choose another -o or pass --force to replace it")
+    hold_output(out, force=force)
+    if report_dir is not None:
+        hold_output(report_dir, force=True, flag="--report", folder=True)
     if min_likelihood is not None:
         from d3core.design.leash import parse_threshold
 
