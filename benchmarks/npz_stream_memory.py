@@ -1,6 +1,7 @@
 """Peak memory of writing a sample ``.npz`` chunk by chunk (``SampleWriter``), against the number of sequences.
 
-Usage: python benchmarks/npz_stream_memory.py [--rows 100000,400000,1600000] [--out benchmarks/results/npz_stream_memory.json]
+Usage: python benchmarks/npz_stream_memory.py [--rows 100000,400000,1600000]
+       [--out benchmarks/results/npz_stream_memory.json]
 
 Each size runs in a fresh process that writes ``rows`` DeepSTARR-length sequences (L = 249, 2 labels) in chunks of
 4096 rows, as ``d3 sample -o big.npz`` does, and reports its peak resident set (``ru_maxrss``) and the bytes of the

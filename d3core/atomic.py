@@ -99,10 +99,15 @@ class NotWritable(D3UserError):
     """An output's folder cannot be created or written (a read-only file system, no permission, a file in the way)."""
 
 
-#: why a folder cannot take a new file, by errno
+#: why a folder cannot take a new file, by errno (a file in the way: :func:`_file_in_the_way`)
 _UNWRITABLE = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-               errno.EROFS: "a read-only file system", errno.ENOTDIR: "a file is in the way of that folder",
-               errno.EEXIST: "a file is in the way of that folder"}
+               errno.EROFS: "a read-only file system", errno.ENOTDIR: None, errno.EEXIST: None}
+
+
+def _file_in_the_way(folder: Path) -> str:
+    """``<path> is a file, not a folder``: the first of ``folder`` and its parents that exists and is no folder."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+    return f"{blocker} is a file, not a folder"
 
 
 def unwritable_error(folder: Path, exc: OSError, *, target: Path | None = None,
@@ -115,8 +120,24 @@ def unwritable_error(folder: Path, exc: OSError, *, target: Path | None = None,
         return no_space_error(target or folder, code, None, existed=False)
     if exc.errno not in _UNWRITABLE:
         return None
-    return NotWritable(f"cannot write into folder {folder}: {_UNWRITABLE[exc.errno]}; choose {choose}, or make "
-                       f"{folder} a folder you can write to")
+    return _not_writable(folder, _UNWRITABLE[exc.errno] or _file_in_the_way(folder), choose)
+
+
+def _not_writable(folder: Path, reason: str, choose: str) -> NotWritable:
+    return NotWritable(f"cannot write into folder {folder}: {reason}; choose {choose}, or make {folder} a folder you "
+                       "can write to")
+
+
+def check_folder_can_be_made(folder: str | os.PathLike, *, choose: str = "another path") -> None:
+    """Raise the one-line error :func:`make_folder` would, without creating anything (for checks before the work):
+    the nearest existing one of ``folder`` and its parents must be a folder this process may write into."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise _not_writable(folder, _file_in_the_way(folder), choose)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _not_writable(folder, f"{existing} is not writable (permission denied or a read-only file system)",
+                            choose)
 
 
 def make_folder(folder: str | os.PathLike, *, choose: str = "another path") -> Path:

@@ -291,7 +291,7 @@ CASES: tuple[Case, ...] = (
          ("plugins", "list", "--kind", "model"), ("unknown component kind 'model'", "architectures")),
     # -- outputs that cannot be written (issue 25): one case per writing command; notes.txt is a file ---------------
     *(Case(f"{name}-unwritable-output", "command line", f"{what} into a folder that cannot be created", args,
-           ("cannot write into folder notes.txt: a file is in the way of that folder", f"choose another {flag}"))
+           ("cannot write into folder notes.txt", "notes.txt is a file, not a folder", f"choose another {flag}"))
       for name, what, flag, args in (
           ("sample", "sampled", "-o", ("sample", RUN, "-o", "notes.txt/new.fasta", "--labels", "1,1")),
           ("design", "designed", "-o", ("design", RUN, "--oracle", "oracle.ckpt", "--objective", "dev", "--labels",
@@ -302,8 +302,8 @@ CASES: tuple[Case, ...] = (
           ("score", "scored", "-o", ("score", "short.fa", "--checkpoint", RUN, "-o", "notes.txt/s.tsv")),
           ("oracle-predict", "predicted", "-o", ("oracle", "predict", "oracle.ckpt", "short.fa", "-o",
                                                  "notes.txt/p.tsv")),
-          ("oracle-train", "trained an oracle", "-o", ("oracle", "train", "deepstarr", "--data", "ds.h5", "-o",
-                                                       "notes.txt/ds.oracle.ckpt")),
+          ("oracle-train", "trained an oracle", "-o", ("oracle", "train", "--dataset", "deepstarr", "--data", "ds.h5",
+                                                       "-o", "notes.txt/ds.oracle.ckpt")),
           ("synth", "synthesized data", "--out", ("data", "synth", "deepstarr", "--n", "10", "--out",
                                                   "notes.txt/new.h5")),
           ("import", "imported data", "--out", ("data", "import", "deepstarr", "--fasta", "short.fa", "--activity",
