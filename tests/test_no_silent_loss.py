@@ -23,7 +23,7 @@ from installed_d3 import D3_SCRIPT, user_env
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="flock, signals and rlimits are POSIX")
 
-LONG = ["--labels", "dev=1,hk=1", "--num", "400", "--batch-size", "8", "--steps", "20", "--seed", "3", "--no-progress"]
+LONG = ["--labels", "dev=1,hk=1", "--num", "200", "--batch-size", "8", "--steps", "12", "--seed", "3", "--no-progress"]
 HOLD = ("import sys, time\nfrom d3core.locks import claim_output\nclaim = claim_output(sys.argv[1])\nclaim.__enter__()"
         "\nprint('held', flush=True)\ntime.sleep(300)\n")
 
@@ -45,6 +45,7 @@ def _wait_until(condition, process: subprocess.Popen, timeout: float = 120.0) ->
         time.sleep(0.01)
 
 
+@pytest.mark.slow  # a whole d3 sample run, long enough for two more to start meanwhile
 def test_a_second_sample_to_the_same_path_fails_at_once_naming_the_first(trained_checkpoint, tmp_path):
     ckpt, _ = trained_checkpoint
     out = tmp_path / "designed.fasta"
@@ -63,7 +64,7 @@ def test_a_second_sample_to_the_same_path_fails_at_once_naming_the_first(trained
     assert forced.returncode == 2 and "being written by another process" in forced.stderr
     stdout, stderr = first.communicate(timeout=600)
     assert first.returncode == 0, stderr
-    assert "wrote 400 sequences" in stdout and len(read_samples(out)) == 400
+    assert "wrote 200 sequences" in stdout and len(read_samples(out)) == 200
     assert read_samples(out).metadata["seed"] == 3  # the first run's file, whole
     assert not _lock(out).exists()
 
