@@ -5,6 +5,11 @@ into place with ``os.replace``. Light: no torch import until :func:`atomic_torch
 fails for lack of room (a full disk, a quota, ``ulimit -f``) is a one-line :class:`NoSpaceError` naming the path and
 the space needed; the previous file stays.
 
+The finished file gets the permissions any Unix tool gives a new file (``0666`` less the umask), not the ``0600`` of
+the temporary file. A SIGTERM (schedulers, ``scancel``, ``docker stop``) while a file is written ends the process as
+SIGINT does: the temporary file is removed and the process exits with status 143 (:func:`on_sigterm_exit`). A folder
+that cannot be created or written is a one-line :class:`NotWritable` naming it and the fix.
+
 A process killed mid-write (SIGKILL, out of memory, a node lost) cannot delete its temporary file. Temporary names
 therefore carry the writer's host, process-id namespace and process id, ``.<name>.<host>-<ns>-<pid>.<random>.part``,
 and the next :func:`temporary_path_beside` for the same target removes those left by processes that no longer exist
@@ -16,10 +21,13 @@ import errno
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from d3core.errors import D3UserError
 
@@ -87,18 +95,133 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+class NotWritable(D3UserError):
+    """An output's folder cannot be created or written (a read-only file system, no permission, a file in the way)."""
+
+
+#: why a folder cannot take a new file, by errno (a file in the way: :func:`_file_in_the_way`)
+_UNWRITABLE = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+               errno.EROFS: "a read-only file system", errno.ENOTDIR: None, errno.EEXIST: None}
+
+
+def _file_in_the_way(folder: Path) -> str:
+    """``<path> is a file, not a folder``: the first of ``folder`` and its parents that exists and is no folder."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+    return f"{blocker} is a file, not a folder"
+
+
+def unwritable_error(folder: Path, exc: OSError, *, target: Path | None = None,
+                     choose: str = "another path") -> D3UserError | None:
+    """The one-line error for ``exc``, raised when creating ``folder`` or a file in it (``target``, for the message):
+    :class:`NotWritable` (no permission, read-only, a file where a folder is needed) or :class:`NoSpaceError`; None
+    for other errors."""
+    code = _no_room_errno(exc)
+    if code is not None:
+        return no_space_error(target or folder, code, None, existed=False)
+    if exc.errno not in _UNWRITABLE:
+        return None
+    return _not_writable(folder, _UNWRITABLE[exc.errno] or _file_in_the_way(folder), choose)
+
+
+def _not_writable(folder: Path, reason: str, choose: str) -> NotWritable:
+    return NotWritable(f"cannot write into folder {folder}: {reason}; choose {choose}, or make {folder} a folder you "
+                       "can write to")
+
+
+def check_folder_can_be_made(folder: str | os.PathLike, *, choose: str = "another path") -> None:
+    """Raise the one-line error :func:`make_folder` would, without creating anything (for checks before the work):
+    the nearest existing one of ``folder`` and its parents must be a folder this process may write into."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise _not_writable(folder, _file_in_the_way(folder), choose)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _not_writable(folder, f"{existing} is not writable (permission denied or a read-only file system)",
+                            choose)
+
+
+def make_folder(folder: str | os.PathLike, *, choose: str = "another path") -> Path:
+    """Create ``folder`` (and its parents) if needed; a folder that cannot be made is a one-line error."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        error = unwritable_error(folder, exc, choose=choose)
+        if error is None:
+            raise
+        raise error from None
+    return folder
+
+
+def _umask() -> int:
+    """This process's umask (read from ``/proc`` where possible: setting it to read it is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def temporary_path_beside(path: str | os.PathLike) -> Path:
-    """A new empty file ``.<name>.<writer tag>.<random>.part`` in the folder of ``path`` (created if needed).
+    """A new empty file ``.<name>.<writer tag>.<random>.part`` in the folder of ``path`` (created if needed), with
+    the permissions of a new file under the umask.
 
     For streaming writers, which move it onto ``path`` when done. Leftovers of killed writers of the same target on
-    this host are removed first (:func:`remove_stale_temporaries`).
+    this host are removed first (:func:`remove_stale_temporaries`). A folder that cannot be written is a one-line
+    :class:`NotWritable` (or :class:`NoSpaceError`).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     remove_stale_temporaries(path)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.{writer_tag()}.", suffix=".part", dir=path.parent)
-    os.close(handle)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.{writer_tag()}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        error = unwritable_error(path.parent, exc, target=path)
+        if error is None:
+            raise
+        raise error from None
+    try:
+        os.fchmod(handle, 0o666 & ~_umask())
+    finally:
+        os.close(handle)
     return Path(name)
+
+
+#: the exit status of a process ended by SIGTERM (128 + 15), as a shell reports it
+SIGTERM_STATUS = 128 + signal.SIGTERM
+_sigterm_depth = [0]
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(SIGTERM_STATUS)
+
+
+@contextmanager
+def on_sigterm_exit() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``SystemExit(143)`` where it would kill the process outright, so ``finally``
+    blocks and context managers clean up (partial files, locks) as on Ctrl-C, and the process still exits non-zero.
+
+    Only where nobody else handles SIGTERM (the default action is installed; Lightning's handler during training is
+    left alone) and in the main thread (the only one that may set handlers). Nested blocks share one handler.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            (not _sigterm_depth[0] and signal.getsignal(signal.SIGTERM) != signal.SIG_DFL):
+        yield
+        return
+    if not _sigterm_depth[0]:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    _sigterm_depth[0] += 1
+    try:
+        yield
+    finally:
+        _sigterm_depth[0] -= 1
+        if not _sigterm_depth[0]:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _move_into_place(tmp: Path, path: Path) -> None:
@@ -117,14 +240,22 @@ class NoSpaceError(D3UserError):
     the path before is unchanged and the partial one is removed."""
 
 
+#: HDF5 reports a failed write's errno only in its message (h5py raises it as an OSError or RuntimeError)
+_HDF5_ERRNO = re.compile(r"\berrno = (\d+)")
+
+
 def _no_room_errno(exc: BaseException) -> int | None:
     """The errno of :data:`_NO_ROOM` behind ``exc`` (torch reports the ``OSError`` of a failed write as the context
-    of its own ``RuntimeError``), or None."""
+    of its own ``RuntimeError``; HDF5 in its message), or None."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
             return exc.errno
+        if isinstance(exc, (OSError, RuntimeError)) and exc.args:
+            match = _HDF5_ERRNO.search(str(exc))
+            if match and int(match[1]) in _NO_ROOM:
+                return int(match[1])
         exc = exc.__cause__ or exc.__context__
     return None
 
@@ -153,24 +284,34 @@ def no_space_error(path: Path, code: int, needed: int | None, existed: bool) -> 
     return NoSpaceError(f"cannot write {path}: {reason}; {size}{free}; {kept}; free some space or write elsewhere")
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any], *, size_hint: int | None = None) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, and move it onto ``path``.
-
-    A write that fails for lack of room raises :class:`NoSpaceError` (``size_hint``: the bytes the file needs, for
-    the message); the temporary file is removed and what was at ``path`` stays as it was."""
-    path = Path(path)
-    existed = path.exists()
-    tmp = temporary_path_beside(path)
+@contextmanager
+def reporting_no_room(path: Path, *, existed: bool, size_hint: int | None = None) -> Iterator[None]:
+    """Turn a failed write to ``path`` for lack of room (also one torch wraps in a ``RuntimeError``) into the one-line
+    :class:`NoSpaceError`; other errors pass unchanged. The one mechanism of every writer, whole-file or streaming."""
     try:
-        write(tmp)
-        _move_into_place(tmp, path)
+        yield
     except (OSError, RuntimeError) as exc:
         code = _no_room_errno(exc)
         if code is None:
             raise
         raise no_space_error(path, code, size_hint, existed) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any], *, size_hint: int | None = None) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, and move it onto ``path``.
+
+    A write that fails for lack of room raises :class:`NoSpaceError` (``size_hint``: the bytes the file needs, for
+    the message); the temporary file is removed and what was at ``path`` stays as it was, also on SIGTERM."""
+    path = Path(path)
+    existed = path.exists()
+    with on_sigterm_exit():
+        tmp = temporary_path_beside(path)
+        try:
+            with reporting_no_room(path, existed=existed, size_hint=size_hint):
+                write(tmp)
+                _move_into_place(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -180,7 +321,9 @@ class AtomicWriter:
     A subclass writes into :attr:`tmp` (a temporary file beside :attr:`path`) and implements :meth:`_finish` (write
     what is left and close its handles) and :meth:`_discard` (close its handles, quietly). Used as a context manager,
     the file is committed when the block ends without an exception; otherwise the temporary file is removed and a file
-    already at :attr:`path` is left untouched::
+    already at :attr:`path` is left untouched (also on SIGTERM: :func:`on_sigterm_exit` holds while the writer is
+    open). A write inside the block that finds no room (a full disk, a quota, ``ulimit -f``) is the one-line
+    :class:`NoSpaceError`::
 
         with MyWriter(out) as writer:
             writer.write(chunk)
@@ -188,7 +331,14 @@ class AtomicWriter:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.tmp = temporary_path_beside(self.path)
+        self._existed = self.path.exists()
+        self._sigterm = on_sigterm_exit()
+        self._sigterm.__enter__()
+        try:
+            self.tmp = temporary_path_beside(self.path)
+        except BaseException:
+            self._sigterm.__exit__(None, None, None)
+            raise
         self._open = True
 
     def _finish(self) -> None:
@@ -200,13 +350,15 @@ class AtomicWriter:
     def commit(self) -> Path:
         """Finish the file and move it onto :attr:`path` (fsync first); returns :attr:`path`."""
         if self._open:
-            try:
-                self._finish()
-                _move_into_place(self.tmp, self.path)
-            except BaseException:
-                self.abort()
-                raise
+            with reporting_no_room(self.path, existed=self._existed):
+                try:
+                    self._finish()
+                    _move_into_place(self.tmp, self.path)
+                except BaseException:
+                    self.abort()
+                    raise
             self._open = False
+            self._sigterm.__exit__(None, None, None)
         return self.path
 
     def abort(self) -> None:
@@ -217,6 +369,7 @@ class AtomicWriter:
                 self._discard()
             finally:
                 self.tmp.unlink(missing_ok=True)
+                self._sigterm.__exit__(None, None, None)
 
     def __enter__(self):
         return self
@@ -224,8 +377,11 @@ class AtomicWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.abort()
+            return
+        self.abort()
+        code = _no_room_errno(exc)
+        if code is not None:
+            raise no_space_error(self.path, code, None, self._existed) from exc
 
 
 def tensor_bytes(obj: Any) -> int:

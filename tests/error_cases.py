@@ -326,6 +326,34 @@ CASES: tuple[Case, ...] = (
          plugins="d3-badlogger-plugin,d3-deepstarr,d3-arch-tran"),
     Case("plugin-unknown-kind", "plugins", "listed a component kind that does not exist",
          ("plugins", "list", "--kind", "optimizer"), ("unknown component kind 'optimizer'", "architectures")),
+    # -- outputs that cannot be written (issue 25): one case per writing command; notes.txt is a file ---------------
+    *(Case(f"{name}-unwritable-output", "command line", f"{what} into a folder that cannot be created", args,
+           ("cannot write into folder notes.txt", "notes.txt is a file, not a folder", f"choose another {flag}"))
+      for name, what, flag, args in (
+          ("sample", "sampled", "-o", ("sample", RUN, "-o", "notes.txt/new.fasta", "--labels", "1,1")),
+          ("design", "designed", "-o", ("design", RUN, "--oracle", "oracle.ckpt", "--objective", "dev", "--labels",
+                                        "1,1", "-o", "notes.txt/new.fasta")),
+          ("design-report", "wrote a design report", "--report",
+           ("design", RUN, "--oracle", "oracle.ckpt", "--objective", "dev", "--labels", "1,1", "-o", "new.fasta",
+            "--report", "notes.txt/report")),
+          ("score", "scored", "-o", ("score", "short.fa", "--checkpoint", RUN, "-o", "notes.txt/s.tsv")),
+          ("oracle-predict", "predicted", "-o", ("oracle", "predict", "oracle.ckpt", "short.fa", "-o",
+                                                 "notes.txt/p.tsv")),
+          ("oracle-train", "trained an oracle", "-o", ("oracle", "train", "--dataset", "deepstarr", "--data", "ds.h5",
+                                                       "-o", "notes.txt/ds.oracle.ckpt")),
+          ("synth", "synthesized data", "--out", ("data", "synth", "deepstarr", "--n", "10", "--out",
+                                                  "notes.txt/new.h5")),
+          ("import", "imported data", "--out", ("data", "import", "deepstarr", "--fasta", "short.fa", "--activity",
+                                                "activity.tsv", "--out", "notes.txt/new.h5")),
+          ("merge", "merged shards", "-o", ("merge", "samples.fasta", "-o", "notes.txt/all.fasta")),
+          ("evaluate", "evaluated", "--out", ("evaluate", "odd.fasta", "--dataset", "deepstarr", "--data", "ds.h5",
+                                              "--out", "notes.txt/eval")),
+          ("convert", "converted", "--out", ("convert", RUN, "--out", "notes.txt/converted")),
+          ("train", "trained", "--work_dir", (*TRAIN, "--work_dir", "notes.txt/run")),
+      )),
+    Case("ddp-timeout-not-positive", "configuration", "gave the process-group timeout zero seconds",
+         (*TRAIN, "lightning.ddp_timeout_s=0"),
+         ("config lightning.ddp_timeout_s=0 must be a number of seconds > 0", "null for Lightning's default")),
 )
 
 

@@ -80,6 +80,16 @@ class D3Group(click.Group):
             _report_usage_error(exc, ctx)
 
 
+def hold_output(path, *, force: bool | None = False, flag: str = "-o", folder: bool = False):
+    """Claim the output ``path`` for the rest of this command (:func:`d3core.locks.claim_output`: a second d3
+    process writing it is refused at once; an existing ``path`` needs ``force``; an unwritable folder is one line);
+    released when the command ends, however it ends. Returns ``path``."""
+    from d3core.locks import claim_output
+
+    return click.get_current_context().with_resource(
+        claim_output(path, overwrite=bool(force), flag=flag, folder=folder))
+
+
 def manager_of(ctx: click.Context) -> D3PluginManager:
     """The plugin manager the app was built with."""
     return ctx.find_root().obj

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from d3core.cli.app import D3Group, manager_of
+from d3core.cli.app import D3Group, hold_output, manager_of
 from d3core.cli.options import PathOrPublished, option
 from d3core.cli.tables import format_table
 
@@ -59,6 +59,8 @@ def convert(ctx: click.Context, path: Path, to: str | None, out: Path | None, re
     from d3core.checkpoints.safe_load import loads_remembered
 
     manager = manager_of(ctx)
+    if out is not None and not dry_run:  # targets that exist are each refused or replaced (--force) below
+        hold_output(out, force=True, flag="--out", folder=True)
     with loads_remembered():  # detection, naming and conversion read each file once
         to_name, jobs = plan_conversion(path, manager, to=to, out=out, recursive=bool(recursive),
                                         force=bool(force), dry_run=bool(dry_run))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from d3core.cli.app import D3Group, manager_of
+from d3core.cli.app import D3Group, hold_output, manager_of
 from d3core.cli.options import option
 from d3core.cli.tables import format_table
 from d3core.errors import D3UserError
@@ -72,7 +72,7 @@ def synth_cmd(name: str, n: int | None, out: Path | None, seed: int | None, x_dt
     dataset = _dataset_by_name(name)
     n = 2000 if n is None else n
     seed = 0 if seed is None else seed
-    out = out or data_dir() / f"{dataset.name}-synth-n{n}-seed{seed}.h5"
+    out = hold_output(out or data_dir() / f"{dataset.name}-synth-n{n}-seed{seed}.h5", force=force, flag="--out")
     path = dataset.synthesize(out, n, seed=seed, x_dtype=x_dtype or "uint8", overwrite=bool(force), progress=True)
     summary = dataset.validate(path)
     click.echo(f"wrote {path}: " + ", ".join(f"{s} {v.rows}" for s, v in summary.splits.items()) + " rows")
@@ -142,6 +142,7 @@ def import_cmd(name: str, fasta: tuple[str, ...], activity: tuple[str, ...], tab
     dataset = _dataset_by_name(name)
     if out is None:
         raise D3UserError("--out is required: the HDF5 file to write, e.g. --out data/my_dataset.h5")
+    hold_output(out, force=force, flag="--out")
     result = dataset.import_files(out, fasta=fasta, activity=activity, tables=table, labels=label,
                                   split_seed=split_seed, fractions=_parse_fractions(split_fractions),
                                   replace_n=replace_n or "error", trim=_parse_trim(trim), sequence_column=seq_column,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from d3core.cli.app import manager_of
+from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import PathOrPublished, option, synthesis_options
 
 
@@ -123,8 +123,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     if (objective is None) == (specific_to is None):
         raise D3UserError("give what to design for: --objective EXPRESSION or --specific-to CELL (one of them)")
     rules = rules_from_flags(gc, max_homopolymer, avoid, attempts=synthesis_attempts)  # bad values fail early
-    if out.exists() and not force:
-        raise D3UserError(f"{out}: already exists; choose another -o or pass --force to replace it")
+    hold_output(out, force=force)
+    if report_dir is not None:
+        hold_output(report_dir, force=True, flag="--report", folder=True)
     if min_likelihood is not None:
         from d3core.design.leash import parse_threshold
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from d3core.cli.app import manager_of
+from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import PathOrPublished, option
 
 
@@ -106,6 +106,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
 
     if score_samples is not None and checkpoint is None:
         raise D3UserError("--score-samples applies to --checkpoint only")
+    out = hold_output(out or samples.with_name(f"{samples.stem}_eval"), force=True, flag="--out", folder=True)
     sample_set = read_samples(samples)
     meta = sample_set.metadata
     dataset = dataset or meta.get("dataset")
@@ -129,7 +130,6 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
         if scorer.length != sample_set.length:
             raise D3UserError(f"--checkpoint {checkpoint}: the model scores {scorer.length} bp sequences; the samples "
                               f"are {sample_set.length} bp")
-    out = out or samples.with_name(f"{samples.stem}_eval")
     click.echo(f"d3: evaluating {len(sample_set)} sequences from {samples} against {ds.name} "
                f"{reference or 'test'} ({data_path}), protocol {settings.name}; oracle: "
                f"{loaded.path if loaded else 'none'}", err=True)

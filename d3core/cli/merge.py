@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from d3core.cli.app import hold_output
 from d3core.cli.options import option
 
 
@@ -28,5 +29,6 @@ def merge(shards: tuple[Path, ...], out: Path, force: bool | None) -> None:
     """
     from d3core.generation.shards import merge_shards
 
+    hold_output(out, force=force)
     summary = merge_shards(list(shards), out, overwrite=bool(force))
     click.echo(f"d3: merged {summary['shards']} shard file(s) into {summary['path']} ({summary['num']} sequences)")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from d3core.cli.app import D3Group, manager_of
+from d3core.cli.app import D3Group, hold_output, manager_of
 from d3core.cli.options import PathOrPublished, option
 
 
@@ -55,16 +55,13 @@ def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | N
               accelerator: str | None, limit_train: int | None, train_fraction: float | None,
               force: bool | None) -> None:
     """Train DATASET's oracle with Lightning (early stopping on valid) and report test Pearson/Spearman per label."""
-    from d3core.errors import D3UserError
     from d3core.evaluation.oracle import default_oracle_path
     from d3core.evaluation.oracle_training import train_oracle
 
     ds = manager_of(ctx).dataset(dataset)
     path = ds.require(data)
     ds.validate(path)  # another dataset's file or a corrupt one fails before anything is announced
-    target = out or default_oracle_path(path)
-    if target.exists() and not force:
-        raise D3UserError(f"{target}: already exists; pass --force to retrain it, or -o another file")
+    target = hold_output(out or default_oracle_path(path), force=force)
     click.echo(f"d3: training the {ds.name} oracle on {path} -> {target}", err=True)
     written, metrics = train_oracle(ds, path, target, max_epochs=max_epochs, patience=patience,
                                     batch_size=batch_size, lr=lr, seed=seed, accelerator=accelerator or "auto",
@@ -112,13 +109,11 @@ def predict_cmd(oracle_path: Path, sequences: Path, out: Path, embedding: bool |
                 batch_size: int | None, device: str | None, force: bool | None) -> None:
     """Predict the activities of SEQUENCES (FASTA, d3 sample files .npz/.h5/.csv, or an array of an .npz/.h5 file)
     with ORACLE: one row per sequence (id, the label columns; --embedding adds the embedding)."""
-    from d3core.errors import D3UserError
     from d3core.evaluation.oracle import load_oracle
     from d3core.evaluation.prediction import read_sequences, write_predictions
     from d3core.generation.sampler import default_device
 
-    if out.exists() and not force:
-        raise D3UserError(f"{out}: already exists; pass --force to replace it, or -o another file")
+    hold_output(out, force=force)
     loaded = load_oracle(oracle_path, device or default_device())
     ids, tokens = read_sequences(sequences, key=key)
     written = write_predictions(out, loaded, ids, tokens, embedding=bool(embedding), batch_size=batch_size or 512)

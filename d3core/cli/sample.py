@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from d3core.cli.app import manager_of
+from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import PathOrPublished, option, synthesis_options
 
 
@@ -106,9 +106,7 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
         raise D3UserError("--limit applies to --labels-from only")
     chosen = parse_shard(shard) if shard is not None else shard_from_environment()
     chosen = chosen if chosen is not None and chosen.count > 1 else None
-    target = chosen.path(out) if chosen is not None else out
-    if target.exists() and not force:
-        raise D3UserError(f"{target}: already exists; choose another -o or pass --force to replace it")
+    target = hold_output(chosen.path(out) if chosen is not None else out, force=force)
     if device is None and chosen is not None and chosen.source != "--shard":
         device = local_device()
     sm = SamplingModel.load(checkpoint, device, data=data, manager=manager_of(ctx))

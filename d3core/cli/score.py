@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from d3core.cli.app import manager_of
+from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import PathOrPublished, option
 
 
@@ -87,7 +87,7 @@ def score(ctx: click.Context, sequences: Path | None, checkpoint: Path, split: s
     if mutations and out is None:
         raise D3UserError("--mutations writes a 4 x L table and a heat map: give -o scan.tsv (or .csv, .npz)")
     if out is not None:
-        outputs.check_output(out, force=bool(force))
+        hold_output(outputs.check_output(out, force=bool(force)), force=force)
     samples = DEFAULT_SAMPLES if samples is None else samples
     seed = 0 if seed is None else seed
     sm = SamplingModel.load(checkpoint, device, data=data, manager=manager_of(ctx))

@@ -370,6 +370,10 @@ def check_values(config: DictConfig) -> None:
             raise D3UserError(f"config {key}={v!r} must be a positive integer, or null for the sequence length")
     if not (is_number(value("sampling.guidance")) and value("sampling.guidance") >= 0):
         raise D3UserError(f"config sampling.guidance={value('sampling.guidance')!r} must be a number >= 0")
+    timeout = value("lightning.ddp_timeout_s")  # null: Lightning's default
+    if timeout is not None and not (is_number(timeout) and timeout > 0):
+        raise D3UserError(f"config lightning.ddp_timeout_s={timeout!r} must be a number of seconds > 0, or null for "
+                          "Lightning's default (30 minutes)")
     interval = value("training.val_check_interval")
     if not (is_number(interval) and interval > 0 and (isinstance(interval, int) or interval <= 1)):
         raise D3UserError(f"config training.val_check_interval={interval!r} must be a number of steps (int > 0) "

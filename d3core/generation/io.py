@@ -7,16 +7,19 @@ A sample set is sequences (tokens 0..3 = A, C, G, T, ``uint8 [N, L]``), the labe
 
 ==========  =====================================================================================================
 ``.fasta``  ``>d3_<i> dev=4 hk=1.5 ref=test:17`` then the sequence; labels and reference row in the header
-            (``.fa``, ``.fna`` too). Metadata is not stored.
+            (``.fa``, ``.fna`` too). The first record's header ends with ``d3:meta=<JSON>`` (the metadata, its
+            whitespace and ``%`` percent-encoded).
 ``.npz``    ``tokens`` uint8 [N, L] (token indices, not one-hot), ``labels`` float32 [N, C], ``label_names``
             str [C], ``rows`` int64 [N], ``metadata`` (a JSON string); read with ``np.load(allow_pickle=False)``.
 ``.h5``     datasets ``tokens``, ``labels``, ``rows``; attributes ``label_names`` and ``metadata`` (JSON)
             (``.hdf5`` too).
-``.csv``    columns ``id,sequence,<label names...>,ref``. Metadata is not stored.
+``.csv``    columns ``id,sequence,<label names...>,ref,d3:meta``; the metadata (JSON) in the first row's ``d3:meta``.
 ==========  =====================================================================================================
 
-Writers stream: a FASTA, CSV or HDF5 file never holds more than one chunk in memory (NPZ keeps the uint8 tokens).
-The file appears under its name only when complete (a temporary file beside it, then ``os.replace``).
+Every format carries the metadata that identifies its run (checkpoint hash, seed, options, ``--shard K/N``), so
+``d3 merge`` refuses shards of different runs whatever their format. Writers stream: no format holds more than one
+chunk in memory (NPZ spools its arrays to temporary files, :mod:`d3core.generation.npz_stream`). The file appears
+under its name only when complete (a temporary file beside it, then ``os.replace``).
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ import csv
 import json
 import os
 import re
+import string
+from urllib.parse import quote, unquote
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -35,12 +40,30 @@ from d3core.data.encoding import decode, encode
 from d3core.data.readers import read_fasta_records
 from d3core.errors import D3UserError
 from d3core.generation.labels import format_labels, format_value
+from d3core.generation.npz_stream import NpzColumns
 
 FORMATS = {".fasta": "fasta", ".fa": "fasta", ".fna": "fasta", ".npz": "npz", ".h5": "h5", ".hdf5": "h5",
            ".csv": "csv"}
 FORMAT_VERSION = 1
 #: FASTA header fields ``label:<name>=<value>`` (d3 design) are the labels; other fields are then other columns
 LABEL_FIELD = "label:"
+#: the FASTA header field and CSV column of a sample file's metadata (JSON), in its first record
+META_FIELD = "d3:meta"
+#: what the FASTA header field leaves unencoded: every printable character but whitespace and ``%``
+_META_SAFE = string.punctuation.replace("%", "")
+
+
+def _meta_text(metadata: dict) -> str:
+    return json.dumps(metadata, separators=(",", ":"), default=str)
+
+
+def _meta_of(text: str, path: Path) -> dict:
+    try:
+        metadata = json.loads(text)
+    except ValueError as exc:
+        raise D3UserError(f"{path}: its {META_FIELD} metadata is not JSON ({exc}); was the file edited? remove the "
+                          f"{META_FIELD} field to read it as plain sequences") from None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def format_from_suffix(path: str | os.PathLike, formats: dict[str, str], kind: str) -> str:
@@ -111,12 +134,17 @@ class SampleWriter(AtomicWriter):
         self._tmp = self.tmp
         self._text = None
         self._h5 = None
-        self._chunks: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
+        self._npz = NpzColumns(self.path) if self.format == "npz" else None
+        self._has_labels = True
         if self.format in ("fasta", "csv"):
             self._text = open(self._tmp, "w", newline="")
             if self.format == "csv":
                 self._csv = csv.writer(self._text, lineterminator="\n")
-                self._csv.writerow(["id", "sequence", *self.label_names, "ref"])
+                self._csv.writerow(["id", "sequence", *self.label_names, "ref", META_FIELD])
+
+    @property
+    def _stored_metadata(self) -> dict:
+        return {"d3_samples_version": FORMAT_VERSION, **self.metadata}
 
     def _ref(self, row: int) -> str:
         return f"{self.split or 'row'}:{row}" if row >= 0 else ""
@@ -130,6 +158,7 @@ class SampleWriter(AtomicWriter):
             if labels.shape[1] != len(self.label_names):
                 raise ValueError(f"labels have {labels.shape[1]} columns for names {self.label_names}")
         rows = None if rows is None else np.asarray(rows, dtype=np.int64).reshape(b)
+        first_record = self.count == 0
         if self.format == "fasta":
             for i, seq in enumerate(decode(tokens) if b else []):
                 fields = [f"d3_{self.first_index + self.count + i}"]
@@ -137,16 +166,23 @@ class SampleWriter(AtomicWriter):
                     fields.append(format_labels(self.label_names, labels[i]))
                 if rows is not None and rows[i] >= 0:
                     fields.append(f"ref={self._ref(int(rows[i]))}")
+                if first_record and i == 0:
+                    fields.append(f"{META_FIELD}={quote(_meta_text(self._stored_metadata), safe=_META_SAFE)}")
                 self._text.write(">" + " ".join(fields) + "\n" + seq + "\n")
         elif self.format == "csv":
             for i, seq in enumerate(decode(tokens) if b else []):
                 values = [format_value(v) for v in labels[i]] if labels is not None else [""] * len(self.label_names)
                 ref = self._ref(int(rows[i])) if rows is not None else ""
-                self._csv.writerow([f"d3_{self.first_index + self.count + i}", seq, *values, ref])
+                meta = _meta_text(self._stored_metadata) if first_record and i == 0 else ""
+                self._csv.writerow([f"d3_{self.first_index + self.count + i}", seq, *values, ref, meta])
         elif self.format == "h5":
             self._write_h5(tokens, labels, rows)
         else:
-            self._chunks.append((tokens, labels, rows))
+            self._npz.append("tokens", tokens)
+            self._npz.append("labels", labels if labels is not None
+                             else np.full((b, len(self.label_names)), np.nan, np.float32))
+            self._npz.append("rows", rows if rows is not None else np.full(b, -1, np.int64))
+        self._has_labels = self._has_labels and labels is not None
         self.count += b
 
     def _write_h5(self, tokens, labels, rows) -> None:
@@ -168,27 +204,27 @@ class SampleWriter(AtomicWriter):
             data = self._h5[key]
             data.resize(n + b, axis=0)
             data[n:n + b] = value
-        self._has_labels = getattr(self, "_has_labels", True) and labels is not None
 
     def _finish(self) -> None:
-        meta = {"d3_samples_version": FORMAT_VERSION, **self.metadata}
+        meta = json.dumps(self._stored_metadata, default=str)
+        has_labels = self._has_labels and self.count > 0
         if self.format in ("fasta", "csv"):
             self._text.close()
         elif self.format == "h5":
             if self._h5 is None:
                 self._write_h5(np.zeros((0, int(self.metadata.get("length", 0))), np.uint8), None, None)
             self._h5.attrs["label_names"] = json.dumps(self.label_names)
-            self._h5.attrs["metadata"] = json.dumps(meta, default=str)
-            self._h5.attrs["has_labels"] = bool(getattr(self, "_has_labels", False))
+            self._h5.attrs["metadata"] = meta
+            self._h5.attrs["has_labels"] = has_labels
             self._h5.close()
         else:
-            sample = load_chunks(self._chunks, len(self.label_names), int(self.metadata.get("length", 0)))
-            arrays = {"tokens": sample[0], "rows": sample[2], "label_names": np.asarray(self.label_names, dtype=str),
-                      "metadata": np.asarray(json.dumps(meta, default=str))}
-            if sample[1] is not None:
-                arrays["labels"] = sample[1]
-            with open(self._tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)
+            if not self.count:
+                self._npz.append("tokens", np.zeros((0, int(self.metadata.get("length", 0))), np.uint8))
+                self._npz.append("rows", np.zeros(0, np.int64))
+            if not has_labels:
+                self._npz.drop("labels")
+            self._npz.write_npz(self._tmp, {"label_names": np.asarray(self.label_names, dtype=str),
+                                            "metadata": np.asarray(meta)})
 
     def _discard(self) -> None:
         for handle in (self._text, self._h5):
@@ -197,16 +233,8 @@ class SampleWriter(AtomicWriter):
                     handle.close()
             except Exception:
                 pass
-
-
-def load_chunks(chunks, num_labels: int, length: int):
-    """Concatenate writer chunks -> ``(tokens, labels or None, rows)``."""
-    if not chunks:
-        return np.zeros((0, length), np.uint8), None, np.zeros(0, np.int64)
-    tokens = np.concatenate([c[0] for c in chunks])
-    labels = None if any(c[1] is None for c in chunks) else np.concatenate([c[1] for c in chunks])
-    rows = np.concatenate([c[2] if c[2] is not None else np.full(len(c[0]), -1, np.int64) for c in chunks])
-    return tokens, labels, rows
+        if self._npz is not None:
+            self._npz.discard()
 
 
 def write_samples(path: str | os.PathLike, samples: SampleSet, *, overwrite: bool = False) -> Path:
@@ -254,11 +282,15 @@ def _parse_ref(text: str) -> tuple[str | None, int]:
 def _read_fasta(path: Path) -> SampleSet:
     records = read_fasta_records(path)
     headers, sequences, line_of = [r.header for r in records], [r.sequence for r in records], [r.line for r in records]
-    names, values, refs, split = None, [], [], None
+    names, values, refs, split, stored = None, [], [], None, {}
     for header in headers:
         fields = header.split()[1:]
         pairs = [f.split("=", 1) for f in fields if "=" in f]
         ref = next((v for k, v in pairs if k == "ref"), None)
+        meta = next((v for k, v in pairs if k == META_FIELD), None)
+        if meta is not None:
+            stored = _meta_of(unquote(meta), path)
+        pairs = [(k, v) for k, v in pairs if k != META_FIELD]
         tagged = [(k[len(LABEL_FIELD):], v) for k, v in pairs if k.startswith(LABEL_FIELD)]
         pairs = tagged or [(k, v) for k, v in pairs if k != "ref"]  # design files tag their labels among columns
         keys = [k for k, _ in pairs]
@@ -278,7 +310,7 @@ def _read_fasta(path: Path) -> SampleSet:
     tokens = encode(sequences, source=str(path), rows=line_of, unit="record", can_replace=False) if sequences else \
         np.zeros((0, 0), np.uint8)
     labels = np.asarray(values, dtype=np.float32) if names else None
-    metadata = {"reference_split": split} if split else {}
+    metadata = {**({"reference_split": split} if split else {}), **stored}
     index = _index_of_ids([h.split()[0] if h.split() else "" for h in headers])
     return SampleSet(tokens, labels, list(names or []), np.asarray(refs, dtype=np.int64), metadata, index)
 
@@ -294,8 +326,11 @@ def _read_csv(path: Path) -> SampleSet:
         raise D3UserError(f"{path}: no 'sequence' column (columns: {', '.join(header)})")
     seq_col = lower.index("sequence")
     ref_col = lower.index("ref") if "ref" in lower else None
-    label_cols = [i for i, h in enumerate(lower) if h not in ("id", "sequence", "ref")]
+    label_cols = [i for i, h in enumerate(lower) if h not in ("id", "sequence", "ref", META_FIELD)]
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    meta_col = lower.index(META_FIELD) if META_FIELD in lower else None
+    stored = _meta_of(body[0][meta_col], path) if meta_col is not None and body and meta_col < len(body[0]) and \
+        body[0][meta_col].strip() else {}
     sequences = [r[seq_col].strip() for r in body]
     tokens = encode(sequences, source=str(path), rows=list(range(2, len(body) + 2)), can_replace=False) if sequences else \
         np.zeros((0, 0), np.uint8)
@@ -311,7 +346,7 @@ def _read_csv(path: Path) -> SampleSet:
         for i, r in enumerate(body):
             if ref_col < len(r) and r[ref_col].strip():
                 split, refs[i] = _parse_ref(r[ref_col].strip())
-    metadata = {"reference_split": split} if split else {}
+    metadata = {**({"reference_split": split} if split else {}), **stored}
     index = _index_of_ids([r[lower.index("id")] for r in body]) if "id" in lower else None
     return SampleSet(tokens, labels, names if labels is not None else [], refs, metadata, index)
 

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import d3core
 from d3core.architecture import wants_null_condition
+from d3core.atomic import check_folder_can_be_made
 from d3core.config import ConfigSources, assemble_config, closest_key, peek_selection, unknown_file_keys
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager, get_plugin_manager
@@ -157,6 +158,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     run_dir = Path(shared_run_dir or config.work_dir or _default_run_dir(config))
     config.work_dir = str(run_dir)
     if is_rank_zero():
+        check_folder_can_be_made(run_dir, choose="another --work_dir")
         check_run_directory_free(run_dir)  # a live run holds it: say who, before anything else about it
     if resume_ckpt is None and is_rank_zero() and run_dir.exists() and \
             any(entry.name != LOCK_NAME for entry in run_dir.iterdir()):  # a dead run's lock alone is no run

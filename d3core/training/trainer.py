@@ -10,7 +10,29 @@ from d3core.training.components import build_callbacks, build_loggers
 from d3core.training.plan import RunPlan
 from d3core.training.settings import resolve_precision, resolve_strategy
 
-__all__ = ["build_trainer", "trainer_kwargs"]
+__all__ = ["build_trainer", "strategy_argument", "trainer_kwargs"]
+
+
+def strategy_argument(config) -> Any:
+    """The Trainer's ``strategy``: the resolved name, or, with ``lightning.ddp_timeout_s``, that registered strategy
+    built with ``timeout=timedelta(seconds=...)`` (the process-group timeout of NCCL/gloo collectives: how long a
+    rank waits for the others, e.g. while rank 0 writes a large checkpoint). Strategies without a timeout (one
+    device) get the name."""
+    name = resolve_strategy(config).value
+    seconds = config.lightning.get("ddp_timeout_s")
+    if seconds is None:
+        return name
+    import inspect
+    from datetime import timedelta
+
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    if name not in StrategyRegistry:
+        return name
+    entry = StrategyRegistry[name]
+    if "timeout" not in inspect.signature(entry["strategy"].__init__).parameters:
+        return name
+    return entry["strategy"](**{**entry["init_params"], "timeout": timedelta(seconds=float(seconds))})
 
 
 def trainer_kwargs(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, Any]:
@@ -23,7 +45,7 @@ def trainer_kwargs(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, An
     interval = config.training.val_check_interval
     kwargs: dict[str, Any] = dict(
         accelerator=str(config.lightning.accelerator), devices=config.lightning.devices,
-        num_nodes=int(config.lightning.num_nodes), strategy=resolve_strategy(config).value,
+        num_nodes=int(config.lightning.num_nodes), strategy=strategy_argument(config),
         precision=resolve_precision(config).value,
         max_steps=int(config.training.max_steps), max_epochs=int(config.training.max_epochs),
         val_check_interval=interval, check_val_every_n_epoch=None if isinstance(interval, int) else 1,

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
+
+from d3core.generation import read_samples
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -47,8 +50,11 @@ def test_groups_without_pairing_and_without_oracle(d3_cli, tiny_checkpoint, tiny
     samples = tmp_path / "groups.fasta"
     assert d3_cli("sample", tiny_checkpoint, "--labels", "dev=3,hk=0", "--labels", "dev=0,hk=0", "--num", "4",
                   "--steps", "2", "-o", samples, "--no-progress").exit_code == 0
-    # FASTA does not record the dataset: it has to be named
-    result = d3_cli("evaluate", samples, "--out", tmp_path / "e0")
+    # d3's FASTA records its run (d3:meta in the first header); a FASTA from elsewhere does not: name the dataset
+    assert read_samples(samples).metadata["dataset"] == "deepstarr"
+    plain = tmp_path / "plain.fasta"
+    plain.write_text(re.sub(r" d3:meta=\S+", "", samples.read_text()))
+    result = d3_cli("evaluate", plain, "--out", tmp_path / "e0")
     assert result.exit_code == 2 and "pass --dataset" in result.output
     result = d3_cli("evaluate", samples, "--dataset", "deepstarr", "--data", tiny_data, "--out", tmp_path / "e1",
                     "--device", "cpu", "--no-discriminator", "--kmer-ks", "3", "--no-attributions", "--no-motifs")

@@ -37,7 +37,7 @@ def test_round_trip(tmp_path, ext, with_labels):
     else:
         assert back.labels is None and back.label_names == []
         assert back.rows is None or (back.rows == -1).all()
-    if ext in ("npz", "h5"):  # the binary formats keep the metadata
+    if with_labels or ext not in ("fasta", "fa"):  # every format keeps the metadata (issue 25)
         assert back.metadata["steps"] == 16 and back.metadata["predictor"] == "analytic"
         assert back.metadata["d3_samples_version"] == 1
     assert [p.name for p in tmp_path.iterdir()] == [f"s.{ext}"]  # no temporary files left
@@ -46,7 +46,18 @@ def test_round_trip(tmp_path, ext, with_labels):
 def test_fasta_headers_and_npz_keys(tmp_path):
     write_samples(tmp_path / "s.fasta", _samples())
     lines = (tmp_path / "s.fasta").read_text().splitlines()
-    assert lines[0] == ">d3_0 dev=4 hk=1.5 ref=test:0" and lines[12] == ">d3_6 dev=3e+09 hk=-2 ref=test:17"
+    meta = ('{"d3_samples_version":1,"checkpoint":"run/last.ckpt","steps":16,"predictor":"analytic","seed":3,'
+            '"reference_split":"test","length":30}')
+    assert lines[0] == f">d3_0 dev=4 hk=1.5 ref=test:0 d3:meta={meta}"  # the metadata in the first header only
+    assert lines[2] == ">d3_1 dev=0.33333334 hk=-0.1 ref=test:1" and lines[12] == ">d3_6 dev=3e+09 hk=-2 ref=test:17"
+    spaced = _samples()
+    spaced.metadata["checkpoint"] = "my runs/100% done.ckpt"  # whitespace and % are percent-encoded
+    write_samples(tmp_path / "spaced.fasta", spaced)
+    header = (tmp_path / "spaced.fasta").read_text().splitlines()[0]
+    assert '"checkpoint":"my%20runs/100%25%20done.ckpt"' in header and len(header.split()) == 5
+    assert read_samples(tmp_path / "spaced.fasta").metadata["checkpoint"] == "my runs/100% done.ckpt"
+    write_samples(tmp_path / "s.csv", _samples())
+    assert (tmp_path / "s.csv").read_text().splitlines()[0] == "id,sequence,dev,hk,ref,d3:meta"
     write_samples(tmp_path / "s.npz", _samples())
     with np.load(tmp_path / "s.npz", allow_pickle=False) as f:
         assert set(f.keys()) == {"tokens", "labels", "label_names", "rows", "metadata"}

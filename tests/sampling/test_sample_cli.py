@@ -17,9 +17,10 @@ def test_labels_num_and_fasta_headers(d3_cli, trained_checkpoint, tmp_path):
     assert result.exit_code == 0, result.output
     assert "wrote 6 sequences" in result.output and "seq/s" in result.output
     headers = [line for line in out.read_text().splitlines() if line.startswith(">")]
-    assert headers[0] == ">d3_0 dev=4 hk=1" and headers[3] == ">d3_3 dev=0 hk=0" and len(headers) == 6
+    assert headers[0].startswith(">d3_0 dev=4 hk=1 d3:meta={") and headers[3] == ">d3_3 dev=0 hk=0"
+    assert len(headers) == 6 and all("d3:meta" not in h for h in headers[1:])
     back = read_samples(out)
-    assert back.tokens.shape == (6, 249)
+    assert back.tokens.shape == (6, 249) and back.metadata["steps"] == 4 and back.metadata["dataset"] == "deepstarr"
 
 
 def test_seed_reproducible_across_batch_sizes_and_formats(d3_cli, trained_checkpoint, tmp_path):

@@ -79,12 +79,13 @@ def test_two_processes_and_merge_give_the_single_process_tokens(d3_cli, trained_
     assert read_samples(tmp_path / "rank.h5").metadata["seed"] == 5
 
 
-def test_merge_refuses_incomplete_or_foreign_shards(d3_cli, trained_checkpoint, tmp_path):
+@pytest.mark.parametrize("suffix", [".npz", ".fasta", ".csv"])  # every format records its run (issue 25)
+def test_merge_refuses_incomplete_or_foreign_shards(d3_cli, trained_checkpoint, tmp_path, suffix):
     ckpt, _ = trained_checkpoint
     for shard, seed in (("1/3", "5"), ("2/3", "5"), ("3/3", "6")):
         assert d3_cli("sample", ckpt, *REQUEST[:-3], "--seed", seed, "--no-progress", "--shard", shard,
-                      "-o", tmp_path / "d.npz").exit_code == 0
-    parts = [tmp_path / f"d.shard{k}of3.npz" for k in (1, 2, 3)]
+                      "-o", tmp_path / f"d{suffix}").exit_code == 0
+    parts = [tmp_path / f"d.shard{k}of3{suffix}" for k in (1, 2, 3)]
     cases = [
         (parts[:2], "2 file(s) for 3 shards; shard 3/3 is missing"),
         ([parts[0], parts[0], parts[1]], "shard 3/3 is missing"),
