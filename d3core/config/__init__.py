@@ -8,6 +8,7 @@ key, the value and the fix, raised before anything heavy runs.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -337,7 +338,7 @@ def check_values(config: DictConfig) -> None:
         return OmegaConf.select(config, key)
 
     def is_number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
     for key in _POSITIVE_INTS:
         v = value(key)
