@@ -41,7 +41,7 @@ def _metrics_table(metrics: dict) -> str:
 @option("--patience", type=click.IntRange(min=1), default=None,
         help="Early stopping: epochs without val_loss improvement (default 10).")
 @option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size (default 128).")
-@option("--lr", type=FiniteFloat(), default=None, help="Adam learning rate (default 2e-3).")
+@option("--lr", type=FiniteFloat(min=0, min_open=True), default=None, help="Adam learning rate (default 2e-3).")
 @option("--seed", type=int, default=None, help="Random seed (default 41).")
 @option("--accelerator", default=None, help="cpu, gpu or auto (default auto).")
 @option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training rows.")
