@@ -203,14 +203,17 @@ def test_npz_sample_files_only_raise_one_line_errors(tmp_path, content, metadata
 
 @FUZZ
 @given(sample_arrays, st.dictionaries(st.sampled_from(["label_names", "metadata", "has_labels"]), metadata_text,
-                                      max_size=3), st.one_of(st.none(), st.floats(0, 1)))
-def test_h5_sample_files_only_raise_one_line_errors(tmp_path, content, attributes, cut):
+                                      max_size=3), st.one_of(st.none(), st.floats(0, 1)),
+       st.sets(st.sampled_from(["tokens", "labels", "rows"])))
+def test_h5_sample_files_only_raise_one_line_errors(tmp_path, content, attributes, cut, groups):
     import h5py
 
     path = tmp_path / "s.h5"
     with h5py.File(path, "w") as f:
         for key, value in content.items():
             f[key] = value.astype("S") if value.dtype.kind == "U" else value
+        for key in groups - set(content):
+            f.create_group(key)
         f.attrs.update(attributes)
     if cut is not None:
         path.write_bytes(path.read_bytes()[: int(cut * path.stat().st_size)])

@@ -78,7 +78,7 @@ def _parse_overrides(overrides: list[str]) -> DictConfig:
     for item in overrides:  # the value is read as YAML: name the override a bad one came from
         try:
             OmegaConf.from_dotlist([item])
-        except (OmegaConfBaseException, yaml.YAMLError, ValueError) as exc:
+        except (OmegaConfBaseException, yaml.YAMLError, ValueError, IndexError) as exc:  # IndexError: a key "["
             reason = " ".join(str(exc).split())[:160]
             raise D3UserError(f"override {item!r} cannot be read ({reason}); write key=value with a YAML value, "
                               "quoting text that holds special characters, e.g. 'wandb.tags=[a, b]'") from exc

@@ -51,6 +51,8 @@ class ArrayReader:
         """The whole array ``key`` (a missing key, a group or a damaged member: a :class:`D3UserError`)."""
         if key not in self.keys:
             raise D3UserError(f"{self.path}: no array {key!r} (keys: {', '.join(self.keys) or 'none'}); {self.fix}")
+        if self.kind == "h5" and not hasattr(self._handle[key], "shape"):
+            raise D3UserError(f"{self.path}: key {key!r} is an HDF5 group, not an array; {self.fix}")
         try:
             value = self._handle[key] if self.kind == "npz" else self._handle[key][()]
         except ValueError as exc:

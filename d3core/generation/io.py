@@ -299,12 +299,13 @@ def _read_csv(path: Path) -> SampleSet:
         return SampleSet(np.zeros((0, 0), np.uint8))
     header = [h.strip() for h in rows[0][1]]
     lower = [h.lower() for h in header]
+    shown = " ".join(", ".join(header).split())  # a quoted cell may hold line breaks
     if "sequence" not in lower:
-        raise D3UserError(f"{path}: no 'sequence' column (columns: {', '.join(header)})")
+        raise D3UserError(f"{path}: no 'sequence' column (columns: {shown})")
     for line, cells in rows[1:]:
         if len(cells) != len(header):
             raise D3UserError(f"{path} line {line}: {len(cells)} cell(s) but the header has {len(header)} "
-                              f"({', '.join(header)}); give every row one cell per column")
+                              f"({shown}); give every row one cell per column")
     seq_col = lower.index("sequence")
     ref_col = lower.index("ref") if "ref" in lower else None
     label_cols = [i for i, h in enumerate(lower) if h not in ("id", "sequence", "ref")]
