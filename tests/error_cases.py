@@ -357,6 +357,80 @@ CASES: tuple[Case, ...] = (
 )
 
 
+# -- every bad input one line (issue 25): sample files, numbers that are not numbers, resource bounds ----------------
+DESIGN = ("design", RUN, "--oracle", "oracle.ckpt", "--labels", "1,1", "--steps", "2", "-o", "new.fasta")
+CASES += (
+    Case("samples-npz-empty", "data files", "gave an empty (0-byte) .npz file",
+         ("oracle", "predict", "oracle.ckpt", "empty.npz", "-o", "p.tsv"),
+         ("empty.npz: the file is empty (0 bytes)", "write it again with d3 sample")),
+    Case("samples-npz-truncated", "data files", "scored a half-copied .npz sample file",
+         ("score", "truncated.npz", "--checkpoint", RUN),
+         ("truncated.npz: not a readable .npz file (truncated or not NPZ?", "write it again with d3 sample")),
+    Case("samples-npz-token-out-of-range", "data files", "merged an .npz whose tokens are not 0..3",
+         ("merge", "bad_tokens.npz", "-o", "all.npz"),
+         ("bad_tokens.npz: key 'tokens' row 1 position 5 holds 7", "tokens must be 0..3 (0=A, 1=C, 2=G, 3=T)")),
+    Case("samples-npz-float-tokens", "data files", "evaluated an .npz whose tokens are floats",
+         ("evaluate", "float_tokens.npz", "--dataset", "deepstarr", "--data", "ds.h5"),
+         ("float_tokens.npz: key 'tokens' is float64 with shape [4, 249]", "integer token indices [N, L]")),
+    Case("samples-h5-empty", "data files", "scored an empty (0-byte) .h5 file", ("score", "empty.h5", "--checkpoint", RUN),
+         ("empty.h5: the file is empty (0 bytes)",)),
+    Case("samples-csv-short-row", "data files", "scored a CSV with a row missing a cell",
+         ("score", "short_row.csv", "--checkpoint", RUN),
+         ("short_row.csv line 3: 2 cell(s) but the header has 3 (id, sequence, dev)",)),
+    Case("samples-nan-label", "data files", "scored sequences whose FASTA headers carry a NaN label",
+         ("score", "nan_label.fasta", "--checkpoint", RUN),
+         ("nan_label.fasta: labels of sequence row 0 column 0 ('dev') is nan", "labels must be finite numbers")),
+    Case("sample-labels-from-nan", "data files", "sampled for the label rows of a split holding a NaN",
+         ("sample", RUN, "--labels-from", "train", "--data", "nan.h5", "-o", "new.fasta"),
+         ("nan.h5: 'Y_train' row 3 column 0 ('dev') is nan", "drop or fix that row")),
+    Case("score-split-nan", "data files", "scored a split whose labels hold a NaN",
+         ("score", "--split", "train", "--data", "nan.h5", "--checkpoint", RUN),
+         ("nan.h5: 'Y_train' row 3 column 0 ('dev') is nan", "labels must be finite numbers")),
+    Case("option-not-finite", "command line", "gave NaN as the guidance strength",
+         ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--guidance", "nan"),
+         ("'--guidance': 'nan' is not a finite number",)),
+    Case("design-temperature-infinite", "command line", "gave an infinite design temperature",
+         (*DESIGN, "--objective", "dev", "--temperature", "inf"), ("'--temperature': 'inf' is not a finite number",)),
+    Case("override-not-finite", "configuration", "gave an infinite learning rate", (*TRAIN, "optim.lr=.inf"),
+         ("optim.lr=inf must be a number > 0",)),
+    Case("design-objective-overflow", "command line", "wrote an objective whose arithmetic overflows",
+         (*DESIGN, "--objective", "dev + 2^1000000"),
+         ("--objective 'dev + 2^1000000': '2^1000000' is not a finite real number",)),
+    Case("design-candidates-too-many", "command line", "asked for more candidates than memory holds",
+         (*DESIGN, "--objective", "dev", "--candidates", "1000000000"),
+         ("--candidates 1000000000 x --batch-size 10: this request needs at least", "available",
+          "lower --candidates")),
+    Case("sample-num-too-many", "command line", "asked for more sequences than memory holds",
+         ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--num", "1000000000000"),
+         ("--num 1000000000000 x --batch-size 256: this request needs at least", "labels of --num 1000000000000",
+          "--shard K/N")),
+    Case("score-samples-too-many", "command line", "asked for more likelihood draws than memory holds",
+         ("score", "samples.fasta", "--checkpoint", RUN, "--labels", "1,1", "--samples", "100000000000"),
+         ("--samples 100000000000 x --batch-size 256: this request needs at least", "lower --samples")),
+)
+
+
+def _bad_sample_files(workspace: Path) -> None:
+    """Sample files a careless copy or another tool makes: empty, truncated, out-of-range and float tokens, a short
+    CSV row, a NaN label."""
+    import numpy as np
+
+    tokens = np.random.default_rng(0).integers(0, 4, size=(4, 249)).astype(np.uint8)
+    np.savez_compressed(workspace / "good.npz", tokens=tokens)
+    data = (workspace / "good.npz").read_bytes()
+    (workspace / "truncated.npz").write_bytes(data[: len(data) // 2])
+    (workspace / "good.npz").unlink()
+    (workspace / "empty.npz").write_bytes(b"")
+    (workspace / "empty.h5").write_bytes(b"")
+    bad = tokens.copy()
+    bad[1, 4] = 7
+    np.savez(workspace / "bad_tokens.npz", tokens=bad)
+    np.savez(workspace / "float_tokens.npz", tokens=tokens.astype(np.float64))
+    sequence = "ACGT" * 62 + "A"
+    (workspace / "short_row.csv").write_text(f"id,sequence,dev\nd3_0,{sequence},1.5\nd3_1,{sequence}\n")
+    (workspace / "nan_label.fasta").write_text(f">d3_0 dev=nan hk=1\n{sequence}\n")
+
+
 # -- the workspace ---------------------------------------------------------------------------------------------------
 class _RunsCode:
     """Unpickling this creates the MARKER file: the proof of code execution that must never appear."""
@@ -436,6 +510,7 @@ def build_workspace(workspace: Path) -> Path:
     _files_that_name_code(workspace)
     (workspace / "lone").mkdir()  # an original checkpoint's keys, far from its run's config
     torch.save({"model": {}, "ema": {}, "optimizer": {}, "step": 0}, workspace / "lone" / "checkpoint.pth")
+    _bad_sample_files(workspace)
     return workspace
 
 

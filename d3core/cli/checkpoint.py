@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from d3core.cli.app import D3Group, hold_output, manager_of
-from d3core.cli.options import PathOrPublished, option
+from d3core.cli.options import FiniteFloat, PathOrPublished, option
 from d3core.cli.tables import format_table
 
 AUTO_NOTE = " (bf16-mixed on CUDA, else 32-true)"
@@ -140,7 +140,8 @@ def info(ctx: click.Context, path: Path, as_json: bool | None, arch: str | None,
 @option("--to", "to", default=None, metavar="FORMAT",
         help="Format to round-trip through (default: lightning; for a Lightning checkpoint the first other "
              "installed format, e.g. legacy).")
-@option("--tolerance", type=float, default=None, help="Max |difference| of the model outputs (default 1e-4).")
+@option("--tolerance", type=FiniteFloat(min=0), default=None,
+        help="Max |difference| of the model outputs (default 1e-4).")
 @_arch_option
 @_config_option
 @click.pass_context

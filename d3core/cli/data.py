@@ -5,6 +5,7 @@ Heavy libraries (numpy, h5py, torch, pooch) are imported inside the commands, so
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -103,7 +104,7 @@ def _parse_fractions(text: str | None) -> tuple[float, float, float] | None:
         parts = tuple(float(p) for p in text.split(","))
     except ValueError:
         parts = ()
-    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
+    if len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or sum(parts) <= 0:
         raise D3UserError(f"--split-fractions {text!r}: expected three numbers train,valid,test, e.g. 0.8,0.1,0.1")
     return parts  # type: ignore[return-value]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import hold_output, manager_of
-from d3core.cli.options import PathOrPublished, option, synthesis_options
+from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_options
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -33,7 +33,7 @@ from d3core.cli.options import PathOrPublished, option, synthesis_options
              "particles per design, resampled by weight; none: plain sampling (the baseline, same seed).")
 @option("--candidates", "-m", type=click.IntRange(min=1), default=None,
         help="M candidates per step (svdd) or K particles (smc); default 8. Cost ~ M + 1 network calls per step.")
-@option("--temperature", type=click.FloatRange(min=0), default=None,
+@option("--temperature", type=FiniteFloat(min=0), default=None,
         help="alpha: svdd keeps candidate m with probability softmax(v / alpha), default 0 = the best; smc weights "
              "particles by exp(dv / alpha), default 0.1. In the objective's units.")
 @option("--value-estimate", type=click.Choice(["mean", "mode"], case_sensitive=False), default=None,
@@ -41,7 +41,7 @@ from d3core.cli.options import PathOrPublished, option, synthesis_options
              "its most likely letters.")
 @option("--labels", "labels", multiple=True,
         help="Conditioning of the model, as in d3 sample (dev=2,hk=0; repeatable; each row gets --num designs).")
-@option("--guidance", type=click.FloatRange(min=0), default=None,
+@option("--guidance", type=FiniteFloat(min=0), default=None,
         help="Classifier-free guidance strength (default 1; 0 = unconditional model, no --labels needed).")
 @option("--template", default=None, help="Fixed positions: ACGTN... (N = free) or a FASTA of templates.")
 @option("--fix", "fixes", multiple=True, help="Fix a segment: START:SEQUENCE (START from 1); repeatable.")
@@ -118,6 +118,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     from d3core.evaluation.oracle import resolve_oracle
     from d3core.generation.api import SamplingModel
     from d3core.generation.constraints import rules_from_flags
+    from d3core.generation.memory import FLOAT_BYTES, check_request
 
     design_format(out)
     if (objective is None) == (specific_to is None):
@@ -163,6 +164,11 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
                          batch_size=DEFAULT_DESIGN_BATCH if batch_size is None else batch_size,
                          seed=0 if seed is None else seed, template=sm.template(template, fixes), rules=rules)
     num = 10 if num is None else num
+    chunk = min(options.batch_size, num * max(len(rows), 1))
+    check_request(sm, flag=f"--candidates {settings.candidates} x --batch-size {chunk}",
+                  rows=settings.candidates * chunk * (1 if options.guidance == 1.0 else 2),
+                  extra=len(rows) * num * sm.num_labels * FLOAT_BYTES, extra_detail=f"labels of --num {num} designs",
+                  fix="lower --candidates, --batch-size (the designs do not depend on it) or --num")
     _, total = sm.plan_rows(label_rows, num, options)
     samples = 16 if likelihood_samples is None else likelihood_samples
     leash = None

@@ -1,10 +1,28 @@
-"""Click helpers shared by every command: both flag spellings, and clean exits for user errors."""
+"""Click helpers shared by every command: both flag spellings, the one number type of float options."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable
 
 import click
+
+
+class FiniteFloat(click.FloatRange):
+    """The type of every float option: a finite number (``nan``, ``inf`` and overflowing text such as ``1e999``
+    refused in one line), optionally in a range (``FiniteFloat(min=0)``, the arguments of ``click.FloatRange``)."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+    def _describe_range(self) -> str:
+        """The range for ``--help`` (``x>=0``); nothing for an unbounded number."""
+        return "" if self.min is None and self.max is None else super()._describe_range()
 
 
 def flag_names(*names: str) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import D3Group, hold_output, manager_of
-from d3core.cli.options import PathOrPublished, option
+from d3core.cli.options import FiniteFloat, PathOrPublished, option
 
 
 @click.group(cls=D3Group)
@@ -41,11 +41,11 @@ def _metrics_table(metrics: dict) -> str:
 @option("--patience", type=click.IntRange(min=1), default=None,
         help="Early stopping: epochs without val_loss improvement (default 10).")
 @option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size (default 128).")
-@option("--lr", type=float, default=None, help="Adam learning rate (default 2e-3).")
+@option("--lr", type=FiniteFloat(min=0, min_open=True), default=None, help="Adam learning rate (default 2e-3).")
 @option("--seed", type=int, default=None, help="Random seed (default 41).")
 @option("--accelerator", default=None, help="cpu, gpu or auto (default auto).")
 @option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training rows.")
-@option("--train-fraction", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
+@option("--train-fraction", type=FiniteFloat(min=0, max=1, min_open=True), default=None,
         help="Train on a random fraction F of the training rows, drawn with --seed (default 1 = all). Two oracles "
              "with different seeds and F = 0.5 see different data: one can guide d3 design, the other judge it.")
 @option("--force", is_flag=True, default=None, help="Replace an existing oracle file.")

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import hold_output, manager_of
-from d3core.cli.options import PathOrPublished, option, synthesis_options
+from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_options
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -23,7 +23,7 @@ from d3core.cli.options import PathOrPublished, option, synthesis_options
 @option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
         help="The dataset file for --labels-from and label names (default: the one recorded in the checkpoint).")
 @option("--num", "-n", type=click.IntRange(min=1), default=None, help="Sequences per label row (default 1).")
-@option("--guidance", type=click.FloatRange(min=0), default=None,
+@option("--guidance", type=FiniteFloat(min=0), default=None,
         help="Classifier-free guidance strength G: 1 = plain conditional sampling (default), 0 = unconditional, "
              "G > 1 = follow the labels more strongly (2-4 is typical). Needs a model trained with label dropout "
              "(training.label_dropout > 0, the default for new runs); costs two network calls per step.")
@@ -37,7 +37,7 @@ from d3core.cli.options import PathOrPublished, option, synthesis_options
 @option("--start-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Make variants of these sequences (FASTA; one for all designs or one per design): each is noised to "
              "time --start-at and denoised again.")
-@option("--start-at", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
+@option("--start-at", type=FiniteFloat(min=0, max=1, min_open=True), default=None,
         help="With --start-from: the diffusion time to start at, in (0, 1] (default 0.5; small = close variants, "
              "1 = unrelated to the start sequence).")
 @option("--steps", type=click.IntRange(min=1), default=None,
@@ -94,6 +94,7 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
     from d3core.generation.api import SamplingModel
     from d3core.generation.constraints import rules_from_flags
     from d3core.generation.io import format_of
+    from d3core.generation.memory import FLOAT_BYTES, check_request
     from d3core.generation.sampler import DEFAULT_BATCH_SIZE
     from d3core.generation.shards import local_device, parse_shard, shard_from_environment
 
@@ -124,6 +125,10 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
                          start=sm.start_sequences(start_from) if start_from is not None else None, start_at=start_at,
                          rules=rules)
     label_rows = rows if sm.num_labels else None
+    chunk = min(options.batch_size, num * max(len(rows), 1))
+    check_request(sm, flag=f"--num {num} x --batch-size {chunk}", rows=chunk * (1 if options.guidance == 1.0 else 2),
+                  extra=len(rows) * num * sm.num_labels * FLOAT_BYTES, extra_detail=f"labels of --num {num} sequences",
+                  fix="lower --batch-size (the sequences do not depend on it), or split --num with --shard K/N")
     _, total = sm.plan_rows(label_rows, num, options)
     first, stop = chosen.rows(total) if chosen is not None else (0, total)
     click.echo(f"d3: sampling {stop - first} sequence(s) of {sm.length} bp from {checkpoint} ({source}, {num} per row"

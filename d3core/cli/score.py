@@ -72,8 +72,9 @@ def score(ctx: click.Context, sequences: Path | None, checkpoint: Path, split: s
     """
     from d3core.errors import D3UserError
     from d3core.generation.api import SamplingModel
+    from d3core.generation.memory import check_request
     from d3core.scoring import outputs
-    from d3core.scoring.api import DEFAULT_SAMPLES
+    from d3core.scoring.api import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES
     from d3core.scoring.inputs import labels_for, read_sequences, read_split
 
     if (sequences is None) == (split is None):
@@ -100,6 +101,11 @@ def score(ctx: click.Context, sequences: Path | None, checkpoint: Path, split: s
                               f"--record (e.g. --record {scored.ids[0]})")
     rows, how = labels_for(sm, scored, labels=labels, labels_from=labels_from, data=data,
                            unconditional=bool(unconditional))
+    chunk = min(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, len(scored) * samples)
+    check_request(sm, flag=f"--samples {samples} x --batch-size {chunk}", rows=chunk,
+                  extra=len(scored) * (samples + (sm.length if per_position else 0)) * 8,
+                  extra_detail=f"{samples} draws of {len(scored)} sequences",
+                  fix="lower --samples or --batch-size (the numbers do not depend on it)")
     common = dict(unconditional=bool(unconditional), samples=samples, seed=seed, batch_size=batch_size,
                   progress=not no_progress)
     metadata = {**sm.metadata(), "source": scored.source, "labels": how, "samples": samples, "seed": seed,

@@ -8,6 +8,7 @@ key, the value and the fix, raised before anything heavy runs.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -77,7 +78,7 @@ def _parse_overrides(overrides: list[str]) -> DictConfig:
     for item in overrides:  # the value is read as YAML: name the override a bad one came from
         try:
             OmegaConf.from_dotlist([item])
-        except (OmegaConfBaseException, yaml.YAMLError, ValueError) as exc:
+        except (OmegaConfBaseException, yaml.YAMLError, ValueError, IndexError) as exc:  # IndexError: a key "["
             reason = " ".join(str(exc).split())[:160]
             raise D3UserError(f"override {item!r} cannot be read ({reason}); write key=value with a YAML value, "
                               "quoting text that holds special characters, e.g. 'wandb.tags=[a, b]'") from exc
@@ -337,7 +338,7 @@ def check_values(config: DictConfig) -> None:
         return OmegaConf.select(config, key)
 
     def is_number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
     for key in _POSITIVE_INTS:
         v = value(key)

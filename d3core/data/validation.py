@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import h5py
 import numpy as np
 
+from d3core.data.arrays import check_finite_labels
 from d3core.data.layout import H5Layout, open_h5, read_label_names
 from d3core.errors import D3UserError
 
@@ -215,12 +216,8 @@ def validate_file(path: str | os.PathLike, layout: H5Layout, *, dataset: str, la
             hi = np.full(c, -np.inf)
             for start in range(0, n, _BLOCK_ROWS * 8):
                 block = np.asarray(_read(path, yk, y, slice(start, start + _BLOCK_ROWS * 8), dataset), np.float64)
-                bad = ~np.isfinite(block)
-                if bad.any():
-                    r, col = (int(v[0]) for v in np.nonzero(bad))
-                    raise D3UserError(f"{path}: '{yk}' row {start + r} column {col} ('{names[col]}') is "
-                                      f"{block[r, col]}; labels must be finite numbers; drop or fix that row and "
-                                      f"{_fix_hint(dataset)}")
+                check_finite_labels(f"{path}: '{yk}'", block, names, first_row=start,
+                                    fix=f"drop or fix that row and {_fix_hint(dataset)}")
                 total += block.sum(0)
                 total_sq += (block ** 2).sum(0)
                 lo = np.minimum(lo, block.min(0))

@@ -191,7 +191,8 @@ def iter_designs(sm, oracle, objective: Objective | str, label_rows: np.ndarray 
             columns = {"bits_per_base": bpb, "bits_per_base_stderr": stderr, **columns}
         predictions = np.asarray(oracle.predict(tokens.astype(np.int64)), dtype=np.float32)
         columns.update(sequence_columns(tokens, oracle))
-        yield DesignChunk(start, tokens, labels, predictions, objective(predictions), columns)
+        values = objective(predictions, first=start, unit="design")
+        yield DesignChunk(start, tokens, labels, predictions, values, columns)
 
 
 def sequence_columns(tokens: np.ndarray, guide) -> dict[str, np.ndarray]:

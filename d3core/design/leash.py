@@ -12,6 +12,7 @@ base: ``p5`` lets a design be as unlikely as the least likely 5 % of real sequen
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ def parse_threshold(spec: str) -> tuple[float | None, float | None]:
     except ValueError:
         raise D3UserError(f"--min-likelihood {spec!r}: give bits per base (e.g. 1.95) or pN, the N-th percentile "
                           "of the dataset's validation sequences (e.g. p5)") from None
-    if not value > 0:
+    if not (math.isfinite(value) and value > 0):
         raise D3UserError(f"--min-likelihood {spec}: bits per base must be > 0 (2 = a uniform random sequence)")
     return value, None
 

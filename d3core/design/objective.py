@@ -15,6 +15,7 @@ better.
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -53,19 +54,36 @@ class Objective:
     label_names: tuple[str, ...]
     names: tuple[str, ...]
     _evaluate: Callable
+    what: str = "--objective"
 
-    def __call__(self, predictions):
-        """Objective values ``[N]`` of predictions ``[N, C]`` (numpy -> float64 numpy, torch -> torch)."""
+    def __call__(self, predictions, *, first: int = 0, unit: str = "row"):
+        """Objective values ``[N]`` of predictions ``[N, C]`` (numpy -> float64 numpy, torch -> torch).
+
+        A value that is not finite (a division by zero, an overflow) is a :class:`D3UserError` naming this objective,
+        the row as ``<unit> <first + i>`` and the predictions of that row.
+        """
         import torch
 
         if torch.is_tensor(predictions):
             columns = {name: predictions[:, i].double() for i, name in enumerate(self.label_names)}
             value = self._evaluate(columns)
-            return value if torch.is_tensor(value) else torch.full((predictions.shape[0],), float(value),
-                                                                    dtype=torch.float64, device=predictions.device)
-        predictions = np.asarray(predictions, dtype=np.float64)
-        columns = {name: predictions[:, i] for i, name in enumerate(self.label_names)}
-        return np.broadcast_to(np.asarray(self._evaluate(columns), dtype=np.float64), (predictions.shape[0],)).copy()
+            value = value if torch.is_tensor(value) else torch.full((predictions.shape[0],), float(value),
+                                                                     dtype=torch.float64, device=predictions.device)
+            finite = torch.isfinite(value).cpu().numpy()
+        else:
+            predictions = np.asarray(predictions, dtype=np.float64)
+            columns = {name: predictions[:, i] for i, name in enumerate(self.label_names)}
+            with np.errstate(all="ignore"):
+                value = np.broadcast_to(np.asarray(self._evaluate(columns), dtype=np.float64),
+                                        (predictions.shape[0],)).copy()
+            finite = np.isfinite(value)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            shown = ", ".join(f"{name}={float(predictions[row, i]):.4g}" for i, name in enumerate(self.label_names))
+            raise D3UserError(f"{self.what} {self.text!r} is {float(value[row])} for {unit} {first + row} (the oracle "
+                              f"predicts {shown}); write an objective that stays finite (no division by a prediction "
+                              "that can be 0, no powers that overflow), e.g. 'dev - hk'")
+        return value
 
     def __str__(self) -> str:
         return self.text
@@ -86,7 +104,7 @@ def parse_objective(text: str, label_names: Sequence[str], *, what: str = "--obj
                           "numbers, + - * / ^, parentheses and min/max/abs") from exc
     used: list[str] = []
     evaluate = _compile(tree.body, label_names, used, source, what)
-    return Objective(source, label_names, tuple(dict.fromkeys(used)), evaluate)
+    return Objective(source, label_names, tuple(dict.fromkeys(used)), evaluate, what)
 
 
 def _compile(node: ast.AST, label_names: tuple[str, ...], used: list[str], source: str, what: str) -> Callable:
@@ -96,8 +114,7 @@ def _compile(node: ast.AST, label_names: tuple[str, ...], used: list[str], sourc
         return _compile(child, label_names, used, source, what)
 
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        value = float(node.value)
-        return lambda columns: value
+        return _folded(lambda columns: float(node.value), node, source, what)
     if isinstance(node, ast.Name):
         if node.id not in label_names:
             hint = f" (a function: call it, {node.id}(...))" if node.id in FUNCTIONS else ""
@@ -113,16 +130,9 @@ def _compile(node: ast.AST, label_names: tuple[str, ...], used: list[str], sourc
         return operand
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = sub(node.left), sub(node.right)
-        op = type(node.op)
-        if op is ast.Add:
-            return lambda columns: left(columns) + right(columns)
-        if op is ast.Sub:
-            return lambda columns: left(columns) - right(columns)
-        if op is ast.Mult:
-            return lambda columns: left(columns) * right(columns)
-        if op is ast.Div:
-            return lambda columns: left(columns) / right(columns)
-        return lambda columns: left(columns) ** right(columns)
+        if not any(isinstance(n, ast.Name) for n in ast.walk(node)):
+            return _folded(_binary(type(node.op), left, right), node, source, what)
+        return _binary(type(node.op), left, right)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
         name = node.func.id
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
@@ -138,6 +148,34 @@ def _compile(node: ast.AST, label_names: tuple[str, ...], used: list[str], sourc
     segment = ast.get_source_segment(source.replace("^", "**"), node) or type(node).__name__
     raise D3UserError(f"{what} {source!r}: {segment!r} is not allowed; use label names ({', '.join(label_names)}), "
                       "numbers, + - * / ^, parentheses and min/max/abs")
+
+
+def _binary(op: type, left: Callable, right: Callable) -> Callable:
+    """The closure of ``left <op> right``."""
+    if op is ast.Add:
+        return lambda columns: left(columns) + right(columns)
+    if op is ast.Sub:
+        return lambda columns: left(columns) - right(columns)
+    if op is ast.Mult:
+        return lambda columns: left(columns) * right(columns)
+    if op is ast.Div:
+        return lambda columns: left(columns) / right(columns)
+    return lambda columns: left(columns) ** right(columns)
+
+
+def _folded(evaluate: Callable, node: ast.AST, source: str, what: str) -> Callable:
+    """A part without label names (``2^10``, ``1/3``), computed once here: one that divides by zero, overflows or
+    is not a finite real number is refused before anything runs."""
+    segment = ast.get_source_segment(source.replace("^", "**"), node) or source
+    try:
+        value = evaluate({})
+    except (ZeroDivisionError, OverflowError) as exc:
+        value = exc
+    if not isinstance(value, float) or not math.isfinite(value):
+        why = "divides by zero" if isinstance(value, ZeroDivisionError) else "is not a finite real number"
+        raise D3UserError(f"{what} {source!r}: {segment.replace('**', '^')!r} {why}; use numbers whose arithmetic "
+                          "stays finite")
+    return lambda columns: value
 
 
 def _array(value, columns):

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from d3core.atomic import atomic_write_bytes, atomic_write_text
+from d3core.data.arrays import open_arrays
 from d3core.data.encoding import decode
 from d3core.design.driver import DesignSet
-from d3core.errors import D3UserError
+from d3core.errors import D3UserError, one_line
 from d3core.generation.io import LABEL_FIELD, format_from_suffix
 
 DESIGN_FORMATS = {".fasta": "fasta", ".fa": "fasta", ".npz": "npz", ".tsv": "tsv", ".csv": "csv"}
@@ -92,9 +93,13 @@ def read_designs(path: str | os.PathLike) -> DesignSet:
     path = Path(path)
     if design_format(path) != "npz":
         raise D3UserError(f"{path}: read_designs reads .npz design files; write one with -o designs.npz")
-    with np.load(path, allow_pickle=False) as f:
-        fixed = {"tokens", "objective", "predictions", "prediction_names", "labels", "label_names", "metadata"}
-        return DesignSet(f["tokens"], f["labels"] if "labels" in f else None,
-                         [str(n) for n in f["label_names"]] if "label_names" in f else [], f["predictions"],
-                         [str(n) for n in f["prediction_names"]], f["objective"], json.loads(str(f["metadata"])),
-                         {k: f[k] for k in f.files if k not in fixed})
+    fix = "write it again with d3 design -o designs.npz"
+    with open_arrays(path, fix=fix) as f:
+        arrays = {key: f.array(key) for key in f.keys}
+    fixed = {"tokens", "objective", "predictions", "prediction_names", "labels", "label_names", "metadata"}
+    try:
+        return DesignSet(arrays["tokens"], arrays.get("labels"), [str(n) for n in arrays.get("label_names", [])],
+                         arrays["predictions"], [str(n) for n in arrays["prediction_names"]], arrays["objective"],
+                         json.loads(str(arrays["metadata"])), {k: v for k, v in arrays.items() if k not in fixed})
+    except (KeyError, ValueError) as exc:
+        raise D3UserError(f"{path}: not a d3 design file ({one_line(exc)}); {fix}") from None

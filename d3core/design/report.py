@@ -52,7 +52,8 @@ def real_sequences(sm, guide, objective, *, judge=None, likelihood_samples: int 
         labels = valid.labels if sm.num_labels else None
         bits_per_base = score_sequences(sm, valid.tokens, labels, samples=likelihood_samples, seed=seed).bits_per_base
     judged = None if judge is None else np.asarray(judge.predict(valid.tokens.astype(np.int64)), dtype=np.float64)
-    return RealSequences(valid.tokens, predictions, objective(predictions), bits_per_base, judged, train)
+    values = objective(predictions, unit="validation sequence")
+    return RealSequences(valid.tokens, predictions, values, bits_per_base, judged, train)
 
 
 def _stats(values) -> str:

@@ -66,7 +66,7 @@ class OracleValue:
         return torch.as_tensor(predictions, dtype=torch.float32).to(one_hot.device)
 
     def __call__(self, one_hot: torch.Tensor) -> torch.Tensor:
-        return self.objective(self.predict(one_hot))
+        return self.objective(self.predict(one_hot), unit="candidate")
 
 
 def check_estimate(estimate: str) -> str:

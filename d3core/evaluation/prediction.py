@@ -19,14 +19,15 @@ from d3core.errors import D3UserError
 CHUNK = 4096
 
 
+#: how to mend an array file d3 cannot read
+ARRAY_FIX = "give a d3 sample file, FASTA, or an .npz/.h5 array of tokens [N, L] or one-hot [N, 4, L] with --key"
+
+
 def _array_tokens(path: Path, array: np.ndarray, key: str) -> np.ndarray:
+    from d3core.data.arrays import token_array
     from d3core.data.encoding import tokens_from_one_hot
 
-    if array.ndim == 2 and np.issubdtype(array.dtype, np.integer):
-        if array.size and (array.min() < 0 or array.max() > 3):
-            raise D3UserError(f"{path}: {key!r} holds integers outside 0..3; tokens must be 0=A, 1=C, 2=G, 3=T")
-        return array.astype(np.uint8)
-    if array.ndim == 3 and 4 in array.shape[1:]:
+    if array.ndim == 3 and 4 in array.shape[1:] and array.dtype.kind in "biuf":
         axis = 1 if array.shape[1] == 4 else 2
         tokens, unknown = tokens_from_one_hot(array, channel_axis=axis)
         if unknown.any():
@@ -34,26 +35,17 @@ def _array_tokens(path: Path, array: np.ndarray, key: str) -> np.ndarray:
             raise D3UserError(f"{path}: {key!r} row {row} position {position} is not one-hot (an N?); the oracle "
                               "scores A, C, G, T only")
         return tokens.astype(np.uint8)
-    raise D3UserError(f"{path}: {key!r} has shape {list(array.shape)} ({array.dtype}); expected one-hot [N, 4, L] or "
-                      "[N, L, 4], or tokens [N, L]")
+    return token_array(path, key, array, fix=ARRAY_FIX)
 
 
 def _read_array(path: Path, key: str | None) -> tuple[list[str], np.ndarray]:
-    if path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            keys = list(f.keys())
-            key = key or (keys[0] if len(keys) == 1 else None)
-            if key is None or key not in keys:
-                raise D3UserError(f"{path}: name the array with --key (arrays: {', '.join(keys)})")
-            array = np.asarray(f[key])
-    else:
-        from d3core.data.layout import open_h5
+    from d3core.data.arrays import open_arrays
 
-        with open_h5(path) as f:
-            keys = [k for k in f.keys()]
-            if key is None or key not in f:
-                raise D3UserError(f"{path}: name the dataset with --key (datasets: {', '.join(keys)})")
-            array = np.asarray(f[key])
+    with open_arrays(path, fix=ARRAY_FIX) as f:
+        key = key or (f.keys[0] if len(f.keys) == 1 else None)
+        if key is None or key not in f:
+            raise D3UserError(f"{path}: name the array with --key (arrays: {', '.join(f.keys) or 'none'})")
+        array = f.array(key)
     tokens = _array_tokens(path, array, key)
     return [str(i) for i in range(len(tokens))], tokens
 

@@ -205,6 +205,7 @@ class SamplingModel:
         labels = np.empty((n, len(opened.label_names)), dtype=np.float32)
         for start in range(0, n, 65536):
             labels[start:start + 65536] = opened.read_batch(rows[start:start + 65536])[1].numpy()
+            opened.check_finite(labels[start:start + 65536], first_row=start)
         if labels.shape[1] != self.num_labels:
             raise D3UserError(f"{path}: split {split!r} has {labels.shape[1]} label column(s) but the model takes "
                               f"{self.num_labels}; use the data file the model was trained on (--data)")

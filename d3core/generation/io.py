@@ -10,16 +10,21 @@ A sample set is sequences (tokens 0..3 = A, C, G, T, ``uint8 [N, L]``), the labe
             (``.fa``, ``.fna`` too). The first record's header ends with ``d3:meta=<JSON>`` (the metadata, its
             whitespace and ``%`` percent-encoded).
 ``.npz``    ``tokens`` uint8 [N, L] (token indices, not one-hot), ``labels`` float32 [N, C], ``label_names``
-            str [C], ``rows`` int64 [N], ``metadata`` (a JSON string); read with ``np.load(allow_pickle=False)``.
+            str [C], ``rows`` int64 [N], ``metadata`` (a JSON string); read without pickles
+            (:func:`d3core.data.arrays.open_arrays`).
 ``.h5``     datasets ``tokens``, ``labels``, ``rows``; attributes ``label_names`` and ``metadata`` (JSON)
             (``.hdf5`` too).
 ``.csv``    columns ``id,sequence,<label names...>,ref,d3:meta``; the metadata (JSON) in the first row's ``d3:meta``.
 ==========  =====================================================================================================
 
 Every format carries the metadata that identifies its run (checkpoint hash, seed, options, ``--shard K/N``), so
-``d3 merge`` refuses shards of different runs whatever their format. Writers stream: no format holds more than one
-chunk in memory (NPZ spools its arrays to temporary files, :mod:`d3core.generation.npz_stream`). The file appears
-under its name only when complete (a temporary file beside it, then ``os.replace``).
+``d3 merge`` refuses shards of different runs whatever their format. Readers check what they hand on: tokens are
+integers 0..3, labels finite numbers with one row per sequence, every CSV row has a cell per column; an empty,
+truncated or malformed file is one :class:`D3UserError` naming the file, the key or line, and the value.
+
+Writers stream: no format holds more than one chunk in memory (NPZ spools its arrays to temporary files,
+:mod:`d3core.generation.npz_stream`). The file appears under its name only when complete (a temporary file beside
+it, then ``os.replace``).
 """
 from __future__ import annotations
 
@@ -37,14 +42,17 @@ import numpy as np
 
 from d3core.atomic import AtomicWriter
 from d3core.data.encoding import decode, encode
-from d3core.data.readers import read_fasta_records
-from d3core.errors import D3UserError
+from d3core.data.arrays import check_finite_labels, label_array, open_arrays, row_array, token_array
+from d3core.data.readers import read_delimited, read_fasta_records
+from d3core.errors import D3UserError, one_line
 from d3core.generation.labels import format_labels, format_value
 from d3core.generation.npz_stream import NpzColumns
 
 FORMATS = {".fasta": "fasta", ".fa": "fasta", ".fna": "fasta", ".npz": "npz", ".h5": "h5", ".hdf5": "h5",
            ".csv": "csv"}
 FORMAT_VERSION = 1
+#: how to mend a sample file d3 cannot read (ends every such error)
+SAMPLE_FIX = "write it again with d3 sample, or give the sequences as FASTA"
 #: FASTA header fields ``label:<name>=<value>`` (d3 design) are the labels; other fields are then other columns
 LABEL_FIELD = "label:"
 #: the FASTA header field and CSV column of a sample file's metadata (JSON), in its first record
@@ -254,10 +262,12 @@ def read_samples(path: str | os.PathLike) -> SampleSet:
     kind = format_of(path)
     if not path.is_file():
         raise D3UserError(f"{path}: no such sample file")
-    reader = {"fasta": _read_fasta, "csv": _read_csv, "npz": _read_npz, "h5": _read_h5}[kind]
+    reader = {"fasta": _read_fasta, "csv": _read_csv, "npz": _read_arrays, "h5": _read_arrays}[kind]
     samples = reader(path)
     if len(samples) == 0:
         raise D3UserError(f"{path}: holds no sequences")
+    if samples.labels is not None:
+        check_finite_labels(f"{path}: labels of sequence", samples.labels, samples.label_names, fix=SAMPLE_FIX)
     return samples
 
 
@@ -316,72 +326,75 @@ def _read_fasta(path: Path) -> SampleSet:
 
 
 def _read_csv(path: Path) -> SampleSet:
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+    rows = read_delimited(path)
     if not rows:
         return SampleSet(np.zeros((0, 0), np.uint8))
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     lower = [h.lower() for h in header]
+    shown = " ".join(", ".join(header).split())  # a quoted cell may hold line breaks
     if "sequence" not in lower:
-        raise D3UserError(f"{path}: no 'sequence' column (columns: {', '.join(header)})")
+        raise D3UserError(f"{path}: no 'sequence' column (columns: {shown})")
+    for line, cells in rows[1:]:
+        if len(cells) != len(header):
+            raise D3UserError(f"{path} line {line}: {len(cells)} cell(s) but the header has {len(header)} "
+                              f"({shown}); give every row one cell per column")
     seq_col = lower.index("sequence")
     ref_col = lower.index("ref") if "ref" in lower else None
     label_cols = [i for i, h in enumerate(lower) if h not in ("id", "sequence", "ref", META_FIELD)]
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    body = [cells for _, cells in rows[1:]]
     meta_col = lower.index(META_FIELD) if META_FIELD in lower else None
-    stored = _meta_of(body[0][meta_col], path) if meta_col is not None and body and meta_col < len(body[0]) and \
-        body[0][meta_col].strip() else {}
-    sequences = [r[seq_col].strip() for r in body]
-    tokens = encode(sequences, source=str(path), rows=list(range(2, len(body) + 2)), can_replace=False) if sequences else \
-        np.zeros((0, 0), np.uint8)
+    stored = _meta_of(body[0][meta_col], path) if meta_col is not None and body and body[0][meta_col].strip() else {}
+    sequences = [r[seq_col] for r in body]
+    tokens = encode(sequences, source=str(path), rows=[line for line, _ in rows[1:]], can_replace=False) \
+        if sequences else np.zeros((0, 0), np.uint8)
     labels = None
     names = [header[i] for i in label_cols]
     if label_cols:
         try:
             labels = np.asarray([[float(r[i]) for i in label_cols] for r in body], dtype=np.float32)
-        except (ValueError, IndexError):
+        except ValueError:  # text columns (or no labels written): not labels
             labels, names = None, []
     split, refs = None, np.full(len(body), -1, np.int64)
     if ref_col is not None:
         for i, r in enumerate(body):
-            if ref_col < len(r) and r[ref_col].strip():
-                split, refs[i] = _parse_ref(r[ref_col].strip())
+            if r[ref_col]:
+                split, refs[i] = _parse_ref(r[ref_col])
     metadata = {**({"reference_split": split} if split else {}), **stored}
     index = _index_of_ids([r[lower.index("id")] for r in body]) if "id" in lower else None
     return SampleSet(tokens, labels, names if labels is not None else [], refs, metadata, index)
 
 
-def _read_npz(path: Path) -> SampleSet:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if "tokens" not in f:
-                raise D3UserError(f"{path}: an .npz without a 'tokens' array (keys: {', '.join(f.keys())}); d3 "
-                                  "sample files hold token indices under 'tokens'")
-            tokens = np.asarray(f["tokens"], dtype=np.uint8)
-            labels = np.asarray(f["labels"], dtype=np.float32) if "labels" in f else None
-            names = [str(n) for n in f["label_names"]] if "label_names" in f else []
-            rows = np.asarray(f["rows"], dtype=np.int64) if "rows" in f else None
-            metadata = json.loads(str(f["metadata"])) if "metadata" in f else {}
-    except (OSError, ValueError) as exc:
-        raise D3UserError(f"{path}: not a readable .npz file ({exc})") from exc
-    return SampleSet(tokens, labels, names, rows, metadata, _index_of_metadata(metadata, len(tokens)))
-
-
-def _read_h5(path: Path) -> SampleSet:
-    import h5py
-
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            if "tokens" not in f:
-                raise D3UserError(f"{path}: no 'tokens' dataset (keys: {', '.join(f.keys())}); not a d3 sample "
-                                  "file (dataset files are read with --data)")
-            tokens = np.asarray(f["tokens"][...], dtype=np.uint8)
-            names = json.loads(f.attrs.get("label_names", "[]"))
-            labels = np.asarray(f["labels"][...], dtype=np.float32) if bool(f.attrs.get("has_labels", True)) \
-                else None
-            rows = np.asarray(f["rows"][...], dtype=np.int64) if "rows" in f else None
-            metadata = json.loads(f.attrs.get("metadata", "{}"))
-    except OSError as exc:
-        raise D3UserError(f"{path}: not a readable HDF5 file ({exc})") from exc
-    return SampleSet(tokens, labels, names if labels is not None else [], rows, metadata,
+def _read_arrays(path: Path) -> SampleSet:
+    """An .npz or .h5 sample file: arrays ``tokens``, ``labels``, ``rows``; label names and metadata as .npz arrays
+    or HDF5 attributes (JSON)."""
+    with open_arrays(path, fix=SAMPLE_FIX) as f:
+        if "tokens" not in f:
+            raise D3UserError(f"{path}: no 'tokens' array (keys: {', '.join(f.keys) or 'none'}); not a d3 sample "
+                              "file (dataset files are read with --data; d3 sample files hold token indices under "
+                              "'tokens')")
+        tokens = token_array(path, "tokens", f.array("tokens"), fix=SAMPLE_FIX)
+        if f.kind == "npz":
+            names = [str(n) for n in f.array("label_names").reshape(-1)] if "label_names" in f else []
+            has_labels = "labels" in f
+            metadata = _json(path, "metadata", str(f.array("metadata")) if "metadata" in f else "{}", dict)
+        else:
+            names = _json(path, "label_names", f.attribute("label_names", "[]"), list)
+            has_labels = "labels" in f and bool(f.attribute("has_labels", True))
+            metadata = _json(path, "metadata", f.attribute("metadata", "{}"), dict)
+        labels = label_array(path, "labels", f.array("labels"), len(tokens), names, fix=SAMPLE_FIX) \
+            if has_labels else None
+        rows = row_array(path, "rows", f.array("rows"), len(tokens), fix=SAMPLE_FIX) if "rows" in f else None
+    return SampleSet(tokens, labels, [str(n) for n in names] if labels is not None else [], rows, metadata,
                      _index_of_metadata(metadata, len(tokens)))
+
+
+def _json(path: Path, key: str, text, kind: type):
+    """A JSON value of type ``kind`` stored under ``key`` (text), else a :class:`D3UserError`."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise D3UserError(f"{path}: {key!r} is not valid JSON ({one_line(exc, with_type=False)}); "
+                          f"{SAMPLE_FIX}") from None
+    if not isinstance(value, kind):
+        raise D3UserError(f"{path}: {key!r} is a JSON {type(value).__name__}, not a {kind.__name__}; {SAMPLE_FIX}")
+    return value

@@ -20,6 +20,7 @@ from d3core.data.readers import read_delimited
 from d3core.errors import D3UserError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _number(text: str, what: str) -> float:
@@ -29,6 +30,8 @@ def _number(text: str, what: str) -> float:
         raise D3UserError(f"{what}: {text.strip()!r} is not a number") from None
     if not math.isfinite(value):
         raise D3UserError(f"{what}: {text.strip()!r} is not a finite number")
+    if abs(value) > FLOAT32_MAX:
+        raise D3UserError(f"{what}: {text.strip()!r} is beyond the float32 range of labels (|value| <= 3.4e38)")
     return value
 
 

@@ -28,7 +28,9 @@ def in_fp32(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 class LayerNorm(nn.Module):
     """Layer norm without bias, normalised in fp32 even under autocast, times a learnable ``weight`` (init 1).
 
-    ``x [..., dim]`` -> fp32 ``[..., dim]`` (eps 1e-5). With :func:`in_fp32`, the only places where an architecture
+    ``x [..., dim]`` -> ``[..., dim]`` in ``x``'s dtype (eps 1e-5): fp32 for fp32 activations (as under ``bf16-mixed``,
+    whose residual stream is fp32), bf16/fp16 in a network cast to that dtype (``bf16-true``), so the next layer's
+    weights and input agree. With :func:`in_fp32`, the only places where an architecture
     controls precision: the architectures never autocast by themselves (Lightning's precision plugin does).
     :meth:`modulated` applies the adaLN modulation in the same pass.
     """
@@ -41,14 +43,14 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return F.layer_norm(x.float(), [self.dim], weight=self.weight.float(), eps=self.eps)
+            return F.layer_norm(x.float(), [self.dim], weight=self.weight.float(), eps=self.eps).to(x.dtype)
 
     def modulated(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """``modulate(self(x), shift, scale)`` = ``norm(x) * (weight * (1 + scale)) + shift`` (``shift``/``scale``
         ``[B, 1, dim]``), with the weight folded into the small factor: two passes over ``x`` instead of four."""
         with torch.autocast(device_type=x.device.type, enabled=False):
             normed = F.layer_norm(x.float(), [self.dim], eps=self.eps)
-            return torch.addcmul(shift.float(), normed, self.weight.float() * (1 + scale.float()))
+            return torch.addcmul(shift.float(), normed, self.weight.float() * (1 + scale.float())).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}"

@@ -97,13 +97,11 @@ def _check_fasta(path: Path, length: int) -> list[str]:
 
 
 def _check_h5(path: Path) -> None:
-    import h5py
+    from d3core.data.arrays import open_arrays
+    from d3core.generation.io import SAMPLE_FIX
 
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            keys = list(f.keys())
-    except OSError as exc:
-        raise D3UserError(f"{path}: not a readable HDF5 file ({exc})") from exc
+    with open_arrays(path, fix=SAMPLE_FIX) as f:
+        keys = f.keys
     if "tokens" not in keys:
         raise D3UserError(f"{path}: no 'tokens' dataset (keys: {', '.join(keys)}); to score a split of a dataset "
                           "file use --split test --data FILE")
@@ -120,6 +118,7 @@ def read_split(model, split: str, *, data: str | os.PathLike | None = None, limi
         x, y = opened.read_batch(np.arange(start, min(start + 65536, n)))
         tokens.append(x.numpy().astype(np.uint8))
         labels.append(y.numpy().astype(np.float32))
+        opened.check_finite(labels[-1], first_row=start)
     if not tokens:
         raise D3UserError(f"{path}: split {split!r} holds no sequences")
     tokens_all = np.concatenate(tokens)

@@ -55,3 +55,28 @@ def test_anything_else_is_a_one_line_error(text, message):
         parse_objective(text, NAMES)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("dev + 2^1000000", "'2^1000000' is not a finite real number"),
+    ("dev + 1/0", "'1/0' divides by zero"),
+    ("dev * 1e999", "'1e999' is not a finite real number"),
+    ("dev + (-8)^0.5", "'(-8)^0.5' is not a finite real number"),
+    ("max(dev, 10^400)", "'10^400' is not a finite real number"),
+])
+def test_constant_parts_that_overflow_are_refused_before_anything_runs(text, message):
+    with pytest.raises(D3UserError, match="use numbers whose arithmetic stays finite") as info:
+        parse_objective(text, NAMES)
+    assert f"--objective {text!r}: {message}" in str(info.value)
+
+
+@pytest.mark.parametrize("text, value", [("dev / hk", "inf"), ("hk / hk", "nan"), ("dev^1000", "inf")])
+def test_a_value_that_is_not_finite_names_the_objective_and_the_design(text, value):
+    objective = parse_objective(text, NAMES)
+    predictions = np.array([[4.0, 1.0], [2.0, 0.0]]) if text != "dev^1000" else np.array([[1.0, 1.0], [6.0, 3.0]])
+    for given in (predictions, torch.tensor(predictions)):
+        with pytest.raises(D3UserError) as info:
+            objective(given, first=10, unit="design")
+        message = str(info.value)
+        assert message.startswith(f"--objective {text!r} is {value} for design 11 (the oracle predicts dev=")
+        assert "write an objective that stays finite" in message and "\n" not in message
