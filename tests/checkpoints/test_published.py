@@ -52,7 +52,8 @@ def _d3(manager, *args):
 def test_list_fetch_and_use_by_name(published, tmp_path):
     base, body = published
     manager = _manager(base)
-    listed = json.loads(_d3(manager, "models", "list", "--json").output)
+    listed = [f for f in json.loads(_d3(manager, "models", "list", "--json").output)
+              if f["provider"] == "d3-publishes-test"]
     assert [(f["name"], f["kind"], f["cached"]) for f in listed] == [("oracle-test", "oracle", False),
                                                                      ("model-test", "model", False)]
     table = _d3(manager, "models", "list").output
@@ -66,7 +67,8 @@ def test_list_fetch_and_use_by_name(published, tmp_path):
     again = _d3(manager, "models", "fetch", "oracle-test", "--no-progress")
     assert again.exit_code == 0 and "sha256 verified" in again.output
     assert FileHandler.gets == [f"/{PUBLISHED}"]  # downloaded once
-    assert json.loads(_d3(manager, "models", "list", "--json").output)[0]["cached"] is True
+    listed = {f["name"]: f for f in json.loads(_d3(manager, "models", "list", "--json").output)}
+    assert listed["oracle-test"]["cached"] is True
 
 
 def test_pinned_hash_that_differs_keeps_nothing(published, tmp_path):
@@ -101,7 +103,7 @@ def test_a_name_of_another_kind_and_unknown_names(published):
     wrong = _d3(manager, "sample", "oracle-test", "-o", "x.fasta")
     assert wrong.exit_code == 2 and "a published oracle file, not a model" in wrong.output
     unknown = _d3(manager, "models", "fetch", "nope")
-    assert unknown.exit_code == 2 and "registered: oracle-test, model-test" in unknown.output
+    assert unknown.exit_code == 2 and "oracle-test, model-test" in unknown.output
     missing = _d3(manager, "oracle", "info", "nope")  # neither a file nor a name: the command's own error
     assert missing.exit_code == 2 and "nope" in missing.output and FileHandler.gets == []
 

@@ -103,7 +103,8 @@ def test_cli_guidance_one_equals_no_flag_and_zero_needs_no_labels(d3_cli, traine
     result = d3_cli("sample", ckpt, "--guidance", "0", *common, "-o", tmp_path / "null.fasta")
     assert result.exit_code == 0, result.output
     headers = [line for line in (tmp_path / "null.fasta").read_text().splitlines() if line.startswith(">")]
-    assert headers == [f">d3_{i}" for i in range(4)]  # unconditional: no labels recorded
+    assert [h.split()[0] for h in headers] == [f">d3_{i}" for i in range(4)]
+    assert not any("label:" in h for h in headers)  # unconditional: no labels recorded (the first holds d3:meta)
 
 
 def test_cli_guidance_on_an_original_run_is_a_one_line_error(d3_cli, tmp_path):
