@@ -69,6 +69,10 @@ from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_o
 @option("--seed", type=int, default=None, help="Random seed (default 0): same seed, same designs.")
 @option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available).")
 @option("--precision", default=None, help="As d3 sample (default 32-true on CPU).")
+@option("--shard", default=None,
+        help="K/N: design only shard K of N of the designs (N processes or GPUs make one design run; -o must be "
+             ".npz; join the shards with d3 merge, which gives exactly the single-process designs). Under torchrun "
+             "or srun the rank variables set it; --shard 1/1 turns that off.")
 @option("--constructs", is_flag=True, default=None,
         help="Write each design inside the adapters its dataset declares (lentiMPRA: 15 bp each side), as a vendor "
              "synthesises it; the synthesis rules then hold on the whole construct, junctions included.")
@@ -85,7 +89,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
            batch_size: int | None,
            seed: int | None, device: str | None, precision: str | None, gc: str | None,
            max_homopolymer: int | None, avoid: tuple[str, ...], synthesis_attempts: int | None,
-           constructs: bool | None, force: bool | None,
+           shard: str | None, constructs: bool | None, force: bool | None,
            no_progress: bool | None) -> None:
     """Design sequences from CHECKPOINT that score high on --objective under --oracle, staying likely under the
     model.
@@ -119,11 +123,24 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     from d3core.generation.api import SamplingModel
     from d3core.generation.constraints import rules_from_flags
     from d3core.generation.memory import FLOAT_BYTES, check_request
+    from d3core.generation.shards import local_device, parse_shard, shard_from_environment
 
     design_format(out)
     if (objective is None) == (specific_to is None):
         raise D3UserError("give what to design for: --objective EXPRESSION or --specific-to CELL (one of them)")
     rules = rules_from_flags(gc, max_homopolymer, avoid, attempts=synthesis_attempts)  # bad values fail early
+    chosen = parse_shard(shard) if shard is not None else shard_from_environment()
+    chosen = chosen if chosen is not None and chosen.count > 1 else None
+    if chosen is not None:
+        if design_format(out) != "npz":
+            raise D3UserError(f"--shard {chosen}: design shards are written as .npz (-o {out.with_suffix('.npz')}); "
+                              "d3 merge then writes the joined designs in any format")
+        if report_dir is not None:
+            raise D3UserError(f"--shard {chosen}: --report needs the whole design set; write it from one process "
+                              "(without --shard)")
+        out = chosen.path(out)
+        if device is None and chosen.source != "--shard":
+            device = local_device()
     hold_output(out, force=force)
     if report_dir is not None:
         hold_output(report_dir, force=True, flag="--report", folder=True)
@@ -170,6 +187,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
                   extra=len(rows) * num * sm.num_labels * FLOAT_BYTES, extra_detail=f"labels of --num {num} designs",
                   fix="lower --candidates, --batch-size (the designs do not depend on it) or --num")
     _, total = sm.plan_rows(label_rows, num, options)
+    if chosen is not None:
+        first, stop = chosen.rows(total)
+        total = stop - first
     samples = 16 if likelihood_samples is None else likelihood_samples
     leash = None
     if min_likelihood is not None:
@@ -210,7 +230,8 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
 
     try:
         designs = run_design(sm, guide, parsed, label_rows, num, settings=settings, on_step=on_step,
-                             on_chunk=on_chunk, resolved=options, likelihood_samples=samples, leash=leash)
+                             on_chunk=on_chunk, resolved=options, likelihood_samples=samples, leash=leash,
+                             shard=chosen)
     finally:
         if bar is not None:
             bar.close()
@@ -241,9 +262,16 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
         click.echo(f"d3: report: {written}")
         _gain_line(designs, baseline, parsed.text, judge_spec)
     seconds = designs.metadata["seconds"]
+    summary = (f"; objective {parsed.text}: mean {designs.objective.mean():.3f}, median "
+               f"{float(np.median(designs.objective)):.3f}") if len(designs) else ""
     click.echo(f"d3: wrote {len(designs)} designs to {out} in {seconds:.1f} s ({seconds / max(len(designs), 1):.2f} "
-               f"s per design); objective {parsed.text}: mean {designs.objective.mean():.3f}, median "
-               f"{float(np.median(designs.objective)):.3f}")
+               f"s per design){summary}")
+    if chosen is not None:
+        stem = out.name.replace(f".shard{chosen.index}of{chosen.count}", f".shard*of{chosen.count}")
+        click.echo(f"d3: shard {chosen} of the design run; when all {chosen.count} are written, join them with: "
+                   f"d3 merge {out.with_name(stem)} -o {out.with_name(stem.replace(f'.shard*of{chosen.count}', ''))}")
+    if not len(designs):
+        return
     if "bits_per_base" in designs.columns:
         bpb = designs.columns["bits_per_base"]
         failed = int((designs.columns["leash"] == 0).sum()) if "leash" in designs.columns else 0

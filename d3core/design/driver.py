@@ -65,7 +65,8 @@ class DesignSettings:
 
 @dataclass
 class DesignChunk:
-    """One chunk of finished designs: ``start`` (index of the first), ``tokens uint8 [b, L]``, the conditioning
+    """One chunk of finished designs: ``start`` (index of the first in the whole design set), ``tokens uint8 [b, L]``,
+    the conditioning
     ``labels [b, C] | None``, the oracle's ``predictions float32 [b, K]`` and the ``objective float64 [b]``;
     ``columns``: the likelihood bound (``bits_per_base``, ``bits_per_base_stderr``) and the leash's verdict
     (``leash``: 1 passed, 0 failed every attempt; ``attempts``) when measured."""
@@ -76,6 +77,12 @@ class DesignChunk:
     predictions: np.ndarray
     objective: np.ndarray
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    #: ``int64 [b]``: the designs' indices in the whole design set (default ``start ..``)
+    index: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.index is None:
+            self.index = np.arange(self.start, self.start + len(self.tokens), dtype=np.int64)
 
 
 @dataclass
@@ -91,9 +98,17 @@ class DesignSet:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: extra per-design columns (likelihood, judge predictions, ...): name -> float array [N]
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    #: each design's index in the whole design set (``d3_design_<i>``; gaps where a synthesis rule left one out, or
+    #: outside a ``--shard``); None: 0 .. N - 1
+    index: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
+
+    @property
+    def ids(self) -> np.ndarray:
+        """``int64 [N]``: :attr:`index`, or 0 .. N - 1."""
+        return np.arange(len(self), dtype=np.int64) if self.index is None else np.asarray(self.index, np.int64)
 
 
 def make_transition(settings: DesignSettings, sm, value: OracleValue, steps: int, predictor: str):
@@ -137,8 +152,10 @@ def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
 def iter_designs(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None, num: int, *,
                  settings: DesignSettings | None = None,
                  on_step: Callable[[int, int, float | None], None] | None = None, resolved=None,
-                 likelihood_samples: int = 0, leash: Leash | None = None, **options) -> Iterator[DesignChunk]:
-    """Yield :class:`DesignChunk` s of ``num`` designs per label row (see the module docstring).
+                 likelihood_samples: int = 0, leash: Leash | None = None, shard=None,
+                 **options) -> Iterator[DesignChunk]:
+    """Yield :class:`DesignChunk` s of ``num`` designs per label row (see the module docstring); with ``shard``
+    (:class:`d3core.generation.shards.Shard`) only that shard's designs, exactly as the whole run draws them.
 
     ``on_step(done, total, value)``: after every predictor step, the sequence-steps done and in all, and the mean
     value of the chunk's current designs (None for plain sampling). ``options``: sampling options of
@@ -180,8 +197,11 @@ def iter_designs(sm, oracle, objective: Objective | str, label_rows: np.ndarray 
                                                        transition=transition)]
         return np.concatenate(parts)
 
-    for start, tokens, labels in sm.iter_samples(label_rows, num, resolved=resolved, on_step=step_progress,
-                                                 transition=transition):
+    _, total = sm.plan_rows(label_rows, num, resolved)
+    offset = shard.rows(total)[0] if shard is not None else 0
+    for start, tokens, labels in sm.iter_samples(label_rows, num, shard=shard, resolved=resolved,
+                                                 on_step=step_progress, transition=transition):
+        start += offset  # the index in the whole design set
         columns = {}
         if likelihood_samples:
             bpb, stderr = bits_per_base(tokens, labels)
@@ -228,9 +248,10 @@ def _enforce(leash: Leash, start: int, tokens, labels, bpb, stderr, score, redra
 def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None, num: int, *,
            settings: DesignSettings | None = None, on_step=None,
            on_chunk: Callable[[DesignChunk], None] | None = None, resolved=None, likelihood_samples: int = 0,
-           leash: Leash | None = None, **options) -> DesignSet:
+           leash: Leash | None = None, shard=None, **options) -> DesignSet:
     """All designs of :func:`iter_designs` in one :class:`DesignSet`, with the settings in its metadata;
-    ``on_chunk(chunk)`` after every finished chunk."""
+    ``on_chunk(chunk)`` after every finished chunk. With ``shard``, that shard's designs, their indices in the whole
+    set and the shard in the metadata (join the shards with :func:`d3core.design.shards.merge_designs`)."""
     settings = (settings or DesignSettings()).checked()
     if isinstance(objective, str):
         objective = parse_objective(objective, oracle.label_names)
@@ -239,7 +260,7 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
     started = time.perf_counter()
     chunks = []
     for chunk in iter_designs(sm, oracle, objective, label_rows, num, settings=settings, on_step=on_step,
-                              resolved=resolved, likelihood_samples=likelihood_samples, leash=leash):
+                              resolved=resolved, likelihood_samples=likelihood_samples, leash=leash, shard=shard):
         chunks.append(chunk)
         if on_chunk is not None:
             on_chunk(chunk)
@@ -250,33 +271,39 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
     predictions = (np.concatenate([c.predictions for c in chunks]) if chunks
                    else np.zeros((0, len(oracle.label_names)), np.float32))
     values = np.concatenate([c.objective for c in chunks]) if chunks else np.zeros(0)
+    index = np.concatenate([c.index for c in chunks]) if chunks else np.zeros(0, np.int64)
+    _, total = sm.plan_rows(label_rows, num, resolved)
+    sharding = {} if shard is None else {"shard": {"index": shard.index, "count": shard.count},
+                                         "first_index": shard.rows(total)[0], "total": total}
     metadata = sm.metadata(**resolved.describe(), device=sm.device, design=asdict(settings),
                            objective=objective.text, oracle=oracle_name(oracle), seconds=seconds,
                            seconds_per_design=seconds / max(len(tokens), 1), likelihood_samples=likelihood_samples,
-                           leash=None if leash is None else asdict(leash), synthesis=synthesis)
+                           leash=None if leash is None else asdict(leash), synthesis=synthesis, **sharding)
     columns = {name: np.concatenate([c.columns[name] for c in chunks]) for name in (chunks[0].columns if chunks
                                                                                     else {})}
     return DesignSet(tokens, labels, list(sm.label_names) if labels is not None else [], predictions,
-                     list(oracle.label_names), values, metadata, columns)
+                     list(oracle.label_names), values, metadata, columns, index)
 
 
 def _meeting_rules(chunks: list[DesignChunk], rules) -> tuple[list[DesignChunk], dict | None]:
     """The chunks without the designs that still break a synthesis rule (after the sampler's in-fill redraws, and
-    the leash's), and what was left out: ``{"rules", "failed", "failed_by_rule"}`` (None without rules)."""
+    the leash's), and what was left out: ``{"rules", "failed", "failed_by_rule", "left_out"}`` (the indices of the
+    designs left out; None without rules)."""
     if rules is None or not rules.active:
         return chunks, None
-    kept, failed, by_rule = [], 0, {}
+    kept, left_out, by_rule = [], [], {}
     for chunk in chunks:
         problems = rules.problems(chunk.tokens)
         keep = np.array([not p for p in problems], dtype=bool)
         for broken in problems:
             for rule in broken:
                 by_rule[rule] = by_rule.get(rule, 0) + 1
-        failed += int((~keep).sum())
+        left_out += chunk.index[~keep].tolist()
         kept.append(DesignChunk(chunk.start, chunk.tokens[keep], None if chunk.labels is None else chunk.labels[keep],
                                 chunk.predictions[keep], chunk.objective[keep],
-                                {name: values[keep] for name, values in chunk.columns.items()}))
-    return kept, {"rules": rules.as_dict(), "failed": failed, "failed_by_rule": dict(sorted(by_rule.items()))}
+                                {name: values[keep] for name, values in chunk.columns.items()}, chunk.index[keep]))
+    return kept, {"rules": rules.as_dict(), "failed": len(left_out), "failed_by_rule": dict(sorted(by_rule.items())),
+                  "left_out": left_out}
 
 
 def oracle_name(oracle) -> str:

@@ -3,7 +3,8 @@
 ==========  =====================================================================================================
 ``.fasta``  ``>d3_design_<i> objective=1.93 oracle:dev=2.1 oracle:hk=0.2 [judge:dev=...] [bits_per_base=1.97]
             label:dev=2 label:hk=0`` then the sequence (``.fa`` too).
-``.npz``    ``tokens`` uint8 [N, L], ``objective`` float64 [N], ``predictions`` float32 [N, K] with
+``.npz``    ``tokens`` uint8 [N, L], ``index`` int64 [N] (each design's number in the whole set: ``d3_design_<i>``),
+            ``objective`` float64 [N], ``predictions`` float32 [N, K] with
             ``prediction_names``, ``labels`` float32 [N, C] with ``label_names`` (conditional models), one array per
             extra column (``bits_per_base``, ``judge:dev``, ...) and ``metadata`` (JSON); ``np.load`` without pickle.
 ``.tsv``    columns ``id, sequence, objective, oracle:<name>..., <extra columns>..., label:<name>...`` (``.csv``).
@@ -63,20 +64,20 @@ def write_designs(path: str | os.PathLike, designs: DesignSet, *, overwrite: boo
     sequences = [f"{left}{s}{right}" for s in decode(designs.tokens)] if len(designs) else []
     if kind == "fasta":
         lines = []
-        for i, sequence in enumerate(sequences):
+        for i, (number, sequence) in enumerate(zip(designs.ids, sequences)):
             fields = " ".join(f"{n}={_number(c[i])}" for n, c in zip(names, columns))
-            lines.append(f">d3_design_{i} {fields}\n{sequence}\n")
+            lines.append(f">d3_design_{number} {fields}\n{sequence}\n")
         return atomic_write_text(path, "".join(lines))
     if kind in ("tsv", "csv"):
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter="\t" if kind == "tsv" else ",", lineterminator="\n")
         writer.writerow(["id", "sequence", *names])
-        for i, sequence in enumerate(sequences):
-            writer.writerow([f"d3_design_{i}", sequence, *(_number(c[i]) for c in columns)])
+        for i, (number, sequence) in enumerate(zip(designs.ids, sequences)):
+            writer.writerow([f"d3_design_{number}", sequence, *(_number(c[i]) for c in columns)])
         return atomic_write_text(path, buffer.getvalue())
     arrays = {"tokens": designs.tokens.astype(np.uint8), "objective": designs.objective.astype(np.float64),
               "predictions": designs.predictions.astype(np.float32),
-              "prediction_names": np.asarray(designs.prediction_names, dtype=str),
+              "prediction_names": np.asarray(designs.prediction_names, dtype=str), "index": designs.ids,
               "metadata": np.asarray(json.dumps(designs.metadata, default=str))}
     if designs.labels is not None:
         arrays["labels"] = designs.labels.astype(np.float32)
@@ -96,10 +97,11 @@ def read_designs(path: str | os.PathLike) -> DesignSet:
     fix = "write it again with d3 design -o designs.npz"
     with open_arrays(path, fix=fix) as f:
         arrays = {key: f.array(key) for key in f.keys}
-    fixed = {"tokens", "objective", "predictions", "prediction_names", "labels", "label_names", "metadata"}
+    fixed = {"tokens", "objective", "predictions", "prediction_names", "labels", "label_names", "metadata", "index"}
     try:
         return DesignSet(arrays["tokens"], arrays.get("labels"), [str(n) for n in arrays.get("label_names", [])],
                          arrays["predictions"], [str(n) for n in arrays["prediction_names"]], arrays["objective"],
-                         json.loads(str(arrays["metadata"])), {k: v for k, v in arrays.items() if k not in fixed})
+                         json.loads(str(arrays["metadata"])), {k: v for k, v in arrays.items() if k not in fixed},
+                         arrays["index"].astype(np.int64) if "index" in arrays else None)
     except (KeyError, ValueError) as exc:
         raise D3UserError(f"{path}: not a d3 design file ({one_line(exc)}); {fix}") from None

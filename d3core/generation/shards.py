@@ -143,12 +143,18 @@ def _check_consistent(parts) -> None:
         if (samples.labels is None) != (first.labels is None) or list(samples.label_names) != list(first.label_names):
             raise D3UserError(f"{path}: labels {samples.label_names or 'none'} differ from {first_path}'s "
                               f"({first.label_names or 'none'})")
-        for key in sorted(set(first.metadata) | set(samples.metadata)):
-            if key in SHARD_KEYS or key in MAY_DIFFER:
-                continue
-            if first.metadata.get(key) != samples.metadata.get(key):
-                raise D3UserError(f"{path}: metadata {key}={samples.metadata.get(key)!r} differs from {first_path} "
-                                  f"({first.metadata.get(key)!r}); these are not shards of one design set")
+        check_same_run(first_path, first.metadata, path, samples.metadata)
+
+
+def check_same_run(first_path, first: dict, path, other: dict, *, may_differ: tuple[str, ...] = ()) -> None:
+    """Refuse shard ``path`` when its metadata differs from ``first_path``'s in a key that identifies the run
+    (everything but :data:`SHARD_KEYS`, :data:`MAY_DIFFER` and ``may_differ``)."""
+    for key in sorted(set(first) | set(other)):
+        if key in SHARD_KEYS or key in MAY_DIFFER or key in may_differ:
+            continue
+        if first.get(key) != other.get(key):
+            raise D3UserError(f"{path}: metadata {key}={other.get(key)!r} differs from {first_path} "
+                              f"({first.get(key)!r}); these are not shards of one design set")
 
 
 

@@ -1,0 +1,89 @@
+"""Joining the shards of ``d3 design --shard K/N``: the designs a single process would have written.
+
+Each shard is a ``.npz`` design file holding its designs' indices in the whole set (``index``), the shard and the
+total in its metadata, and the indices the synthesis rules left out (``synthesis.left_out``). :func:`merge_designs`
+checks that the shards come from one run (the metadata that identifies it is equal), that every index of the set is
+written or left out exactly once, and writes the designs in index order, in any design format.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from d3core.design.driver import DesignSet
+from d3core.design.output import read_designs, write_designs
+from d3core.errors import D3UserError
+from d3core.generation.shards import SHARD_KEYS, check_same_run
+
+#: metadata that differs between shards of one design run: how long each took, what each left out
+PER_SHARD = ("synthesis", "total", "seconds_per_design")
+
+
+def is_design_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a ``.npz`` design file (it holds an ``objective`` array), without reading it whole."""
+    import zipfile
+
+    path = Path(path)
+    if path.suffix.lower() != ".npz" or not path.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "objective.npy" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def merge_designs(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, overwrite: bool = False) -> dict:
+    """Join design shards into ``out`` (any design format); ``{"path", "num", "shards", "left_out"}``. Raises
+    :class:`D3UserError` naming the file for shards of other runs, gaps and overlaps."""
+    parts = [(Path(p), read_designs(p)) for p in paths]
+    for path, designs in parts:
+        if "total" not in designs.metadata:
+            raise D3UserError(f"{path}: not a shard of d3 design --shard K/N (its metadata has no total); only shard "
+                              "files are merged")
+    parts.sort(key=lambda part: int(part[1].metadata.get("first_index", 0)))
+    (first_path, first), rest = parts[0], parts[1:]
+    total = int(first.metadata["total"])
+    for path, designs in rest:
+        check_same_run(first_path, first.metadata, path, designs.metadata, may_differ=PER_SHARD)
+        if int(designs.metadata["total"]) != total or designs.prediction_names != first.prediction_names or \
+                designs.label_names != first.label_names or sorted(designs.columns) != sorted(first.columns):
+            raise D3UserError(f"{path}: its design set (total, oracle labels, columns) differs from {first_path}'s; "
+                              "these are not shards of one design run")
+    left_out = sorted(i for _, d in parts for i in (d.metadata.get("synthesis") or {}).get("left_out", []))
+    seen = np.concatenate([d.ids for _, d in parts] + [np.asarray(left_out, np.int64)])
+    counts = np.bincount(seen, minlength=total) if len(seen) else np.zeros(total, np.int64)
+    if len(counts) > total or (counts != 1).any():
+        where = int(np.nonzero(counts != 1)[0][0])
+        problem = "is in more than one file" if where < len(counts) and counts[where] > 1 else "is in none of them"
+        raise D3UserError(f"d3 merge: design d3_design_{where} of {total} {problem}; give every shard of the design "
+                          "run exactly once")
+    merged = _concatenate([d for _, d in parts], first, left_out, [str(p) for p, _ in parts])
+    flanks = tuple(first.metadata.get("construct_flanks") or ("", ""))
+    write_designs(out, merged, overwrite=overwrite, flanks=flanks)
+    return {"path": Path(out), "num": len(merged), "shards": len(parts), "left_out": len(left_out)}
+
+
+def _concatenate(sets: list[DesignSet], first: DesignSet, left_out: list[int], sources: list[str]) -> DesignSet:
+    index = np.concatenate([d.ids for d in sets])
+    order = np.argsort(index, kind="stable")
+    metadata = {k: v for k, v in first.metadata.items() if k not in SHARD_KEYS and k not in PER_SHARD}
+    metadata.update(num=int(len(index)), merged_from=sources,
+                    seconds=float(sum(d.metadata.get("seconds", 0.0) for d in sets)))
+    if first.metadata.get("synthesis"):
+        synthesis = dict(first.metadata["synthesis"])
+        by_rule: dict[str, int] = {}
+        for d in sets:
+            for rule, count in d.metadata["synthesis"].get("failed_by_rule", {}).items():
+                by_rule[rule] = by_rule.get(rule, 0) + count
+        synthesis.update(failed=len(left_out), failed_by_rule=dict(sorted(by_rule.items())), left_out=left_out)
+        metadata["synthesis"] = synthesis
+    labels = None if first.labels is None else np.concatenate([d.labels for d in sets])[order]
+    return DesignSet(np.concatenate([d.tokens for d in sets])[order], labels, list(first.label_names),
+                     np.concatenate([d.predictions for d in sets])[order], list(first.prediction_names),
+                     np.concatenate([d.objective for d in sets])[order], metadata,
+                     {name: np.concatenate([d.columns[name] for d in sets])[order] for name in first.columns},
+                     index[order])
