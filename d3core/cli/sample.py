@@ -107,6 +107,10 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
         raise D3UserError("--limit applies to --labels-from only")
     chosen = parse_shard(shard) if shard is not None else shard_from_environment()
     chosen = chosen if chosen is not None and chosen.count > 1 else None
+    if chosen is not None and rules is not None:
+        raise D3UserError(f"--shard {chosen} with synthesis rules: d3 sample's shard files cannot show the sequences "
+                          "the rules leave out, so d3 merge would take them for missing shards; use d3 design "
+                          "--method none (plain sampling, same rules) with --shard, which d3 merge joins")
     target = hold_output(chosen.path(out) if chosen is not None else out, force=force)
     if device is None and chosen is not None and chosen.source != "--shard":
         device = local_device()
