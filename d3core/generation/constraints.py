@@ -168,7 +168,8 @@ class SynthesisRules:
         return np.concatenate([left, np.asarray(tokens), right], axis=1), len(self.flanks[0])
 
     def _hits(self, row: np.ndarray) -> list[tuple[str, int, int]]:
-        """``(rule, start, end)`` of every broken local rule in one construct row."""
+        """``(rule, start, end)`` of every broken local rule in one construct row (``homopolymer``,
+        ``site:<name>``)."""
         hits = []
         if self.max_homopolymer is not None:
             starts, ends = _runs(row)
@@ -177,7 +178,8 @@ class SynthesisRules:
         if self.avoid:
             text = "".join(LETTERS[t] for t in row)
             for site in self.avoid:
-                hits += [("site", m.start(), m.start() + len(m.group(1))) for m in site.regex.finditer(text)]
+                hits += [(f"site:{site.name}", m.start(), m.start() + len(m.group(1)))
+                         for m in site.regex.finditer(text)]
         return hits
 
     def _gc_excess(self, row: np.ndarray) -> float:
@@ -192,13 +194,8 @@ class SynthesisRules:
         rows, _ = self._construct(tokens, bare)
         out = []
         for row in rows:
-            broken = ["gc"] if self._gc_excess(row) > 0 else []
-            local = self._hits(row)
-            broken += sorted({rule for rule, _, _ in local if rule == "homopolymer"})
-            if self.avoid:
-                text = "".join(LETTERS[t] for t in row)
-                broken += [f"site:{s.name}" for s in self.avoid if s.regex.search(text)]
-            out.append(broken)
+            local = {rule for rule, _, _ in self._hits(row)}
+            out.append((["gc"] if self._gc_excess(row) > 0 else []) + sorted(local))
         return out
 
     def penalty(self, tokens: np.ndarray) -> np.ndarray:
