@@ -13,7 +13,8 @@ them with what each is for.
 hooks and errors       ``hookimpl``, ``D3UserError``, ``PluginError``, ``one_line``
 datasets               ``SequenceDataset`` (base class of dataset plugins), ``Motif`` (planted motifs for synthesis)
 architectures          ``Architecture`` (base class), shared layers ``TimestepEmbedder``, ``LayerNorm``, ``Rotary``,
-                       ``apply_rotary``, ``modulate``, ``zero_self_logit``, ``check_labels``, ``TanhGELU``, ``in_fp32``;
+                       ``apply_rotary``, ``modulate``, ``zero_self_logit``, ``check_labels``, ``TanhGELU``, ``in_fp32``,
+                       ``Dense``;
                        the null condition (classifier-free guidance) ``with_null_condition``, ``check_null_mask``
 checkpoint formats     ``CheckpointBundle``, ``FormatCannotHold``, ``safe_torch_load``, ``UnsafeCheckpointError``,
                        ``build_network``, ``architecture_class``, ``run_config``, ``to_plain``, ``warmup_factor``,
@@ -50,6 +51,7 @@ PUBLIC_NAMES: dict[str, str] = {
     "check_null_mask": "d3core.nn",
     "with_null_condition": "d3core.nn",
     "TanhGELU": "d3core.nn",
+    "Dense": "d3core.nn",
     # checkpoint formats
     "CheckpointBundle": "d3core.checkpoints.bundle",
     "FormatCannotHold": "d3core.errors",

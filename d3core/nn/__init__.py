@@ -9,6 +9,7 @@
 - :class:`Rotary` and :func:`apply_rotary`: GPT-NeoX "rotate-half" rotary position embedding.
 - :func:`modulate`: adaLN modulation ``x * (1 + scale) + shift``.
 - :func:`zero_self_logit`: set the log-score of each position's current token to 0.
+- :class:`Dense`: a linear layer under the attribute name ``dense`` (the CNN towers' per-block label projection).
 - :func:`check_labels`: validate a label tensor against an architecture's label count and modes;
   :func:`check_null_mask`, :func:`with_null_condition`: the learned null condition (classifier-free guidance).
 
@@ -16,10 +17,11 @@ Parameter names of these modules are those of the original D3 code, so original 
 """
 from d3core.nn.embeddings import TimestepEmbedder, timestep_embedding
 from d3core.nn.labels import LABEL_MODES, check_labels, check_null_mask, label_mode_of, with_null_condition
-from d3core.nn.layers import LayerNorm, TanhGELU, gelu_tanh, in_fp32, modulate, zero_self_logit
+from d3core.nn.layers import Dense, LayerNorm, TanhGELU, gelu_tanh, in_fp32, modulate, zero_self_logit
 from d3core.nn.rotary import Rotary, apply_rotary, rotate_half
 
 __all__ = [
+    "Dense",
     "LABEL_MODES",
     "LayerNorm",
     "Rotary",

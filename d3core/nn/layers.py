@@ -88,3 +88,15 @@ def zero_self_logit(log_scores: torch.Tensor, tokens: torch.Tensor) -> torch.Ten
     Not in place (autograd-safe): the result has no gradient through the zeroed entries.
     """
     return torch.scatter(log_scores, -1, tokens[..., None], torch.zeros_like(log_scores[..., :1]))
+
+
+class Dense(nn.Module):
+    """``Linear(input_dim -> output_dim)`` under the attribute name ``dense`` (the original D3 and d3-dna CNNs' name,
+    so their weights ``...dense.weight`` map one to one)."""
+
+    def __init__(self, input_dim: int, output_dim: int):
+        super().__init__()
+        self.dense = nn.Linear(input_dim, output_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense(x)

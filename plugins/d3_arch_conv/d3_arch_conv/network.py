@@ -26,22 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import (D3UserError, TimestepEmbedder, check_labels, check_null_mask, in_fp32, with_null_condition,
-                         zero_self_logit)
+from d3core.api import (D3UserError, Dense, TimestepEmbedder, check_labels, check_null_mask, in_fp32,
+                         with_null_condition, zero_self_logit)
 
 KERNEL_SIZE = 9
 PAPER_DILATIONS = (1, 1, 4, 16, 64)
-
-
-class Dense(nn.Module):
-    """``Linear(input_dim -> output_dim)`` under the original's attribute name ``dense``."""
-
-    def __init__(self, input_dim: int, output_dim: int):
-        super().__init__()
-        self.dense = nn.Linear(input_dim, output_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dense(x)
 
 
 class ConvNet(nn.Module):

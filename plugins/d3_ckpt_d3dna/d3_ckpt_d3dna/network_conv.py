@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import D3UserError, TimestepEmbedder
+from d3core.api import D3UserError, Dense, TimestepEmbedder
 
 KERNEL_SIZE = 9
 DILATIONS = (1, 1, 4, 16, 64) * 4
@@ -35,17 +35,6 @@ class FourierFeatures(nn.Module):
     def __init__(self, dim: int, scale: float = 30.0):
         super().__init__()
         self.W = nn.Parameter(torch.randn(dim // 2) * scale, requires_grad=False)
-
-
-class Dense(nn.Module):
-    """``Linear(input_dim -> output_dim)`` under d3-dna's attribute name ``dense``."""
-
-    def __init__(self, input_dim: int, output_dim: int):
-        super().__init__()
-        self.dense = nn.Linear(input_dim, output_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dense(x)
 
 
 class D3dnaConvNet(nn.Module):
