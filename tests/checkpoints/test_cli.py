@@ -113,8 +113,16 @@ def test_checkpoint_verify_passes_and_fails_per_check(cli, legacy_run, lightning
     assert [line.split()[0] for line in lines[:7]] == ["PASS"] * 7
     assert "bit-exact" in result.output and "d3 checkpoint verify: 7 of 7 checks passed" in result.output
     assert cli("checkpoint", "verify", lightning_ckpt).exit_code == 0  # through the legacy format
-    failing = cli("checkpoint", "verify", legacy_run, "--tolerance", "-1")
-    assert failing.exit_code == 1 and "FAIL  outputs" in failing.output and "6 of 7 checks passed" in failing.output
+    refused = cli("checkpoint", "verify", legacy_run, "--tolerance", "-1")  # a tolerance below 0 is a typo
+    assert refused.exit_code == 2 and "--tolerance" in refused.output
+    # a check that fails (a tolerance no output can meet) is reported per check, exit code 1
+    from d3core.checkpoints.verify import FAIL, verify_checkpoint
+    from d3core.cli.checkpoint import report_checks
+    from d3core.plugins import make_plugin_manager
+
+    results = verify_checkpoint(legacy_run, make_plugin_manager(env={}), tolerance=-1.0)
+    assert [c.title for c in results if c.status == FAIL] == ["outputs"]
+    assert report_checks(results) is True
 
 
 def test_verify_a_conv_tiny_run_reports_the_original_format_as_not_applicable(cli, tmp_path):
