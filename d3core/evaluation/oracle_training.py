@@ -149,10 +149,15 @@ def _best_so_far(save, echo, max_epochs: int):
 
 
 def _stop_signal(exception: BaseException | None) -> str | None:
-    """``SIGTERM``/``SIGINT`` when ``exception`` is how Lightning ends training on that signal, else None."""
+    """``SIGTERM``/``SIGINT`` when ``exception`` is how training ended on that signal, else None: Lightning's
+    ``SIGTERMException``, or d3's ``SystemExit(143)`` (:func:`d3core.atomic.on_sigterm_exit`, which a command that
+    holds its output installs and Lightning calls after its own handler); ``KeyboardInterrupt`` for SIGINT."""
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-    if isinstance(exception, SIGTERMException):
+    from d3core.atomic import SIGTERM_STATUS
+
+    if isinstance(exception, SIGTERMException) or (isinstance(exception, SystemExit)
+                                                   and exception.code == SIGTERM_STATUS):
         return "SIGTERM"
     if isinstance(exception, KeyboardInterrupt):
         return "SIGINT"
