@@ -462,7 +462,7 @@ CASES += (
           "cache"), ("--cache-dir and --no-cache: give one",)),
     Case("oracle-train-test-rows", "command line", "asked to score a new oracle on one test row",
          ("oracle", "train", "--dataset", "deepstarr", "--data", "ds.h5", "--test-rows", "1"),
-         ("'--test-rows': 1 is not in the range x>=2",)),
+         ("'--test_rows': 1 is not in the range x>=2", "See 'd3 oracle train --help'")),
 )
 
 
