@@ -9,13 +9,20 @@ The paper protocol attributes the same maps whatever N (the top 1000 test rows, 
 3000 GradientShap maps), so ``--attributions-only-at 1000`` skips that section at the other sizes (the row says so)
 when time is short; ``--append`` adds rows to an existing JSON file.
 
+``--generated N`` evaluates only the first N designs against the whole reference (issue 31's case: 1,000 generated
+vs a 10,000-row reference), and ``--cache`` runs each case twice with a fresh reference cache (:mod:`
+d3core.evaluation.reference_cache`): ``cold`` (computed and stored) then ``warm`` (reused), one row each. The load
+average of the shared machine is recorded with every row.
+
 Usage: python benchmarks/evaluation.py [--sizes 1000 10000] [--protocols quick paper] [--out ...json]
-       [--attributions-only-at N] [--append]
+       [--attributions-only-at N] [--append] [--generated N] [--cache]
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import os
 import platform
 import tempfile
 import time
@@ -27,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ORACLE = ROOT / "tests" / "fixtures" / "original_oracles" / "oracle_DeepSTARR_DeepSTARR_data.ckpt"
 
 
-def make_inputs(folder: Path, n: int):
+def make_inputs(folder: Path, n: int, generated_rows: int | None = None):
     from d3_deepstarr.dataset import DeepSTARR
 
     from d3core.generation.io import SampleSet
@@ -39,6 +46,7 @@ def make_inputs(folder: Path, n: int):
     test = dataset.open_split(data, "test")
     tokens, labels = (t.numpy() for t in test.read_batch(np.arange(len(test))))
     rng = np.random.default_rng(0)
+    tokens, labels = tokens[:generated_rows], labels[:generated_rows]
     generated = tokens.astype(np.uint8).copy()
     redraw = rng.random(generated.shape) < 0.2
     generated[redraw] = rng.integers(0, 4, int(redraw.sum()))
@@ -47,19 +55,27 @@ def make_inputs(folder: Path, n: int):
     return dataset, data, samples
 
 
-def measure(n: int, protocol: str, folder: Path, attributions: bool = True) -> dict:
+def measure(n: int, protocol: str, folder: Path, attributions: bool = True, generated: int | None = None,
+            cache: str = "off") -> dict:
     from d3core.evaluation.oracle import load_oracle
     from d3core.evaluation.protocols import protocol as get_protocol
     from d3core.evaluation.report import evaluate_samples
 
-    dataset, data, samples = make_inputs(folder, n)
+    dataset, data, samples = make_inputs(folder, n, generated)
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
     oracle = load_oracle(ORACLE)
     settings = get_protocol(protocol, attributions=None if attributions else False)
-    started = time.perf_counter()
+    extra = {"cache_dir": folder / "cache"} if cache != "off" else {}
+    if cache != "off" and "cache_dir" not in inspect.signature(evaluate_samples).parameters:
+        raise SystemExit("this d3core has no reference cache; run without --cache")
     result = evaluate_samples(samples, dataset, data, folder / f"eval_{protocol}_{n}", oracle=oracle,
-                              protocol=settings, device="cpu", echo=lambda line: print(f"  {line}", flush=True))
+                              protocol=settings, device="cpu", echo=lambda line: print(f"  {line}", flush=True),
+                              **extra)
     seconds = time.perf_counter() - started
-    return {"sequences": n, "protocol": protocol, "seconds": round(seconds, 1),
+    return {"sequences": len(samples.tokens), "reference_rows": result["metrics"]["n_reference"],
+            "protocol": protocol, "cache": cache, "seconds": round(seconds, 1),
+            "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
             "attributions_run": attributions,
             "sections": result["inputs"]["timings"],
             "attribution_maps": 3 * result["inputs"].get("attribution", {}).get("sequences", 0),
@@ -73,6 +89,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "evaluation.json")
     parser.add_argument("--attributions-only-at", type=int, nargs="*", default=None)
     parser.add_argument("--append", action="store_true")
+    parser.add_argument("--generated", type=int, default=None, help="evaluate the first N designs only")
+    parser.add_argument("--cache", action="store_true", help="cold then warm, with a fresh reference cache")
+    parser.add_argument("--label", default=None, help="a name for these rows (e.g. before/after)")
     args = parser.parse_args()
     import torch
 
@@ -87,9 +106,11 @@ def main() -> None:
             for n in args.sizes:
                 print(f"{protocol} protocol, {n} sequences", flush=True)
                 attributions = args.attributions_only_at is None or n in args.attributions_only_at
-                rows.append(measure(n, protocol, Path(tmp), attributions))
-                print(f"  -> {rows[-1]['seconds']} s", flush=True)
-                args.out.write_text(json.dumps(report, indent=2) + "\n")  # after each row: partial runs keep data
+                for cache in ("cold", "warm") if args.cache else ("off",):
+                    rows.append({"label": args.label, **measure(n, protocol, Path(tmp), attributions,
+                                                                args.generated, cache)})
+                    print(f"  -> {rows[-1]['seconds']} s ({cache})", flush=True)
+                    args.out.write_text(json.dumps(report, indent=2) + "\n")  # after each row: partial runs keep data
     print(f"wrote {args.out}")
 
 

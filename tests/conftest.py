@@ -11,6 +11,14 @@ from click.testing import CliRunner
 from d3core.plugins import make_plugin_manager
 from installed_d3 import D3_SCRIPT, install_fixture_plugins, user_env
 
+@pytest.fixture(scope="session", autouse=True)
+def _evaluation_cache_in_a_temporary_folder(tmp_path_factory):
+    """d3 evaluate's reference cache ($D3_EVAL_CACHE) goes to a temporary folder, never the user's data dir."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("D3_EVAL_CACHE", str(tmp_path_factory.mktemp("eval-cache")))
+        yield
+
+
 @pytest.fixture
 def warnings_seen() -> list[str]:
     """Warning lines a plugin manager printed (pass ``warn=warnings_seen.append``)."""

@@ -458,6 +458,17 @@ def run_case(case: Case, workspace: Path, plugin_site: Path | None = None) -> su
                           env=d3_env(workspace, plugin_site, case.plugins, extra))
 
 
+# -- evaluation and oracle training at the speed of the question (issue 31) -----------------------------------------
+CASES += (
+    Case("evaluate-cache-and-no-cache", "command line", "asked for a reference cache folder and for no cache",
+         ("evaluate", "samples.fasta", "--dataset", "deepstarr", "--data", "ds.h5", "--no-cache", "--cache-dir",
+          "cache"), ("--cache-dir and --no-cache: give one",)),
+    Case("oracle-train-test-rows", "command line", "asked to score a new oracle on one test row",
+         ("oracle", "train", "--dataset", "deepstarr", "--data", "ds.h5", "--test-rows", "1"),
+         ("'--test_rows': 1 is not in the range x>=2", "See 'd3 oracle train --help'")),
+)
+
+
 def build_workspace(workspace: Path) -> Path:
     """Real files of every kind the cases need: datasets, a trained run, broken and malicious files."""
     import h5py

@@ -60,6 +60,10 @@ def _ks(text: str | None) -> tuple[int, ...]:
 @option("--no-motifs", is_flag=True, default=None, help="Skip the motif scans (FIMO).")
 @option("--no-attributions", is_flag=True, default=None, help="Skip the attribution maps (GradientShap).")
 @option("--no-discriminator", is_flag=True, default=None, help="Skip the discriminability classifier (AUROC).")
+@option("--reference-rows", type=click.IntRange(min=2), default=None,
+        help="Compare distributions (k-mer spectra, KS, Fréchet distance, motifs, identity) with N reference rows "
+             "drawn with --seed, stratified by activity, each figure with the standard error that adds "
+             "(<metric>_subsample_se) (default: every row; SP-MSE and attributions always use every row).")
 @option("--identity-rows", type=click.IntRange(min=1), default=None,
         help="Compare with at most N random training rows for the nearest-sequence identity (default 20000).")
 @option("--checkpoint", "-c", type=PathOrPublished(("model",)), default=None,
@@ -70,14 +74,20 @@ def _ks(text: str | None) -> tuple[int, ...]:
 @option("--seed", type=int, default=None, help="Seed of subsampling, classifiers and attributions (default 0).")
 @option("--device", default=None, help="cpu or cuda (default: cuda if available).")
 @option("--no-progress", is_flag=True, default=None, help="No progress bar.")
+@option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Where what the reference alone determines (oracle predictions and embeddings, k-mer spectra, motif "
+             "counts, attribution maps of real sequences) is kept for the next evaluation against the same data, "
+             "split and oracle (default: $D3_EVAL_CACHE, else <data dir>/eval-cache).")
+@option("--no-cache", is_flag=True, default=None, help="Compute the reference side afresh; read and write no cache.")
 @click.pass_context
 def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path | None, oracle: str | None,
              protocol: str | None, arch: str | None, reference: str | None, out: Path | None, kmer_ks: str | None,
              activity_threshold: tuple[str, ...] | None, attribution_label: str | None,
              attribution_sequences: int | None, jaspar_release: str | None, no_motifs: bool | None,
-             no_attributions: bool | None, no_discriminator: bool | None, identity_rows: int | None,
+             no_attributions: bool | None, no_discriminator: bool | None, reference_rows: int | None,
+             identity_rows: int | None,
              checkpoint: Path | None, score_samples: int | None, seed: int | None, device: str | None,
-             no_progress: bool | None) -> None:
+             no_progress: bool | None, cache_dir: Path | None, no_cache: bool | None) -> None:
     """Evaluate generated SAMPLES (.fasta, .npz, .h5, .csv) against real sequences of a dataset.
 
     \b
@@ -104,8 +114,12 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
     from d3core.generation.io import read_samples
     from d3core.generation.sampler import default_device
 
+    from d3core.evaluation.reference_cache import default_cache_dir
+
     if score_samples is not None and checkpoint is None:
         raise D3UserError("--score-samples applies to --checkpoint only")
+    if no_cache and cache_dir is not None:
+        raise D3UserError("--cache-dir and --no-cache: give one")
     out = hold_output(out or samples.with_name(f"{samples.stem}_eval"), force=True, flag="--out", folder=True)
     sample_set = read_samples(samples)
     meta = sample_set.metadata
@@ -138,6 +152,8 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
                               seed=0 if seed is None else seed, device=device, samples_path=str(samples), arch=arch,
                               activity_thresholds=thresholds, attribution_label=attribution_label,
                               likelihood_model=scorer, likelihood_samples=score_samples, progress=not no_progress,
+                              cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+                              reference_rows=reference_rows,
                               echo=lambda line: click.echo(f"d3: {line}", err=True))
     for note in result["notes"]:
         click.echo(f"d3: note: {note}", err=True)
@@ -156,7 +172,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
     for name, row in result.get("published", {}).items():
         value = row["this_run"]
         click.echo(f"d3: {name}: {'n/a' if value is None else f'{value:.4g}'} (published: {row['published']:g}, "
-                   f"{row['source']})")
+                   f"{row['source']}; {row['oracle']})")
     click.echo(f"d3: report: {out / 'report.md'} (metrics.json, {len(result['plots'])} plots)")
 
 

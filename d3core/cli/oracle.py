@@ -48,28 +48,44 @@ def _metrics_table(metrics: dict) -> str:
 @option("--train-fraction", type=FiniteFloat(min=0, max=1, min_open=True), default=None,
         help="Train on a random fraction F of the training rows, drawn with --seed (default 1 = all). Two oracles "
              "with different seeds and F = 0.5 see different data: one can guide d3 design, the other judge it.")
+@option("--test-rows", type=click.IntRange(min=2), default=None,
+        help="Score the finished oracle on at most N random test rows (and N valid rows) (default 10000).")
+@option("--no-progress", is_flag=True, default=None, help="No progress bar (the one line per epoch stays).")
 @option("--force", is_flag=True, default=None, help="Replace an existing oracle file.")
 @click.pass_context
 def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | None, max_epochs: int | None,
               patience: int | None, batch_size: int | None, lr: float | None, seed: int | None,
               accelerator: str | None, limit_train: int | None, train_fraction: float | None,
-              force: bool | None) -> None:
-    """Train DATASET's oracle with Lightning (early stopping on valid) and report test Pearson/Spearman per label."""
+              test_rows: int | None, no_progress: bool | None, force: bool | None) -> None:
+    """Train DATASET's oracle with Lightning and report test Pearson/Spearman per label.
+
+    \b
+    Defaults fit a CPU: early stopping is on (val_loss, patience 10), so a run usually ends well before
+    --max-epochs; the final scores read at most 10000 test rows (--test-rows). A progress bar shows the epoch,
+    the step and the time left in the epoch; each epoch prints its losses, seconds per epoch and the most time left.
+    The best epoch so far is written to the oracle file (atomically) as soon as it is seen: stopped with SIGTERM or
+    Ctrl-C, a run leaves that file (marked partial, no test metrics) and exits 143 or 130.
+    """
     from d3core.evaluation.oracle import default_oracle_path
-    from d3core.evaluation.oracle_training import train_oracle
+    from d3core.evaluation.oracle_training import TrainingStopped, train_oracle
 
     ds = manager_of(ctx).dataset(dataset)
     path = ds.require(data)
     ds.validate(path)  # another dataset's file or a corrupt one fails before anything is announced
     target = hold_output(out or default_oracle_path(path), force=force)
     click.echo(f"d3: training the {ds.name} oracle on {path} -> {target}", err=True)
-    written, metrics = train_oracle(ds, path, target, max_epochs=max_epochs, patience=patience,
-                                    batch_size=batch_size, lr=lr, seed=seed, accelerator=accelerator or "auto",
-                                    limit_train=limit_train, train_fraction=train_fraction or 1.0,
-                                    echo=lambda line: click.echo(f"d3: {line}", err=True))
+    try:
+        written, metrics = train_oracle(ds, path, target, max_epochs=max_epochs, patience=patience,
+                                        batch_size=batch_size, lr=lr, seed=seed, accelerator=accelerator or "auto",
+                                        limit_train=limit_train, train_fraction=train_fraction or 1.0,
+                                        test_rows=test_rows, progress=not no_progress,
+                                        echo=lambda line: click.echo(f"d3: {line}", err=True))
+    except TrainingStopped as stopped:
+        click.echo(f"d3: {stopped}", err=True)
+        ctx.exit(stopped.status)
     click.echo(_metrics_table(metrics))
     click.echo(f"d3: {metrics['epochs']} epoch(s), best epoch {metrics['best_epoch']}; test MSE "
-               f"{metrics['test_mse']:.4f} on {metrics['test_rows']} rows")
+               f"{metrics['test_mse']:.4f} on {metrics['test_rows']} of {metrics['test_rows_total']} test rows")
     click.echo(f"d3: oracle: {written}")
 
 

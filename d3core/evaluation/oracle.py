@@ -151,7 +151,7 @@ class Oracle:
         x = self._inputs(x)
         self.network.eval()
         out = []
-        with torch.no_grad():
+        with torch.inference_mode():
             for start in range(0, x.shape[0], batch_size):
                 out.append(fn(x[start:start + batch_size].to(self.device)).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
@@ -183,7 +183,8 @@ class Oracle:
         """One line: file, kind, dataset, network, length, labels."""
         kind = self.info.get("format", "d3 oracle file")
         return (f"{self.path}: {kind}, oracle for {self.dataset} ({self.info.get('network')}), {self.length} bp, "
-                f"labels {', '.join(self.label_names)}")
+                f"labels {', '.join(self.label_names)}"
+                + (f" (PARTIAL: {self.info['partial']})" if self.info.get("partial") else ""))
 
 
 # ------------------------------------------------------------------------------------------------------ loading

@@ -19,6 +19,7 @@ import d3core
 from d3core.errors import D3UserError
 from d3core.evaluation import metrics as M
 from d3core.evaluation.protocols import Protocol, protocol as get_protocol, published_figures
+from d3core.evaluation.reference_cache import ReferenceCache, array_digest, file_digest, oracle_digest
 
 METRICS_VERSION = 2
 DEFAULT_KMER_KS = (3, 4, 5, 6)
@@ -41,6 +42,10 @@ PREFIX_DIRECTIONS = {"requested_pearson_": "higher", "ks_": "lower", "kmer_kl_k"
 MAX_GROUPS = 12
 #: designs listed with their motif hits in report.md (all are in motif_hits.tsv)
 REPORT_DESIGNS = 20
+#: a metric's standard error from --reference-rows subsampling: metrics[name + SE_SUFFIX]
+SE_SUFFIX = "_subsample_se"
+#: an oracle whose test Pearson is below this gets a caveat beside every published figure
+WEAK_ORACLE_PEARSON = 0.5
 #: attribution logos drawn in the report
 LOGOS = 3
 #: the label the paper's attribution analysis used per dataset (DeepSTARR: class_index 1)
@@ -114,12 +119,34 @@ class _Run:
     say: Callable[[str], None]
     progress: bool
     out_dir: Path
+    cache: ReferenceCache
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     plots: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the whole reference split when ``ref_tokens``/``ref_labels`` are a ``--reference-rows`` subset of it
+    all_ref_tokens: np.ndarray | None = None
+    all_ref_labels: np.ndarray | None = None
     _train_labels: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.all_ref_tokens is None:
+            self.all_ref_tokens, self.all_ref_labels = self.ref_tokens, self.ref_labels
+
+    @property
+    def subsampled(self) -> bool:
+        """Whether distributions are compared against a subset of the reference rows."""
+        return len(self.ref_tokens) < len(self.all_ref_tokens)
+
+    def subsampling_se(self, name: str, metric: Callable[[np.ndarray], float]) -> None:
+        """Record ``<name>_subsample_se``: the standard error ``metrics[name]`` owes to ``--reference-rows``
+        (``metric(rows)``: the figure on reference rows ``rows`` of the subset), if the reference is subsampled."""
+        if self.subsampled and self.metrics.get(name) is not None:
+            from d3core.evaluation.subsampling import subsampling_se
+
+            self.metrics[f"{name}{SE_SUFFIX}"] = subsampling_se(metric, len(self.ref_tokens),
+                                                                  len(self.all_ref_tokens), seed=self.seed)
 
     @contextmanager
     def timed(self, name: str):
@@ -147,6 +174,12 @@ class _Run:
                                       for c, name in enumerate(names) if c < labels.shape[1]}
         return self.extra["top_rows"]
 
+    def oracle_key(self) -> dict[str, str]:
+        """The part of a cache key that names the oracle (its content) and the device it ran on."""
+        if "oracle_key" not in self.extra:
+            self.extra["oracle_key"] = {"oracle": oracle_digest(self.oracle), "device": str(self.device)}
+        return self.extra["oracle_key"]
+
     def optional(self, what: str, exc: D3UserError) -> None:
         """A missing optional library: an error under a strict protocol, else a note."""
         if self.protocol.strict_extras:
@@ -172,6 +205,7 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
                      samples_path: str | None = None, plots: bool = True, arch: str | None = None,
                      activity_thresholds: Mapping[str, float] | None = None, attribution_label: str | None = None,
                      likelihood_model=None, likelihood_samples: int | None = None,
+                     cache_dir: str | os.PathLike | None = None, reference_rows: int | None = None,
                      progress: bool = False, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Evaluate a :class:`~d3core.generation.io.SampleSet` against the ``reference`` split of the dataset file.
 
@@ -179,6 +213,10 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
     ``identity_rows`` override its settings; ``arch`` (default: the sample file's) picks the published figures.
     ``likelihood_model`` (a :class:`~d3core.generation.api.SamplingModel`): also the mean bits per base of both sets
     under it (:mod:`d3core.scoring.evaluation`, ``likelihood_samples`` draws per sequence).
+    ``cache_dir``: keep what the reference alone determines there and reuse it
+    (:mod:`d3core.evaluation.reference_cache`; default None: no cache). ``reference_rows``: compare distributions
+    with that many reference rows, stratified by activity (:mod:`d3core.evaluation.subsampling`), each such figure
+    with its ``<name>_subsample_se``; SP-MSE and the attribution sets still use the whole split.
     Returns the ``metrics.json`` content (``metrics`` flat name -> value, ``published``, ``groups``, ``inputs``,
     ``plots``, ``notes``).
     """
@@ -199,10 +237,20 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
     if oracle is not None:
         check_label_names(oracle, samples.label_names)
     _check_label_options(oracle, activity_thresholds or {}, attribution_label)
-    run = _Run(settings, dataset, data_path, reference, gen, ref_tokens, ref_labels,
+    subset = np.arange(len(ref_tokens))
+    if reference_rows is not None:
+        from d3core.evaluation.subsampling import stratified_rows
+
+        subset = stratified_rows(ref_labels, reference_rows, seed)
+    cache = ReferenceCache(cache_dir, {"data": file_digest(data_path) if cache_dir is not None else None,
+                                       "split": reference, "rows": array_digest({"rows": subset})})
+    run = _Run(settings, dataset, data_path, reference, gen, ref_tokens[subset], ref_labels[subset],
                dataset.open_split(data_path, "train"), oracle, device, seed, echo or (lambda text: None), progress,
-               out_dir)
-    run.metrics.update(n_generated=len(gen), n_reference=len(ref_tokens))
+               out_dir, cache, all_ref_tokens=ref_tokens, all_ref_labels=ref_labels)
+    run.metrics.update(n_generated=len(gen), n_reference=len(subset), n_reference_total=len(ref_tokens))
+    if run.subsampled:
+        run.notes.append(f"distributions compared with {len(subset)} of the {len(ref_tokens)} {reference} rows "
+                         "(stratified by activity); <metric>_subsample_se: the standard error that adds")
     result: dict[str, Any] = {"metrics_version": METRICS_VERSION, "protocol": settings.name, "metrics": run.metrics,
                               "groups": [], "plots": run.plots, "notes": run.notes}
     _composition(run)
@@ -225,6 +273,8 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
     if plots:
         with run.timed("plots"):
             _plots(run, samples)
+    if cache.enabled:
+        run.say(cache.summary())
     arch = arch or (samples.metadata or {}).get("arch")
     result["published"] = _published(run, arch)
     result["inputs"] = {
@@ -235,6 +285,8 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
         "oracle_format": None if oracle is None else oracle.info.get("format"),
         "oracle_labels": None if oracle is None else list(oracle.label_names),
         "oracle_test_pearson": None if oracle is None else (oracle.info.get("metrics") or {}).get("test_pearson"),
+        "reference_cache": {"folder": None if cache.folder is None else str(cache.folder), "hits": cache.hits,
+                            "computed": cache.misses, "invalid": cache.problems},
         **run.extra.get("inputs", {}),
         "d3core_version": d3core.__version__, "seconds": round(time.perf_counter() - started, 2),
         "timings": run.timings,
@@ -261,14 +313,38 @@ def _composition(run: _Run) -> None:
         gc_gen, gc_ref = M.gc_content(run.gen), M.gc_content(run.ref_tokens)
         run.metrics.update(gc_generated=float(gc_gen.mean()), gc_reference=float(gc_ref.mean()),
                            gc_abs_diff=float(abs(gc_gen.mean() - gc_ref.mean())), gc_ks=M.ks_statistic(gc_gen, gc_ref))
+        ks = run.protocol.kmer_ks
+        reference = run.cache.get("kmer_spectra", {"ks": list(ks)},
+                                  lambda: {f"k{k}": M.kmer_spectrum(run.ref_tokens, k) for k in ks})
         spectra, js = {}, {}
-        for k in run.protocol.kmer_ks:
-            spectra[k] = (M.kmer_spectrum(run.ref_tokens, k), M.kmer_spectrum(run.gen, k))
+        for k in ks:
+            spectra[k] = (reference[f"k{k}"], M.kmer_spectrum(run.gen, k))
             run.metrics[f"kmer_kl_k{k}"] = M.kmer_kl(*spectra[k])
             js[k] = run.metrics[f"kmer_js_k{k}"] = M.kmer_js(*spectra[k])
         run.extra.update(spectra=spectra, js=js, gc=(gc_gen, gc_ref))
+        run.subsampling_se("gc_ks", lambda rows: M.ks_statistic(gc_gen, gc_ref[rows]))
+        if run.subsampled:
+            _kmer_subsampling_se(run, spectra)
     run.say(f"composition: GC {gc_gen.mean():.3f} (real {gc_ref.mean():.3f}); k-mer JS "
             + ", ".join(f"k{k} {v:.4f}" for k, v in js.items()))
+
+
+def _kmer_subsampling_se(run: _Run, spectra: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    """``kmer_kl_k*``/``kmer_js_k*`` subsampling errors, from the reference's bootstrap spectra (cached)."""
+    from d3core.evaluation.subsampling import BOOTSTRAP, bootstrap_rows, standard_error
+
+    n, total = len(run.ref_tokens), len(run.all_ref_tokens)
+
+    def spectra_of_draws() -> dict[str, np.ndarray]:
+        draws = bootstrap_rows(n, run.seed)
+        return {f"k{k}": np.stack([M.kmer_spectrum(run.ref_tokens[rows], k) for rows in draws]) for k in spectra}
+
+    boot = run.cache.get("kmer_spectra_bootstrap", {"ks": sorted(spectra), "draws": BOOTSTRAP, "seed": run.seed},
+                         spectra_of_draws)
+    for k, (_, generated) in spectra.items():
+        for name, fn in (("kl", M.kmer_kl), ("js", M.kmer_js)):
+            run.metrics[f"kmer_{name}_k{k}_subsample_se"] = standard_error(
+                [fn(p, generated) for p in boot[f"k{k}"]], n, total)
 
 
 def _identity(run: _Run) -> None:
@@ -278,7 +354,10 @@ def _identity(run: _Run) -> None:
         diversity = M.max_identity(run.gen, None, exclude_self=True, device=run.device) * 100
         # the reference's diversity on as many sequences as were generated (the statistic grows with the set size)
         same_size = np.sort(np.random.default_rng(run.seed).permutation(len(run.ref_tokens))[:len(run.gen)])
-        ref_diversity = M.max_identity(run.ref_tokens[same_size], None, exclude_self=True, device=run.device) * 100
+        ref_diversity = run.cache.get(
+            "diversity_reference", {"rows": len(same_size), "seed": run.seed},
+            lambda: {"diversity": M.max_identity(run.ref_tokens[same_size], None, exclude_self=True,
+                                                 device=run.device) * 100})["diversity"]
         run.metrics.update(percent_identity_mean=float(to_ref.mean()), percent_identity_max=float(to_ref.max()),
                            sequence_diversity_mean=float(np.mean(diversity)) if len(run.gen) > 1 else None,
                            sequence_diversity_reference_mean=float(np.mean(ref_diversity))
@@ -290,7 +369,9 @@ def _identity(run: _Run) -> None:
             run.notes.append(f"nearest-training identity against {limit} random training rows of {len(run.train)}")
         train_tokens = run.train_tokens(rows)
         nn_gen = M.max_identity(run.gen, train_tokens, device=run.device)
-        nn_ref = M.max_identity(run.ref_tokens, train_tokens, device=run.device) if run.reference != "train" else None
+        nn_ref = None if run.reference == "train" else run.cache.get(
+            "nn_identity_reference", {"identity_rows": limit, "seed": run.seed},
+            lambda: {"nn": M.max_identity(run.ref_tokens, train_tokens, device=run.device)})["nn"]
         run.metrics.update(nn_identity_mean=float(nn_gen.mean()), nn_identity_max=float(nn_gen.max()))
         if nn_ref is not None:
             run.metrics.update(nn_identity_reference_mean=float(nn_ref.mean()),
@@ -337,17 +418,24 @@ def _oracle_metrics(run: _Run, samples, thresholds: Mapping[str, float]) -> list
     names = list(oracle.label_names)
     with run.timed("oracle"):
         predicted = oracle.predict(run.gen)
-        ref_predicted = oracle.predict(run.ref_tokens)
+        reference = run.cache.get("oracle_reference", run.oracle_key(), lambda: _oracle_reference(run))
+        ref_predicted = reference["predicted"]
         run.extra.update(predicted=predicted, ref_predicted=ref_predicted)
+        def ks(c: int, rows=slice(None)) -> float:
+            return M.ks_statistic(predicted[:, c], ref_predicted[rows, c])
+
         for c, name in enumerate(names):
-            metrics[f"ks_{name}"] = M.ks_statistic(predicted[:, c], ref_predicted[:, c])
+            metrics[f"ks_{name}"] = ks(c)
+            run.subsampling_se(f"ks_{name}", lambda rows, c=c: ks(c, rows))
         metrics["ks_mean"] = float(np.mean([metrics[f"ks_{n}"] for n in names]))
+        run.subsampling_se("ks_mean", lambda rows: float(np.mean([ks(c, rows) for c in range(len(names))])))
         rows = samples.rows
         paired = rows is not None and len(rows) and (rows >= 0).all() and samples.reference_split == run.reference \
-            and rows.max() < len(run.ref_tokens)
+            and rows.max() < len(run.all_ref_tokens)
         run.extra["paired"] = bool(paired)
         if paired:
-            metrics["sp_mse"] = float(np.mean((predicted - ref_predicted[rows]) ** 2))
+            paired_predicted = oracle.predict(run.all_ref_tokens[rows]) if run.subsampled else ref_predicted[rows]
+            metrics["sp_mse"] = float(np.mean((predicted - paired_predicted) ** 2))
         elif rows is not None and (rows >= 0).any():
             run.notes.append(f"SP-MSE skipped: the samples were drawn for {samples.reference_split} rows, the "
                              f"reference is {run.reference}")
@@ -365,7 +453,10 @@ def _oracle_metrics(run: _Run, samples, thresholds: Mapping[str, float]) -> list
                 metrics[f"requested_pearson_{name}"] = float(r[c])
             groups = conditioning_groups(requested, predicted, names)
         if oracle.has_embedding:
-            metrics["frechet_distance"] = M.frechet_distance(oracle.embed(run.gen), oracle.embed(run.ref_tokens))
+            embedding = oracle.embed(run.gen)
+            metrics["frechet_distance"] = M.frechet_distance(embedding, reference["embedding"])
+            run.subsampling_se("frechet_distance",
+                               lambda rows: M.frechet_distance(embedding, reference["embedding"][rows]))
         else:
             run.notes.append("Fréchet distance skipped: the oracle has no penultimate embedding")
         metrics.update({f"predicted_mean_{n}": float(predicted[:, c].mean()) for c, n in enumerate(names)})
@@ -386,6 +477,14 @@ def _oracle_metrics(run: _Run, samples, thresholds: Mapping[str, float]) -> list
     run.say("oracle: " + ", ".join(f"{k} {metrics[k]:.4g}" for k in ("sp_mse", "frechet_distance", "requested_mse",
                                                                      "ks_mean") if metrics.get(k) is not None))
     return groups
+
+
+def _oracle_reference(run: _Run) -> dict[str, np.ndarray]:
+    """The oracle's view of the reference rows: ``predicted [N, C]`` and, if it has one, ``embedding [N, E]``."""
+    out = {"predicted": run.oracle.predict(run.ref_tokens)}
+    if run.oracle.has_embedding:
+        out["embedding"] = run.oracle.embed(run.ref_tokens)
+    return out
 
 
 def _likelihood(run: _Run, samples, model, draws: int | None) -> None:
@@ -426,12 +525,17 @@ def _motifs(run: _Run) -> None:
         with run.timed("motifs"):
             database = motifs.jaspar_motifs(p.jaspar_release, p.jaspar_collection, tax_group)
             gen_scan = motifs.scan(run.gen, database)
-            ref_scan = motifs.scan(run.ref_tokens, database)
-            run.metrics["motif_enrichment_pearson"] = motifs.enrichment_pearson(ref_scan.counts, gen_scan.counts)
-            run.metrics["motif_cooccurrence_frobenius"] = motifs.cooccurrence_frobenius(ref_scan.counts,
-                                                                                        gen_scan.counts)
+            ref_counts = run.cache.get(
+                "motif_counts_reference", {"database": database.describe(), "tax_group": tax_group},
+                lambda: {"counts": motifs.scan(run.ref_tokens, database).counts})["counts"]
+            run.metrics["motif_enrichment_pearson"] = motifs.enrichment_pearson(ref_counts, gen_scan.counts)
+            run.metrics["motif_cooccurrence_frobenius"] = motifs.cooccurrence_frobenius(ref_counts, gen_scan.counts)
+            run.subsampling_se("motif_enrichment_pearson",
+                               lambda rows: motifs.enrichment_pearson(ref_counts[rows], gen_scan.counts))
+            run.subsampling_se("motif_cooccurrence_frobenius",
+                               lambda rows: motifs.cooccurrence_frobenius(ref_counts[rows], gen_scan.counts))
             run.metrics["motif_hits_per_sequence"] = float(gen_scan.counts.sum(axis=1).mean())
-            run.metrics["motif_hits_per_sequence_reference"] = float(ref_scan.counts.sum(axis=1).mean())
+            run.metrics["motif_hits_per_sequence_reference"] = float(ref_counts.sum(axis=1).mean())
             for name, rows in run.top_rows().items():
                 top_scan = motifs.scan(run.train_tokens(rows), database)
                 run.metrics[f"motif_pearson_top_{name}"] = motifs.enrichment_pearson(top_scan.counts, gen_scan.counts)
@@ -460,8 +564,8 @@ def _write_hits(path: Path, scan) -> None:
 def _attribution_sets(run: _Run, samples, label_index: int) -> tuple[np.ndarray, np.ndarray, str]:
     """``(reference rows, generated rows, how)``: the paper takes the top N reference rows by measured activity and
     the designs generated for those rows; unpaired samples get N designs drawn at random."""
-    n = min(run.protocol.attribution_sequences, len(run.ref_tokens))
-    ref_rows = np.argsort(run.ref_labels[:, label_index], kind="stable")[-n:] if run.ref_labels.size else \
+    n = min(run.protocol.attribution_sequences, len(run.all_ref_tokens))
+    ref_rows = np.argsort(run.all_ref_labels[:, label_index], kind="stable")[-n:] if run.all_ref_labels.size else \
         np.arange(n)
     if run.extra.get("paired"):
         first = {}
@@ -487,17 +591,32 @@ def _attributions(run: _Run, samples, label: str | None) -> None:
     target = names.index(label)
     file_names = list(run.dataset.label_names_in(run.data_path))
     ref_rows, gen_rows, how = _attribution_sets(run, samples, file_names.index(label) if label in file_names else 0)
-    sets = {"generated": run.gen[gen_rows], "reference": run.ref_tokens[ref_rows]}
+    sets = {"generated": run.gen[gen_rows], "reference": run.all_ref_tokens[ref_rows]}
     try:
         with run.timed("attributions"):
-            sets["shuffled"] = A.dinucleotide_shuffles(sets["reference"], seed=run.seed)
-            bar = _bar(run, sum(len(v) for v in sets.values()), f"GradientShap ({label})")
-            maps = {}
-            for key, tokens in sets.items():
-                maps[key] = A.gradient_shap(oracle, tokens, target, backgrounds=p.attribution_backgrounds,
-                                            samples=p.attribution_samples, stdev=p.attribution_stdev,
-                                            background_letters=p.attribution_background_letters, seed=run.seed,
-                                            on_batch=bar.update)
+            def shap(tokens: np.ndarray, bar) -> np.ndarray:
+                return A.gradient_shap(oracle, tokens, target, backgrounds=p.attribution_backgrounds,
+                                       samples=p.attribution_samples, stdev=p.attribution_stdev,
+                                       background_letters=p.attribution_background_letters, seed=run.seed,
+                                       on_batch=bar.update)
+
+            def real_maps() -> dict[str, np.ndarray]:
+                shuffled = A.dinucleotide_shuffles(sets["reference"], seed=run.seed)
+                bar = _bar(run, 2 * len(shuffled), f"GradientShap of real sequences ({label})")
+                out = {"reference": shap(sets["reference"], bar), "shuffled": shap(shuffled, bar),
+                       "shuffled_tokens": shuffled}
+                bar.close()
+                return out
+
+            settings = {**run.oracle_key(), "target": target,
+                        "rows": array_digest({"rows": np.asarray(ref_rows, np.int64)}),
+                        "backgrounds": p.attribution_backgrounds, "samples": p.attribution_samples,
+                        "stdev": p.attribution_stdev, "letters": p.attribution_background_letters, "seed": run.seed}
+            real = run.cache.get("attributions_reference", settings, real_maps)
+            sets["shuffled"] = real["shuffled_tokens"]
+            bar = _bar(run, len(sets["generated"]), f"GradientShap of designs ({label})")
+            maps = {"generated": shap(sets["generated"], bar), "reference": real["reference"],
+                    "shuffled": real["shuffled"]}
             bar.close()
             consistency = {key: A.attribution_consistency(m, radius_count_cutoff=p.radius_count_cutoff)
                            for key, m in maps.items()}
@@ -541,12 +660,29 @@ def _published(run: _Run, arch: str | None) -> dict[str, dict]:
     figures = published_figures(run.dataset.name, arch, list(run.oracle.label_names))
     label = (run.extra.get("inputs", {}).get("attribution") or {}).get("label")
     out = {}
+    oracle = oracle_provenance(run.oracle)
     for metric, (value, source) in figures.items():
         if metric.startswith("attribution_consistency") and (
                 label != PAPER_ATTRIBUTION_LABEL.get(run.dataset.name) or run.protocol.name != "paper"):
             continue  # published for another label, or with the paper's settings only
-        out[metric] = {"published": value, "source": source, "this_run": run.metrics.get(metric)}
+        out[metric] = {"published": value, "source": source, "this_run": run.metrics.get(metric), "oracle": oracle}
     return out
+
+
+def oracle_provenance(oracle) -> str:
+    """One line for a figure printed beside a published one: whether the oracle is of the kind the paper used (the
+    original D3 code's checkpoints), else its test Pearson, with a caveat when it is weak (below
+    :data:`WEAK_ORACLE_PEARSON`) or unknown."""
+    if str(oracle.info.get("format", "")).startswith("original D3 oracle"):
+        return "oracle: an original D3 oracle checkpoint (the paper's oracles are these files)"
+    pearson = {k: v for k, v in ((oracle.info.get("metrics") or {}).get("test_pearson") or {}).items()
+               if v is not None}
+    if not pearson:
+        return "oracle: NOT the paper's, test Pearson unknown: the comparison may say little"
+    text = "oracle: NOT the paper's, test Pearson " + ", ".join(f"{k} {v:.2f}" for k, v in pearson.items())
+    if min(pearson.values()) < WEAK_ORACLE_PEARSON:
+        text += f"; a weak oracle (< {WEAK_ORACLE_PEARSON}): the comparison says little"
+    return text
 
 
 # ------------------------------------------------------------------------------------------------------ outputs
@@ -656,9 +792,10 @@ def render_report(result: dict[str, Any], designs: list[dict] | None = None) -> 
         lines += ["## Beside the published figures", "",
                   f"Architecture: {inputs.get('arch') or 'unknown'}. The published values are the paper's (source "
                   "per row); compare like with like (same oracle, same number of sequences, same protocol).", "",
-                  "| metric | this run | published (paper) | source |", "|---|---|---|---|"]
+                  "| metric | this run | published (paper) | source | this run's oracle |", "|---|---|---|---|---|"]
         for name, row in result["published"].items():
-            lines.append(f"| `{name}` | {_fmt(row['this_run'])} | {_fmt(row['published'])} | {row['source']} |")
+            lines.append(f"| `{name}` | {_fmt(row['this_run'])} | {_fmt(row['published'])} | {row['source']} | "
+                         f"{row.get('oracle', '')} |")
         lines.append("")
     if result.get("groups"):
         names = list(result["groups"][0]["requested"])
@@ -672,9 +809,14 @@ def render_report(result: dict[str, Any], designs: list[dict] | None = None) -> 
                          + " | ".join(f"{g['predicted_mean'][n]:.3f} ± {g['predicted_sd'][n]:.3f}" for n in names)
                          + " |")
         lines.append("")
-    lines += ["## Metrics", "", "| metric | value | better |", "|---|---|---|"]
+    lines += ["## Metrics", "", "| metric | value (± standard error from --reference-rows subsampling) | better |",
+              "|---|---|---|"]
     for name, value in metrics.items():
-        lines.append(f"| `{name}` | {_fmt(value)} | {direction_of(name)} |")
+        if name.endswith(SE_SUFFIX):
+            continue
+        se = metrics.get(name + SE_SUFFIX)
+        shown = _fmt(value) + (f" ± {_fmt(se)}" if se is not None else "")
+        lines.append(f"| `{name}` | {shown} | {direction_of(name)} |")
     lines.append("")
     if designs:
         lines += ["## Motif hits per design", "", f"The first {len(designs)} designs (all hits: `motif_hits.tsv`).",

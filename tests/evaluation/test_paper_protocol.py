@@ -41,7 +41,7 @@ def test_paper_protocol_with_the_original_deepstarr_oracle(d3_cli, tiny_checkpoi
     assert published["attribution_consistency_reference"]["published"] == 0.52
     text = (out / "report.md").read_text()
     assert "## Beside the published figures" in text and "| `sp_mse` |" in text and "1.098" in text
-    assert "sp_mse: " in result.output and "(published: 1.098, D3 paper, D3-Tran)" in result.output
+    assert "sp_mse: " in result.output and "(published: 1.098, D3 paper, D3-Tran; oracle: an original D3 oracle checkpoint" in result.output
     # the Conv figure when the samples are said to come from Conv
     again = d3_cli("evaluate", samples, "--oracle", FIXTURES / "oracle_DeepSTARR_DeepSTARR_data.ckpt",
                    "--protocol", "paper", "--arch", "Conv", "--out", tmp_path / "conv", "--device", "cpu",
