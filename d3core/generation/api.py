@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import d3core
+from d3core.architecture import wants_label_nulls
 from d3core.errors import D3UserError
 from d3core.generation import labels as label_parsing
 from d3core.generation import templates as template_parsing
@@ -183,7 +184,8 @@ class SamplingModel:
 
     # -- labels ------------------------------------------------------------------------------------------------------
     def parse_labels(self, specs: Sequence[str]) -> np.ndarray:
-        """``--labels`` values (``name=value`` pairs, positional values, CSV/TSV tables) -> ``[R, C]``."""
+        """``--labels`` values (``name=value`` pairs, positional values, CSV/TSV tables) -> ``[R, C]``; a model with
+        per-label nulls takes ``name=value`` pairs for a subset of its labels (the others NaN: unconditioned)."""
         if self.label_mode == "per_position":
             raise D3UserError("this model takes per-position labels; --labels gives global values only. Use "
                               "--labels-from test|valid")
@@ -191,7 +193,7 @@ class SamplingModel:
             if specs:
                 raise D3UserError(f"{self.checkpoint}: the model is unconditional; drop --labels")
             return np.zeros((0, 0), dtype=np.float32)
-        return label_parsing.label_rows(specs, self.label_names)
+        return label_parsing.label_rows(specs, self.label_names, subset=self.supports_label_subsets)
 
     def split_labels(self, split: str, *, data: str | os.PathLike | None = None, dataset=None,
                      limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -237,6 +239,12 @@ class SamplingModel:
     def sampling_config(self) -> dict[str, Any]:
         """The run's ``sampling.*`` section (empty for checkpoints without one)."""
         return dict(self.config.get("sampling") or {})
+
+    @property
+    def supports_label_subsets(self) -> bool:
+        """The network has a learned null per label (``model.label_nulls``: trained on data with missing labels), so
+        ``--labels`` may name a subset of the labels."""
+        return wants_label_nulls(self.config)
 
     @property
     def supports_guidance(self) -> bool:

@@ -150,10 +150,17 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
         check_resume_conflicts(config, checkpoint_config)
     data_path = Path(config.data.path).expanduser() if config.data.path else dataset.default_path()
     if check_data:
-        dataset.validate(data_path)
+        summary = dataset.validate(data_path)
         file_labels = dataset.label_names_in(data_path)
         if len(file_labels) != config.model.num_labels:
             config.model.num_labels = len(file_labels)
+        from d3core.data.validation import has_missing_labels
+
+        if has_missing_labels(summary):  # rows condition on what was measured: a learned null per label
+            if config.model.get("label_mode", "global") != "global":
+                raise D3UserError(f"{data_path} has missing labels (NaN), which only global labels support "
+                                  f"(model.label_mode is {config.model.label_mode!r})")
+            config.model.label_nulls = True
     config.model.null_condition = wants_null_condition(config)  # the network follows training.label_dropout
     run_dir = Path(shared_run_dir or config.work_dir or _default_run_dir(config))
     config.work_dir = str(run_dir)
