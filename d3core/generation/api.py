@@ -198,7 +198,8 @@ class SamplingModel:
     def split_labels(self, split: str, *, data: str | os.PathLike | None = None, dataset=None,
                      limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The labels of every row (or the first ``limit`` rows) of a split of the dataset file:
-        ``(labels [R, C], rows [R])``."""
+        ``(labels [R, C], rows [R])``; NaN (not measured: that label unconditioned) only for a model with per-label
+        nulls, an error otherwise."""
         dataset = dataset or self.dataset()
         path = Path(data) if data is not None else self.data_path()
         opened = dataset.open_split(path, split)
@@ -207,7 +208,7 @@ class SamplingModel:
         labels = np.empty((n, len(opened.label_names)), dtype=np.float32)
         for start in range(0, n, 65536):
             labels[start:start + 65536] = opened.read_batch(rows[start:start + 65536])[1].numpy()
-            opened.check_finite(labels[start:start + 65536], first_row=start)
+            opened.check_finite(labels[start:start + 65536], first_row=start, missing=self.supports_label_subsets)
         if labels.shape[1] != self.num_labels:
             raise D3UserError(f"{path}: split {split!r} has {labels.shape[1]} label column(s) but the model takes "
                               f"{self.num_labels}; use the data file the model was trained on (--data)")
