@@ -230,11 +230,14 @@ class SamplingModel:
 
     # -- sampling ----------------------------------------------------------------------------------------------------
     def metadata(self, **extra) -> dict[str, Any]:
+        """The run facts every sample file carries; ``label_subsets`` (models with per-label nulls only): NaN in the
+        file's labels means "that label unconditioned"."""
+        subsets = {"label_subsets": True} if self.supports_label_subsets else {}
         return {"checkpoint": str(self.checkpoint), "checkpoint_format": self.checkpoint_format,
                 "checkpoint_sha256": file_sha256(self.checkpoint), "checkpoint_step": self.step,
                 "dataset": self.dataset_name, "data": _existing(self.data_path()),
                 "arch": self.config.get("arch"), "length": self.length,
-                "label_names": list(self.label_names), "d3core_version": d3core.__version__, **extra}
+                "label_names": list(self.label_names), "d3core_version": d3core.__version__, **subsets, **extra}
 
     @property
     def sampling_config(self) -> dict[str, Any]:
