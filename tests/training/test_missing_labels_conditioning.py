@@ -4,7 +4,7 @@ sequences, each keeping only its own cell type's label. A model trained on their
 must condition each cell type -- its own motif follows the request -- about as well as a model trained with the same
 compute on the same rows with every label measured.
 
-Both models: Conv ``tiny``, 300 steps of batch 32 (label dropout 0.1, per label too: the fully labelled one is trained
+Both models: Conv ``tiny``, 1000 steps of batch 32 (label dropout 0.1, per label too: the fully labelled one is trained
 with ``model.label_nulls=true`` so that both take the same one-label requests), then ``d3 sample --labels CELL=3`` and
 ``--labels CELL=-0.5`` with the other labels unconditioned. Measured on 2 CPUs: see docs/missing-labels.md.
 """
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 CELLS = {"HepG2": "TTGCGCAA", "K562": "AGATAAGA", "WTC11": "ATGCAAAT"}  # each cell type's own motif
-ROWS = 700       # training rows per library (2100 in the union)
-STEPS = 300      # optimizer steps of each model (the same compute)
+ROWS = 1000      # training rows per library (3000 in the union)
+STEPS = 1000     # optimizer steps of each model (the same compute)
 NUM = 32         # sequences per request
 MARGIN = 0.35    # motifs per sequence the masked model's response may fall short of the fully labelled one's
 RESPONSE = 0.4   # the least response (own motifs per sequence, high - low request) of the masked model
