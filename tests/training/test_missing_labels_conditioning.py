@@ -6,7 +6,9 @@ compute on the same rows with every label measured.
 
 Both models: Conv ``tiny``, 1000 steps of batch 32 (label dropout 0.1, per label too: the fully labelled one is trained
 with ``model.label_nulls=true`` so that both take the same one-label requests), then ``d3 sample --labels CELL=3`` and
-``--labels CELL=-0.5`` with the other labels unconditioned. Measured on 2 CPUs: see docs/missing-labels.md.
+``--labels CELL=-0.5`` with the other labels unconditioned. The masked model's response may fall short of the
+reference's by at most ``MARGIN`` for every cell type, and must be clear (``RESPONSE``) wherever the reference's is (at
+this compute the reference learns HepG2 and WTC11, not K562: measured in docs/missing-labels.md).
 """
 from __future__ import annotations
 
@@ -95,6 +97,9 @@ def test_a_model_on_disjoint_libraries_conditions_each_cell_type_like_a_fully_la
     masked = responses(d3, train(d3, masked_data, tmp_path / "masked"), tmp_path, "masked")
     full = responses(d3, train(d3, full_data, tmp_path / "full", "model.label_nulls=true"), tmp_path, "full")
     print("own motifs per sequence, high - low request: masked", masked, "fully labelled", full)
+    responding = [cell for cell in CELLS if full[cell] > RESPONSE]  # what this compute teaches the reference
+    assert len(responding) >= 2, full
     for cell in CELLS:
-        assert masked[cell] > RESPONSE, (cell, masked)
         assert masked[cell] > full[cell] - MARGIN, (cell, masked, full)
+    for cell in responding:
+        assert masked[cell] > RESPONSE, (cell, masked, full)
