@@ -14,8 +14,8 @@ hooks and errors       ``hookimpl``, ``D3UserError``, ``PluginError``, ``one_lin
 datasets               ``SequenceDataset`` (base class of dataset plugins), ``Motif`` (planted motifs for synthesis)
 architectures          ``Architecture`` (base class), shared layers ``TimestepEmbedder``, ``LayerNorm``, ``Rotary``,
                        ``apply_rotary``, ``modulate``, ``zero_self_logit``, ``check_labels``, ``TanhGELU``, ``in_fp32``,
-                       ``Dense``;
-                       the null condition (classifier-free guidance) ``with_null_condition``, ``check_null_mask``
+                       ``Dense``; the null condition (classifier-free guidance) ``with_null_condition``,
+                       ``check_null_mask``; per label (missing labels) ``split_null_mask``, ``LabelNulls``
 checkpoint formats     ``CheckpointBundle``, ``FormatCannotHold``, ``safe_torch_load``, ``UnsafeCheckpointError``,
                        ``build_network``, ``architecture_class``, ``run_config``, ``to_plain``, ``warmup_factor``,
                        ``lr_after``, ``optimizer_by_name``, ``optimizer_by_index`` (Adam state by index <-> by name)
@@ -50,6 +50,8 @@ PUBLIC_NAMES: dict[str, str] = {
     "in_fp32": "d3core.nn",
     "check_null_mask": "d3core.nn",
     "with_null_condition": "d3core.nn",
+    "split_null_mask": "d3core.nn",
+    "LabelNulls": "d3core.nn",
     "TanhGELU": "d3core.nn",
     "Dense": "d3core.nn",
     # checkpoint formats

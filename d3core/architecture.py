@@ -42,6 +42,19 @@ architecture that supports it sets ``null_condition = True`` and then:
 
 An architecture without it (``null_condition = False``, the default) trains without label dropout (d3 says so when
 the run starts); asking for ``training.label_dropout`` > 0 with it is an error naming the fix.
+
+Per-label nulls (missing labels, optional; needs the null condition). Libraries measured in one cell type each leave
+the other labels of a row unmeasured (NaN in the dataset file). An architecture that sets ``label_nulls = True``:
+
+- builds a learned null *per label* when ``config["label_nulls"]`` is true (the run config's ``model.label_nulls``,
+  which d3 sets when the training data has missing labels; it implies ``null_condition``);
+- then accepts ``null_mask [B, C]`` (bool, one flag per label) besides ``[B]``: a marked label is left out and takes
+  its own learned null, so a row conditions on what was measured; a row with every label marked takes the row null
+  condition (the unconditional path). ``d3core.api.split_null_mask`` and ``LabelNulls`` do this for a label
+  embedding; rows without a marked label must give exactly the output they give without per-label nulls.
+
+Training passes the NaN labels as 0 with their mask, sampling passes ``--labels`` that name only some labels the same
+way. Data with missing labels on an architecture without per-label nulls is an error naming the fix.
 """
 from __future__ import annotations
 
@@ -54,7 +67,7 @@ from d3core.plain_data import to_plain
 if TYPE_CHECKING:  # torch stays out of module import (this module is imported by light code paths)
     from torch import nn
 
-__all__ = ["Architecture", "label_dropout", "wants_null_condition"]
+__all__ = ["Architecture", "label_dropout", "wants_label_nulls", "wants_null_condition"]
 
 
 def label_dropout(run_config: Any) -> float:
@@ -63,11 +76,20 @@ def label_dropout(run_config: Any) -> float:
     return float(training.get("label_dropout") or 0.0)
 
 
+def wants_label_nulls(run_config: Any) -> bool:
+    """Whether the network of this run config has per-label nulls (``model.label_nulls``: data with missing labels)
+    on a conditional model with global labels."""
+    model = (run_config or {}).get("model") or {}
+    conditional = int(model.get("num_labels") or 0) > 0 and model.get("label_mode", "global") == "global"
+    return conditional and bool(model.get("label_nulls"))
+
+
 def wants_null_condition(run_config: Any) -> bool:
-    """Whether the network of this run config has a null condition: label dropout > 0 on a conditional model."""
+    """Whether the network of this run config has a null condition: label dropout > 0 on a conditional model, or
+    per-label nulls (rows with every label missing take the row null condition)."""
     model = (run_config or {}).get("model") or {}
     conditional = int(model.get("num_labels") or 0) > 0 and model.get("label_mode", "global") != "none"
-    return conditional and label_dropout(run_config) > 0
+    return conditional and (label_dropout(run_config) > 0 or wants_label_nulls(run_config))
 
 
 class Architecture:
@@ -85,6 +107,7 @@ class Architecture:
     - ``auto_precision``: what ``lightning.precision=auto`` trains it in on a GPU (``"32-true"`` for a network the
       original trained in fp32); None: ``bf16-mixed`` where the GPU has bf16, else ``32-true``.
     - ``null_condition``: True when ``create`` builds a learned null condition on request (see the module docstring).
+    - ``label_nulls``: True when ``create`` builds a learned null per label on request (missing labels).
 
     Subclasses implement :meth:`create`; callers use :meth:`build`.
     """
@@ -97,6 +120,7 @@ class Architecture:
     required: ClassVar[tuple[str, ...]] = ()
     auto_precision: ClassVar[str | None] = None
     null_condition: ClassVar[bool] = False
+    label_nulls: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ presets and config
     @classmethod
@@ -146,6 +170,11 @@ class Architecture:
         A config asking for ``null_condition`` on an architecture without one is a :class:`D3UserError`.
         """
         config = cls.resolve_config(model_config, preset)
+        if config.get("label_nulls") and not cls.label_nulls:
+            raise D3UserError(
+                f"architecture {cls.name or cls.__name__} has no per-label null condition, which data with missing "
+                "labels (rows not measured in every cell type) needs; import with --join inner, or add one to the "
+                "architecture (docs/writing-plugins.md, 'Missing labels')")
         if config.get("null_condition") and not cls.null_condition:
             raise D3UserError(
                 f"architecture {cls.name or cls.__name__} has no learned null condition, which training with "
@@ -163,7 +192,7 @@ class Architecture:
     def metadata(cls) -> dict[str, Any]:
         """JSON-able facts for ``register(..., **metadata)`` and ``d3 plugins show``."""
         return {"presets": list(cls.presets), "label_modes": list(cls.label_modes),
-                "null_condition": bool(cls.null_condition)}
+                "null_condition": bool(cls.null_condition), "label_nulls": bool(cls.label_nulls)}
 
     # ------------------------------------------------------------------ validation helpers for create()
     @classmethod

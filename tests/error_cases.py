@@ -469,6 +469,16 @@ CASES += (
 )
 
 
+
+# -- missing labels (issue 30): an inner join that leaves nothing ---------------------------------------------------
+REAL = Path(__file__).parent / "fixtures" / "real"
+CASES += (
+    Case("import-inner-join-empty", "data files", "joined two cell types' tables that share no sequence with --join inner",
+         ("data", "import", "mpra", "--table", str(REAL / "lentimpra_val_HepG2_mpramnist_slice.tsv"), "--table",
+          str(REAL / "lentimpra_WTC11_test_human_legnet_slice.tsv"), "--join", "inner", "--out", "joined.h5"),
+         ("share no sequence; an inner join on the sequence leaves nothing", "Drop --join inner")),
+)
+
 def build_workspace(workspace: Path) -> Path:
     """Real files of every kind the cases need: datasets, a trained run, broken and malicious files."""
     import h5py

@@ -115,6 +115,10 @@ def _parse_fractions(text: str | None) -> tuple[float, float, float] | None:
 @option("--activity", multiple=True, help="[SPLIT=]activity table, one row per FASTA record (repeatable).")
 @option("--table", multiple=True, help="[SPLIT=]CSV/TSV with a seq/sequence column and activity columns "
                                        "(repeatable; several per split are joined on the sequence).")
+@option("--join", type=click.Choice(["outer", "inner"]), default=None,
+        help="How several inputs of a split are joined on the sequence: 'outer' (default) keeps every row, a label "
+             "an input does not measure is stored as missing (NaN, counted per label in the file); 'inner' keeps "
+             "only the sequences measured in every input and says how many rows it dropped.")
 @option("--label", multiple=True, help="NAME=COLUMN or NAME=FILE:COLUMN: which column holds label NAME (repeatable).")
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Output HDF5 file.")
 @option("--split-seed", type=int, default=None, help="Seed of the random train/valid/test split (default 0).")
@@ -128,7 +132,7 @@ def _parse_fractions(text: str | None) -> tuple[float, float, float] | None:
         help="Storage type of the one-hot arrays (default uint8).")
 @option("--force", is_flag=True, default=None, help="Replace an existing output file.")
 def import_cmd(name: str, fasta: tuple[str, ...], activity: tuple[str, ...], table: tuple[str, ...],
-               label: tuple[str, ...], out: Path | None, split_seed: int | None, split_fractions: str | None,
+               join: str | None, label: tuple[str, ...], out: Path | None, split_seed: int | None, split_fractions: str | None,
                replace_n: str | None, trim: str | None, seq_column: str | None, x_dtype: str | None,
                force: bool | None) -> None:
     """Import your own sequences and activities into dataset NAME's layout.
@@ -139,6 +143,9 @@ def import_cmd(name: str, fasta: tuple[str, ...], activity: tuple[str, ...], tab
           --fasta valid=Sequences_Val.fa --activity valid=Sequences_activity_Val.txt \\
           --fasta test=Sequences_Test.fa --activity test=Sequences_activity_Test.txt --out DeepSTARR_data.h5
       d3 data import mpra --table lentimpra_val_HepG2.tsv --table lentimpra_val_WTC11.tsv --out m.h5 --split-seed 1
+
+    Several tables of a split are joined on the sequence; the default outer join keeps every row and stores the
+    labels a table does not measure as missing (--join inner keeps only rows measured in every table).
     """
     dataset = _dataset_by_name(name)
     if out is None:
@@ -147,7 +154,7 @@ def import_cmd(name: str, fasta: tuple[str, ...], activity: tuple[str, ...], tab
     result = dataset.import_files(out, fasta=fasta, activity=activity, tables=table, labels=label,
                                   split_seed=split_seed, fractions=_parse_fractions(split_fractions),
                                   replace_n=replace_n or "error", trim=_parse_trim(trim), sequence_column=seq_column,
-                                  x_dtype=x_dtype or "uint8", overwrite=bool(force))
+                                  x_dtype=x_dtype or "uint8", overwrite=bool(force), join=join)
     for line in result.report:
         click.echo(line)
     rows = ", ".join(f"{s} {len(t)}" for s, (t, _) in result.splits.items())
@@ -183,12 +190,19 @@ def info_cmd(path: Path, dataset: str | None, full: bool | None, as_json: bool |
                         [(s, v.rows, v.x_shape, v.x_dtype, v.y_shape, v.y_dtype) for s, v in summary.splits.items()],
                                     rule=False))
     lines.append("")
+    from d3core.data.validation import has_missing_labels
+
+    missing = has_missing_labels(summary)  # then: rows measured per split and label; statistics over those rows
     stats = []
     for s, v in summary.splits.items():
         for i, label in enumerate(summary.label_names):
-            stats.append((s, label, _fmt(v.label_mean[i]), _fmt(v.label_std[i]), _fmt(v.label_min[i]),
+            counts = (f"{v.measured[i]}/{v.rows}",) if missing else ()
+            stats.append((s, label, *counts, _fmt(v.label_mean[i]), _fmt(v.label_std[i]), _fmt(v.label_min[i]),
                           _fmt(v.label_max[i])))
-    lines.append(format_table(("split", "label", "mean", "std", "min", "max"), stats, rule=False))
+    head = ("split", "label", *(("measured",) if missing else ()), "mean", "std", "min", "max")
+    lines.append(format_table(head, stats, rule=False))
+    if missing:
+        lines.append("missing labels (NaN) are not measured; training conditions those rows on what was measured")
     checked = sum(v.checked_rows for v in summary.splits.values())
     total = sum(v.rows for v in summary.splits.values())
     unknown = sum(v.unknown_positions for v in summary.splits.values())

@@ -126,10 +126,12 @@ def token_array(path: str | os.PathLike, key: str, array: np.ndarray, *, fix: st
 
 
 def check_finite_labels(where: str, block: np.ndarray, names: Sequence[str], *, first_row: int = 0,
-                        fix: str) -> None:
+                        fix: str, missing: bool = False) -> None:
     """Refuse a NaN or infinite label in ``block [n, C]`` (rows ``first_row ...`` of ``where``), naming the row,
-    the column and its label name."""
-    bad = ~np.isfinite(np.asarray(block, dtype=np.float64))
+    the column and its label name. ``missing``: NaN is allowed (a label not measured, in a file whose metadata counts
+    the measured rows); infinities are still refused."""
+    block = np.asarray(block, dtype=np.float64)
+    bad = np.isinf(block) if missing else ~np.isfinite(block)
     if bad.any():
         row, column = (int(v) for v in np.argwhere(bad)[0])
         name = f" ({names[column]!r})" if column < len(names) else ""

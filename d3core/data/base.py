@@ -187,12 +187,14 @@ class SequenceDataset:
                      tables: Iterable[str] = (), labels: Iterable[str] = (), split_seed: int | None = None,
                      fractions: Sequence[float] | None = None, replace_n: str = "error",
                      trim: tuple[int, int] | None = None, sequence_column: str | None = None,
-                     x_dtype: str = "uint8", overwrite: bool = False):
+                     x_dtype: str = "uint8", overwrite: bool = False, join: str | None = None):
         """Import FASTA + activity or CSV/TSV inputs into ``out`` (see :mod:`d3core.data.importing`).
 
-        Returns the :class:`~d3core.data.importing.ImportResult` (its ``report`` lists joins and splits).
+        Returns the :class:`~d3core.data.importing.ImportResult` (its ``report`` lists joins and splits). Labels an
+        outer ``join`` (the default) leaves unmeasured are NaN, counted per split and label in the file's
+        ``d3_measured`` attribute.
         """
-        from d3core.data.importing import DEFAULT_FRACTIONS, build_import
+        from d3core.data.importing import DEFAULT_FRACTIONS, DEFAULT_JOIN, MEASURED_ATTR, build_import
         from d3core.data.layout import H5Writer
 
         out = Path(out)
@@ -201,9 +203,13 @@ class SequenceDataset:
         result = build_import(length=self.length, label_names=self.label_names, aliases=self.column_aliases,
                               fasta=fasta, activity=activity, tables=tables, labels=labels, split_seed=split_seed,
                               fractions=fractions or DEFAULT_FRACTIONS, replace_n=replace_n,
-                              trim=self.adapters if trim is None else tuple(trim), sequence_column=sequence_column)
-        with H5Writer(out, self.layout, result.label_names, attrs={"d3_dataset": self.name, "d3_source": result.source},
-                      x_dtype=x_dtype, overwrite=overwrite) as writer:
+                              trim=self.adapters if trim is None else tuple(trim), sequence_column=sequence_column,
+                              join=join or DEFAULT_JOIN)
+        attrs = {"d3_dataset": self.name, "d3_source": result.source}
+        if result.measured is not None:
+            attrs[MEASURED_ATTR] = result.measured
+        with H5Writer(out, self.layout, result.label_names, attrs=attrs, x_dtype=x_dtype,
+                      overwrite=overwrite) as writer:
             for split, (tokens, y) in result.splits.items():
                 writer.write_split(split, tokens, y)
         return result

@@ -108,12 +108,14 @@ class H5SequenceDataset(Dataset):
             pass
 
     # -- reading ----------------------------------------------------------------------------------------------------
-    def check_finite(self, labels: np.ndarray, *, first_row: int = 0) -> None:
+    def check_finite(self, labels: np.ndarray, *, first_row: int = 0, missing: bool = False) -> None:
         """Refuse a NaN or infinite value in ``labels [n, C]`` read from rows ``first_row ...`` of this split (what
-        training's file check refuses, for readers that skip it: ``--labels-from``, ``d3 score --split``)."""
+        training's file check refuses, for readers that skip it: ``--labels-from``, ``d3 score --split``);
+        ``missing``: NaN (a label not measured) is allowed, for a model that conditions on a subset of its labels."""
         from d3core.data.arrays import check_finite_labels
 
         check_finite_labels(f"{self.path}: '{self.y_key}'", labels, self.label_names, first_row=first_row,
+                            missing=missing,
                             fix=f"drop or fix that row ('d3 data info {self.path}' checks the whole file)")
 
     def __len__(self) -> int:

@@ -7,8 +7,11 @@ too):
   ``Sequences_Train.fa`` + ``Sequences_activity_Train.txt``); the i-th FASTA of a split pairs with its i-th table;
 - ``tables``: CSV/TSV files with a sequence column (``seq``/``sequence``) and activity columns.
 
-Several inputs of the same split are joined on the sequence (inner join: rows whose sequence is in every input), which
-is how one-activity-per-file tables (a HepG2 and a WTC11 table, a dev and a hk table) become one multi-label dataset.
+Several inputs of the same split are joined on the sequence, which is how one-activity-per-file tables (a HepG2 and a
+WTC11 table, a dev and a hk table) become one multi-label dataset. The default ``outer`` join keeps every row (the
+union of the sequences): a label an input does not measure is missing, NaN in the label array, and the file records
+how many rows each label has measured (:data:`MEASURED_ATTR`). ``inner`` keeps only the sequences in every input and
+says how many rows it dropped.
 
 Which column is which label: ``--label NAME=COLUMN`` or ``--label NAME=FILE:COLUMN``; otherwise the dataset's known
 column names (``column_aliases``, e.g. ``Dev_log2_enrichment`` or ``actual_dev`` -> ``dev``); otherwise a table with a
@@ -30,12 +33,14 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from d3core.data.encoding import canonical, encode
-from d3core.data.layout import SPLITS, SPLIT_ALIASES
+from d3core.data.layout import MEASURED_ATTR, SPLITS, SPLIT_ALIASES
 from d3core.data.readers import read_delimited, read_fasta_records
 from d3core.errors import D3UserError
 
 SEQUENCE_COLUMNS = ("seq", "sequence", "sequences", "dna", "seqs")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+JOINS = ("outer", "inner")
+DEFAULT_JOIN = "outer"
 
 
 @dataclass
@@ -179,26 +184,65 @@ class Part:
     origin: list[tuple[str, int]]  # (file, line) of every row, for error messages
 
 
-def join_sources(sources: Sequence[tuple[Source, dict[str, np.ndarray]]], report: list[str]) -> Part:
-    """Inner join of labelled inputs on the sequence, in the order of the first input."""
+def _first_rows(source: Source, report: list[str]) -> dict[str, int]:
+    """``{sequence: row of its first occurrence}`` of one input; reports duplicates (only the first is kept)."""
+    seen: dict[str, int] = {}
+    for i, s in enumerate(source.sequences):
+        seen.setdefault(s, i)
+    if len(seen) < len(source.sequences):
+        report.append(f"{source.path}: {len(source.sequences) - len(seen)} duplicate sequence(s); kept the first")
+    return seen
+
+
+def join_sources(sources: Sequence[tuple[Source, dict[str, np.ndarray]]], report: list[str],
+                 how: str = DEFAULT_JOIN) -> Part:
+    """Join labelled inputs on the sequence (``how``: ``outer`` = every sequence of any input, NaN for the labels of
+    the inputs that lack it; ``inner`` = the sequences of the first input found in every other), in the order of the
+    first input, then (outer) the new sequences of each further input in its order."""
     first, first_labels = sources[0]
     if len(sources) == 1:
         return Part(list(first.sequences), dict(first_labels), [(first.name, ln) for ln in first.lines])
     labels: dict[str, list[float]] = {}
-    index_maps = []
-    for source, source_labels in sources[1:]:
-        seen: dict[str, int] = {}
-        for i, s in enumerate(source.sequences):
-            seen.setdefault(s, i)
-        if len(seen) < len(source.sequences):
-            report.append(f"{source.path}: {len(source.sequences) - len(seen)} duplicate sequence(s); kept the first")
-        index_maps.append(seen)
     for source, source_labels in sources:
         for label in source_labels:
             if label in labels:
                 raise D3UserError(f"label {label!r} is given by more than one input of the same split "
                                   f"(again in {source.path}); map each label once with --label")
             labels[label] = []
+    names = ", ".join(str(s.path.name) for s, _ in sources)
+    if how == "inner":
+        return _inner_join(sources, labels, report, names)
+    rows: dict[str, int] = {}  # sequence -> output row
+    keep_seq: list[str] = []
+    origin: list[tuple[str, int]] = []
+    hits: list[dict[int, int]] = []  # per input: output row -> its row
+    for source, _ in sources:
+        hit: dict[int, int] = {}
+        for seq, i in _first_rows(source, report).items():
+            if seq not in rows:
+                rows[seq] = len(keep_seq)
+                keep_seq.append(seq)
+                origin.append((source.name, source.lines[i]))
+            hit[rows[seq]] = i
+        hits.append(hit)
+    for (source, source_labels), hit in zip(sources, hits):
+        for label, values in source_labels.items():
+            column = np.full(len(keep_seq), np.nan)
+            out_rows = np.fromiter(hit.keys(), dtype=np.int64, count=len(hit))
+            column[out_rows] = values[np.fromiter(hit.values(), dtype=np.int64, count=len(hit))]
+            labels[label] = column
+    measured = ", ".join(f"{label} {int(np.isfinite(v).sum())}" for label, v in labels.items())
+    common = sum(1 for r in range(len(keep_seq)) if all(r in h for h in hits))
+    report.append(f"joined {names} on the sequence (outer join, the default): {len(keep_seq)} row(s), {common} "
+                  f"measured in every input; measured per label: {measured}")
+    return Part(keep_seq, {k: np.asarray(v) for k, v in labels.items()}, origin)
+
+
+def _inner_join(sources: Sequence[tuple[Source, dict[str, np.ndarray]]], labels: dict[str, list[float]],
+                report: list[str], names: str) -> Part:
+    """The rows of the first input whose sequence every other input has (``--join inner``)."""
+    first, first_labels = sources[0]
+    index_maps = [_first_rows(source, report) for source, _ in sources[1:]]
     keep_seq: list[str] = []
     origin: list[tuple[str, int]] = []
     for i, seq in enumerate(first.sequences):
@@ -212,11 +256,13 @@ def join_sources(sources: Sequence[tuple[Source, dict[str, np.ndarray]]], report
         for (source, source_labels), h in zip(sources[1:], hits):
             for label, values in source_labels.items():
                 labels[label].append(values[h])
-    names = ", ".join(str(s.path.name) for s, _ in sources)
-    report.append(f"joined {names} on the sequence: {len(keep_seq)} common row(s) of {len(first.sequences)}")
+    total = sum(len(s.sequences) for s, _ in sources)
+    report.append(f"joined {names} on the sequence (inner join): {len(keep_seq)} common row(s); dropped "
+                  f"{total - len(keep_seq) * len(sources)} of {total} input row(s) not measured in every input "
+                  "(--join outer keeps them, with missing labels)")
     if not keep_seq:
         raise D3UserError(f"the inputs {names} share no sequence; an inner join on the sequence leaves nothing. "
-                          "Import them separately or give them to different splits")
+                          "Drop --join inner (the outer join keeps every row, with missing labels)")
     return Part(keep_seq, {k: np.asarray(v) for k, v in labels.items()}, origin)
 
 
@@ -262,20 +308,38 @@ def random_split(sequences: Sequence[str], fractions: Sequence[float], seed: int
 
 @dataclass
 class ImportResult:
-    """Encoded splits ready to write: ``splits[split] = (tokens uint8 [N, L], labels float32 [N, C])``."""
+    """Encoded splits ready to write: ``splits[split] = (tokens uint8 [N, L], labels float32 [N, C])`` (NaN: not
+    measured, outer joins only)."""
 
     splits: dict[str, tuple[np.ndarray, np.ndarray]]
     label_names: list[str]
     report: list[str]
     source: dict
 
+    @property
+    def measured(self) -> dict[str, dict[str, int]] | None:
+        """``{split: {label: rows measured}}`` when some label is missing somewhere (the :data:`MEASURED_ATTR` of the
+        file), else None (every label measured in every row: the file is written as before)."""
+        if not any(np.isnan(y).any() for _, y in self.splits.values()):
+            return None
+        return measured_counts({s: y for s, (_, y) in self.splits.items()}, self.label_names)
+
+
+def measured_counts(labels: Mapping[str, np.ndarray], names: Sequence[str]) -> dict[str, dict[str, int]]:
+    """``{split: labels [N, C]}`` -> ``{split: {label: rows whose value is not NaN}}``."""
+    return {split: {name: int(n) for name, n in zip(names, (~np.isnan(y)).sum(axis=0))} for split, y in labels.items()}
+
 
 def build_import(*, length: int, label_names: Sequence[str], aliases: Mapping[str, Sequence[str]],
                  fasta: Iterable[str] = (), activity: Iterable[str] = (), tables: Iterable[str] = (),
                  labels: Iterable[str] = (), split_seed: int | None = None,
                  fractions: Sequence[float] = DEFAULT_FRACTIONS, replace_n: str = "error",
-                 trim: tuple[int, int] = (0, 0), sequence_column: str | None = None) -> ImportResult:
-    """Read, join, trim, encode and split the inputs (see the module docstring). Nothing is written here."""
+                 trim: tuple[int, int] = (0, 0), sequence_column: str | None = None,
+                 join: str = DEFAULT_JOIN) -> ImportResult:
+    """Read, join (``join``: ``outer`` or ``inner``), trim, encode and split the inputs (see the module docstring).
+    Nothing is written here."""
+    if join not in JOINS:
+        raise D3UserError(f"--join {join!r}: choose one of {', '.join(JOINS)} (default {DEFAULT_JOIN})")
     fasta, activity, tables = list(fasta), list(activity), list(tables)
     if not fasta and not tables:
         raise D3UserError("nothing to import: give --table FILE, or --fasta FILE with --activity FILE")
@@ -330,7 +394,7 @@ def build_import(*, length: int, label_names: Sequence[str], aliases: Mapping[st
 
     parts: dict[str | None, Part] = {}
     for split, sources in groups.items():
-        part = join_sources(sources, report)
+        part = join_sources(sources, report, join)
         trim_and_check(part, length=length, trim=trim)
         parts[split] = part
     label_sets = {split: sorted(p.labels) for split, p in parts.items()}
@@ -382,4 +446,6 @@ def build_import(*, length: int, label_names: Sequence[str], aliases: Mapping[st
                               "all); import more rows, or give the splits explicitly with train=/valid=/test=")
     source = {"kind": "import", "fasta": fasta, "activity": activity, "tables": tables, "labels": list(labels),
               "split_seed": seed, "fractions": list(fractions), "replace_n": replace_n, "trim": list(trim)}
+    if any(len(sources) > 1 for sources in groups.values()):
+        source["join"] = join
     return ImportResult({s: splits[s] for s in SPLITS}, order, report, source)

@@ -6,7 +6,9 @@ by d3 also carry root attributes that the original code ignores:
 
 - ``label_names``: JSON list of the label names (count and names of the label columns);
 - ``d3_dataset``: the dataset name (``deepstarr``, ``mpra``) used by ``d3 data info`` to pick the layout;
-- ``d3_source``: JSON description of how the file was made (import inputs, or synthesis parameters).
+- ``d3_source``: JSON description of how the file was made (import inputs, or synthesis parameters);
+- ``d3_measured`` (:data:`MEASURED_ATTR`, only in files with missing labels): JSON ``{split: {label: rows measured}}``;
+  with it a NaN label means "not measured in this row" (without it NaN is an error).
 
 Every file is opened with ``locking=False`` (HDF5 file locking fails on many cluster file systems).
 """
@@ -29,6 +31,9 @@ SPLITS = ("train", "valid", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "valid": "valid", "val": "valid", "validation": "valid",
                  "test": "test", "testing": "test"}
 X_DTYPES = ("uint8", "float32")
+
+#: file attribute: JSON ``{split: {label: rows measured}}``; its presence makes NaN labels mean "not measured"
+MEASURED_ATTR = "d3_measured"
 
 
 def normalize_split(split: str) -> str:

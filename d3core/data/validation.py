@@ -2,13 +2,15 @@
 
 Checked for every split: the X and Y keys exist; X is 3-D with 4 one-hot channels on the layout's axis and the
 layout's sequence length; Y is ``[N, C]`` numeric with C = the number of label names; X and Y have the same (non-zero)
-number of rows; labels are finite; the stored data lies inside the file (truncation); one-hot values are 0/1 with one
+number of rows; labels are finite (NaN, a label not measured, only where the file's ``d3_measured`` attribute counts the
+measured rows per split and label, and the counts match); the stored data lies inside the file (truncation); one-hot values are 0/1 with one
 1 per position (all-zero or all-0.25 positions count as ``N``, reported, replaced at random when read). Labels are
 checked on every row (they are small); one-hot values on a sample of rows (first, middle and last block), or on every
 row with ``full=True``.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ import h5py
 import numpy as np
 
 from d3core.data.arrays import check_finite_labels
-from d3core.data.layout import H5Layout, open_h5, read_label_names
+from d3core.data.layout import MEASURED_ATTR, H5Layout, open_h5, read_label_names
 from d3core.errors import D3UserError
 
 _BLOCK_ROWS = 8192
@@ -42,6 +44,7 @@ class SplitSummary:
     label_max: list[float]
     checked_rows: int  # rows whose one-hot values were checked
     unknown_positions: int  # N positions among the checked rows
+    measured: list[int] = field(default_factory=list)  # rows with a value (not NaN = missing), per label
 
 
 @dataclass
@@ -61,6 +64,37 @@ class FileSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def read_measured(path: Path, f: h5py.File) -> dict[str, dict[str, int]] | None:
+    """The file's :data:`~d3core.data.importing.MEASURED_ATTR` (``{split: {label: rows measured}}``), or None."""
+    raw = f.attrs.get(MEASURED_ATTR)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw if isinstance(raw, str) else bytes(raw).decode())
+        if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+            return value
+    except (ValueError, TypeError, UnicodeDecodeError):
+        pass
+    raise D3UserError(f"{path}: its '{MEASURED_ATTR}' attribute is not JSON {{split: {{label: rows measured}}}}; "
+                      "re-import the data with 'd3 data import'")
+
+
+def _expected_measured(path: Path, measured: dict | None, split: str, names: Sequence[str]) -> list[int] | None:
+    """The measured-row counts the file records for ``split`` in ``names`` order (None: no missing labels)."""
+    if measured is None or split not in measured:
+        return None
+    counts = measured[split]
+    if sorted(counts) != sorted(names) or not all(isinstance(v, int) and v >= 0 for v in counts.values()):
+        raise D3UserError(f"{path}: '{MEASURED_ATTR}' of split '{split}' names {sorted(counts)}, not the labels "
+                          f"{', '.join(names)} with row counts; re-import the data with 'd3 data import'")
+    return [counts[name] for name in names]
+
+
+def has_missing_labels(summary: FileSummary) -> bool:
+    """Whether some label of some split of a validated file is not measured in every row."""
+    return any(m < s.rows for s in summary.splits.values() for m in s.measured)
 
 
 def _fix_hint(dataset: str) -> str:
@@ -161,6 +195,7 @@ def validate_file(path: str | os.PathLike, layout: H5Layout, *, dataset: str, la
         keys = sorted(f.keys())
         file_labels = read_label_names(f)
         names = list(file_labels) if file_labels else list(label_names)
+        measured_attr = read_measured(path, f)
         wanted = list(splits or layout.splits)
         missing = [k for s in wanted for k in (layout.x_name(s), layout.y_name(s)) if k not in keys]
         if missing and not layout.matches(keys):
@@ -208,22 +243,34 @@ def validate_file(path: str | os.PathLike, layout: H5Layout, *, dataset: str, la
             _check_inside_file(path, xk, x, size, dataset)
             _check_inside_file(path, yk, y, size, dataset)
 
-            # labels: every row, in blocks
+            # labels: every row, in blocks (NaN = not measured, where the file counts the measured rows)
             c = y.shape[1]
+            expected = _expected_measured(path, measured_attr, split, names)
             total = np.zeros(c)
             total_sq = np.zeros(c)
+            count = np.zeros(c, dtype=np.int64)
             lo = np.full(c, np.inf)
             hi = np.full(c, -np.inf)
             for start in range(0, n, _BLOCK_ROWS * 8):
                 block = np.asarray(_read(path, yk, y, slice(start, start + _BLOCK_ROWS * 8), dataset), np.float64)
-                check_finite_labels(f"{path}: '{yk}'", block, names, first_row=start,
-                                    fix=f"drop or fix that row and {_fix_hint(dataset)}")
+                check_finite_labels(f"{path}: '{yk}'", block, names, first_row=start, missing=expected is not None,
+                                    fix=f"drop or fix that row and {_fix_hint(dataset)}"
+                                    + ("" if expected is not None else
+                                       f" (NaN means 'not measured' only in files with a '{MEASURED_ATTR}' "
+                                       "attribute, as 'd3 data import' writes)"))
+                seen = ~np.isnan(block)
+                block = np.where(seen, block, 0.0)
+                count += seen.sum(0)
                 total += block.sum(0)
                 total_sq += (block ** 2).sum(0)
-                lo = np.minimum(lo, block.min(0))
-                hi = np.maximum(hi, block.max(0))
-            mean = total / n
-            std = np.sqrt(np.maximum(total_sq / n - mean ** 2, 0.0))
+                lo = np.minimum(lo, np.where(seen, block, np.inf).min(0))
+                hi = np.maximum(hi, np.where(seen, block, -np.inf).max(0))
+            if expected is not None and count.tolist() != expected:
+                raise D3UserError(f"{path}: split '{split}' has {count.tolist()} measured row(s) per label "
+                                  f"({', '.join(names)}) but its '{MEASURED_ATTR}' attribute says {expected}; "
+                                  f"{_fix_hint(dataset)}")
+            mean = total / np.maximum(count, 1)
+            std = np.sqrt(np.maximum(total_sq / np.maximum(count, 1) - mean ** 2, 0.0))
 
             # one-hot values: a sample, or everything
             blocks = ([(s, min(s + _BLOCK_ROWS, n)) for s in range(0, n, _BLOCK_ROWS)] if full
@@ -236,6 +283,7 @@ def validate_file(path: str | os.PathLike, layout: H5Layout, *, dataset: str, la
             summary.splits[split] = SplitSummary(
                 split=split, rows=n, x_key=xk, x_shape=list(x.shape), x_dtype=str(x.dtype), y_key=yk,
                 y_shape=list(y.shape), y_dtype=str(y.dtype), label_mean=mean.tolist(), label_std=std.tolist(),
-                label_min=lo.tolist(), label_max=hi.tolist(), checked_rows=checked, unknown_positions=unknown)
+                label_min=lo.tolist(), label_max=hi.tolist(), checked_rows=checked, unknown_positions=unknown,
+                measured=count.tolist())
         summary.extra_keys = [k for k in keys if k not in used]
     return summary

@@ -33,22 +33,27 @@ def _per_column(statistic, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
     out = np.full(a.shape[1], np.nan)
     for c in range(a.shape[1]):
-        if a.shape[0] >= 2 and np.ptp(a[:, c]) > 0 and np.ptp(b[:, c]) > 0:
+        x, y = a[:, c], b[:, c]
+        measured = ~(np.isnan(x) | np.isnan(y))  # NaN: a label not measured in that row
+        if not measured.all():
+            x, y = x[measured], y[measured]
+        if x.shape[0] >= 2 and np.ptp(x) > 0 and np.ptp(y) > 0:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out[c] = float(statistic(a[:, c], b[:, c])[0])
+                out[c] = float(statistic(x, y)[0])
     return out
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r per column of ``a [N, C]`` and ``b [N, C]`` (``[C]``; NaN where a column is constant)."""
+    """Pearson r per column of ``a [N, C]`` and ``b [N, C]`` (``[C]``; NaN where a column is constant), over the rows
+    where neither is NaN (missing labels)."""
     from scipy.stats import pearsonr
 
     return _per_column(pearsonr, a, b)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rho per column (``[C]``; NaN where a column is constant)."""
+    """Spearman rho per column (``[C]``; NaN where a column is constant), over the rows where neither is NaN."""
     from scipy.stats import spearmanr
 
     return _per_column(spearmanr, a, b)

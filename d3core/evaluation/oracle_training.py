@@ -7,6 +7,9 @@ file reports test Pearson and Spearman per label and loads with :func:`d3core.ev
 A run can be watched and stopped: the oracle file is rewritten (atomically) each time the validation loss improves,
 marked ``partial`` until the run ends, so a run stopped by SIGTERM or SIGINT leaves its best epoch so far and raises
 :class:`TrainingStopped`. The final test and valid evaluations read at most ``test_rows`` random rows each.
+
+Missing labels (NaN, data imported with the outer join) take no part in the loss, and the metrics of a label use the
+rows where it was measured.
 """
 from __future__ import annotations
 
@@ -39,6 +42,18 @@ class TrainingStopped(Exception):
         super().__init__(f"oracle training stopped by {signal}; {where}")
 
 
+def masked_mse(prediction, labels):
+    """MSE of ``prediction [B, C]`` against ``labels [B, C]`` over the measured (non-NaN) labels; exactly
+    ``mse_loss`` when every label is measured."""
+    import torch
+
+    measured = ~torch.isnan(labels)
+    if bool(measured.all()):
+        return torch.nn.functional.mse_loss(prediction, labels)
+    squared = torch.where(measured, prediction - labels.nan_to_num(0.0), torch.zeros_like(prediction)) ** 2
+    return squared.sum() / measured.sum().clamp(min=1)
+
+
 def _lightning_module(network, *, lr: float, weight_decay: float, lr_patience: int, lr_factor: float):
     import pytorch_lightning as pl
     import torch
@@ -57,7 +72,7 @@ def _lightning_module(network, *, lr: float, weight_decay: float, lr_patience: i
         def _step(self, batch):
             tokens, labels = batch
             prediction = self.network(one_hot(tokens).to(self.device))
-            return prediction, labels.float(), torch.nn.functional.mse_loss(prediction, labels.float())
+            return prediction, labels.float(), masked_mse(prediction, labels.float())
 
         def training_step(self, batch, batch_idx):
             _, _, loss = self._step(batch)
@@ -174,17 +189,23 @@ def evaluation_rows(n: int, limit: int | None, seed: int = 0) -> np.ndarray:
 def evaluate_oracle(oracle: Oracle, dataset, data_path, split: str = "test", *,
                     max_rows: int | None = None) -> dict[str, Any]:
     """Per-label Pearson and Spearman, and MSE, of the oracle on a split (at most ``max_rows`` random rows of it,
-    :func:`evaluation_rows`); ``<split>_rows`` says how many rows, ``<split>_rows_total`` of how many."""
+    :func:`evaluation_rows`; over the measured labels: with missing labels also the measured rows per label);
+    ``<split>_rows`` says how many rows, ``<split>_rows_total`` of how many."""
     from d3core.evaluation.metrics import pearson, spearman
 
     opened = dataset.open_split(data_path, split)
     tokens, labels = opened.read_batch(evaluation_rows(len(opened), max_rows))
     prediction = oracle.predict(tokens.numpy())
     y = labels.numpy()
-    return {f"{split}_pearson": dict(zip(oracle.label_names, map(float, pearson(prediction, y)))),
-            f"{split}_spearman": dict(zip(oracle.label_names, map(float, spearman(prediction, y)))),
-            f"{split}_mse": float(np.mean((prediction - y) ** 2)), f"{split}_rows": int(len(y)),
-            f"{split}_rows_total": int(len(opened))}
+    measured = ~np.isnan(y)
+    out = {f"{split}_pearson": dict(zip(oracle.label_names, map(float, pearson(prediction, y)))),
+           f"{split}_spearman": dict(zip(oracle.label_names, map(float, spearman(prediction, y)))),
+           f"{split}_mse": float(np.mean((prediction - y)[measured] ** 2) if not measured.all()
+                                 else np.mean((prediction - y) ** 2)), f"{split}_rows": int(len(y)),
+           f"{split}_rows_total": int(len(opened))}
+    if not measured.all():
+        out[f"{split}_measured"] = dict(zip(oracle.label_names, map(int, measured.sum(axis=0))))
+    return out
 
 
 def train_oracle(dataset, data_path: str | os.PathLike, out: str | os.PathLike | None = None, *,

@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import d3core
+from d3core.architecture import wants_label_nulls
 from d3core.errors import D3UserError
 from d3core.generation import labels as label_parsing
 from d3core.generation import templates as template_parsing
@@ -183,7 +184,8 @@ class SamplingModel:
 
     # -- labels ------------------------------------------------------------------------------------------------------
     def parse_labels(self, specs: Sequence[str]) -> np.ndarray:
-        """``--labels`` values (``name=value`` pairs, positional values, CSV/TSV tables) -> ``[R, C]``."""
+        """``--labels`` values (``name=value`` pairs, positional values, CSV/TSV tables) -> ``[R, C]``; a model with
+        per-label nulls takes ``name=value`` pairs for a subset of its labels (the others NaN: unconditioned)."""
         if self.label_mode == "per_position":
             raise D3UserError("this model takes per-position labels; --labels gives global values only. Use "
                               "--labels-from test|valid")
@@ -191,12 +193,13 @@ class SamplingModel:
             if specs:
                 raise D3UserError(f"{self.checkpoint}: the model is unconditional; drop --labels")
             return np.zeros((0, 0), dtype=np.float32)
-        return label_parsing.label_rows(specs, self.label_names)
+        return label_parsing.label_rows(specs, self.label_names, subset=self.supports_label_subsets)
 
     def split_labels(self, split: str, *, data: str | os.PathLike | None = None, dataset=None,
                      limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The labels of every row (or the first ``limit`` rows) of a split of the dataset file:
-        ``(labels [R, C], rows [R])``."""
+        ``(labels [R, C], rows [R])``; NaN (not measured: that label unconditioned) only for a model with per-label
+        nulls, an error otherwise."""
         dataset = dataset or self.dataset()
         path = Path(data) if data is not None else self.data_path()
         opened = dataset.open_split(path, split)
@@ -205,7 +208,7 @@ class SamplingModel:
         labels = np.empty((n, len(opened.label_names)), dtype=np.float32)
         for start in range(0, n, 65536):
             labels[start:start + 65536] = opened.read_batch(rows[start:start + 65536])[1].numpy()
-            opened.check_finite(labels[start:start + 65536], first_row=start)
+            opened.check_finite(labels[start:start + 65536], first_row=start, missing=self.supports_label_subsets)
         if labels.shape[1] != self.num_labels:
             raise D3UserError(f"{path}: split {split!r} has {labels.shape[1]} label column(s) but the model takes "
                               f"{self.num_labels}; use the data file the model was trained on (--data)")
@@ -227,16 +230,25 @@ class SamplingModel:
 
     # -- sampling ----------------------------------------------------------------------------------------------------
     def metadata(self, **extra) -> dict[str, Any]:
+        """The run facts every sample file carries; ``label_subsets`` (models with per-label nulls only): NaN in the
+        file's labels means "that label unconditioned"."""
+        subsets = {"label_subsets": True} if self.supports_label_subsets else {}
         return {"checkpoint": str(self.checkpoint), "checkpoint_format": self.checkpoint_format,
                 "checkpoint_sha256": file_sha256(self.checkpoint), "checkpoint_step": self.step,
                 "dataset": self.dataset_name, "data": _existing(self.data_path()),
                 "arch": self.config.get("arch"), "length": self.length,
-                "label_names": list(self.label_names), "d3core_version": d3core.__version__, **extra}
+                "label_names": list(self.label_names), "d3core_version": d3core.__version__, **subsets, **extra}
 
     @property
     def sampling_config(self) -> dict[str, Any]:
         """The run's ``sampling.*`` section (empty for checkpoints without one)."""
         return dict(self.config.get("sampling") or {})
+
+    @property
+    def supports_label_subsets(self) -> bool:
+        """The network has a learned null per label (``model.label_nulls``: trained on data with missing labels), so
+        ``--labels`` may name a subset of the labels."""
+        return wants_label_nulls(self.config)
 
     @property
     def supports_guidance(self) -> bool:

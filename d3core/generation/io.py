@@ -19,7 +19,8 @@ A sample set is sequences (tokens 0..3 = A, C, G, T, ``uint8 [N, L]``), the labe
 
 Every format carries the metadata that identifies its run (checkpoint hash, seed, options, ``--shard K/N``), so
 ``d3 merge`` refuses shards of different runs whatever their format. Readers check what they hand on: tokens are
-integers 0..3, labels finite numbers with one row per sequence, every CSV row has a cell per column; an empty,
+integers 0..3, labels finite numbers (NaN, "unconditioned", only in files of models with per-label nulls, whose
+metadata says ``label_subsets``) with one row per sequence, every CSV row has a cell per column; an empty,
 truncated or malformed file is one :class:`D3UserError` naming the file, the key or line, and the value.
 
 Writers stream: no format holds more than one chunk in memory (NPZ spools its arrays to temporary files,
@@ -267,7 +268,8 @@ def read_samples(path: str | os.PathLike) -> SampleSet:
     if len(samples) == 0:
         raise D3UserError(f"{path}: holds no sequences")
     if samples.labels is not None:
-        check_finite_labels(f"{path}: labels of sequence", samples.labels, samples.label_names, fix=SAMPLE_FIX)
+        check_finite_labels(f"{path}: labels of sequence", samples.labels, samples.label_names, fix=SAMPLE_FIX,
+                            missing=bool(samples.metadata.get("label_subsets")))  # NaN: a label unconditioned
     return samples
 
 

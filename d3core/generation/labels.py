@@ -6,6 +6,11 @@ Every source becomes a float32 matrix ``[R, C]`` of label rows in the model's la
     parse_label_values("4,1", ["dev", "hk"])          -> [4., 1.]
     read_label_table("rows.csv", ["dev", "hk"])       -> [R, 2] (a header naming the labels, or positional columns)
     label_rows(["dev=4,hk=1", "dev=0,hk=0"], names)   -> [2, 2]
+
+A model with per-label nulls (trained on data with missing labels) can be conditioned on a subset of its labels:
+with ``subset=True`` the labels a ``name=value`` row leaves out are NaN (unconditioned)::
+
+    parse_label_values("HepG2=3,K562=-1", ["HepG2", "K562", "WTC11"], subset=True) -> [3., -1., nan]
 """
 from __future__ import annotations
 
@@ -35,8 +40,9 @@ def _number(text: str, what: str) -> float:
     return value
 
 
-def parse_label_values(text: str, names: Sequence[str]) -> np.ndarray:
-    """One label row from ``"name=value,..."`` (every name once, any order) or ``"v1,v2,..."`` (in ``names`` order)."""
+def parse_label_values(text: str, names: Sequence[str], *, subset: bool = False) -> np.ndarray:
+    """One label row from ``"name=value,..."`` (every name once, any order; with ``subset``, the names left out are
+    NaN: unconditioned) or ``"v1,v2,..."`` (in ``names`` order)."""
     names = list(names)
     items = [item.strip() for item in str(text).replace(";", ",").split(",") if item.strip()]
     what = f"--labels {text!r}"
@@ -57,7 +63,7 @@ def parse_label_values(text: str, names: Sequence[str]) -> np.ndarray:
                 raise D3UserError(f"{what}: label {names[index]!r} given twice")
             row[index] = _number(value, f"{what} ({names[index]})")
         missing = [n for n, v in zip(names, row) if math.isnan(v)]
-        if missing:
+        if missing and not subset:
             raise D3UserError(f"{what}: no value for {', '.join(missing)}; the model is conditioned on all of "
                               f"{', '.join(names)} (e.g. --labels {','.join(f'{n}=1.0' for n in names)})")
         return np.asarray(row, dtype=np.float32)
@@ -116,9 +122,11 @@ def is_table(spec: str) -> bool:
     return str(spec).lower().endswith(TABLE_SUFFIXES) or ("=" not in str(spec) and Path(spec).is_file())
 
 
-def label_rows(specs: Sequence[str], names: Sequence[str]) -> np.ndarray:
-    """All ``--labels`` values, in order, as one ``[R, C]`` matrix (value specs give one row, tables many)."""
-    blocks = [read_label_table(s, names) if is_table(s) else parse_label_values(s, names)[None] for s in specs]
+def label_rows(specs: Sequence[str], names: Sequence[str], *, subset: bool = False) -> np.ndarray:
+    """All ``--labels`` values, in order, as one ``[R, C]`` matrix (value specs give one row, tables many; ``subset``:
+    see :func:`parse_label_values`)."""
+    blocks = [read_label_table(s, names) if is_table(s) else parse_label_values(s, names, subset=subset)[None]
+              for s in specs]
     if not blocks:
         return np.zeros((0, len(names)), dtype=np.float32)
     return np.concatenate(blocks, axis=0)

@@ -71,6 +71,11 @@ def has_null_condition(model) -> bool:
     return bool(getattr(model, "null_condition", False))
 
 
+def has_label_nulls(model) -> bool:
+    """True when the network was built with a learned null per label (trained on data with missing labels)."""
+    return bool(getattr(model, "label_nulls", False))
+
+
 def _network_for(model: torch.nn.Module, precision: str) -> tuple[torch.nn.Module, torch.dtype | None]:
     """``(network to call, autocast dtype)``: ``*-true`` precisions cast a copy, ``*-mixed`` autocast."""
     low = torch.bfloat16 if precision.startswith("bf16") else torch.float16
@@ -94,7 +99,7 @@ def iter_chunks(model: torch.nn.Module, graph, noise, *, length: int, num: int, 
         length: sequence length L.
         num: number of sequences N.
         labels: ``[N, C]`` or ``[N, L, C]`` (one conditioning row per sequence; moved to the device one chunk at a
-            time) or None.
+            time) or None. NaN in ``[N, C]``: that label unconditioned (networks with per-label nulls).
         steps: predictor steps (default ``L``, the original's generation protocol), from ``start_at`` to ``eps``.
         predictor: ``analytic``, ``euler`` or ``none``.
         batch_size: most sequences in one model call (bounds memory; guidance calls the model on twice as many).
@@ -136,6 +141,9 @@ def iter_chunks(model: torch.nn.Module, graph, noise, *, length: int, num: int, 
         labels = torch.as_tensor(labels, dtype=torch.float32)
         if labels.shape[0] != num:
             raise ValueError(f"labels have {labels.shape[0]} rows for {num} sequences; pass one row per sequence")
+        if labels.dim() == 2 and bool(torch.isnan(labels).any()) and not has_label_nulls(model):
+            raise D3UserError("the labels leave some labels out (NaN), but this network has no per-label nulls (it "
+                              "was trained without missing labels); give every label")
     total_work, done_work = num * steps, 0
     with eval_mode(network), torch.inference_mode():
         for chunk_start in range(0, num, batch_size):
@@ -185,4 +193,5 @@ def generate(model, graph, noise, *, length: int, num: int, labels=None, **kwarg
 
 
 __all__ = ["DEFAULT_BATCH_SIZE", "PRECISIONS", "check_precision", "check_predictor", "default_device",
-           "default_precision", "generate", "has_null_condition", "iter_chunks"]
+           "default_precision", "generate", "has_label_nulls", "has_null_condition",
+           "iter_chunks"]

@@ -8,10 +8,15 @@ Modes (the vocabulary of ``label_modes`` in architecture and dataset metadata):
 
 :func:`check_null_mask` and :func:`with_null_condition` implement the null condition of the architecture contract
 (:mod:`d3core.architecture`): rows marked in ``null_mask [B]`` get a learned null value instead of their labels.
+Per label (missing labels, ``model.label_nulls``): ``null_mask [B, C]`` marks single labels; :func:`split_null_mask`
+turns it into the rows with every label null (the row null condition, the unconditional path) and the single labels
+of the other rows, which :class:`LabelNulls` replaces by a learned value per label. :func:`missing_label_mask` turns
+NaN labels (not measured) into such a mask.
 """
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from d3core.errors import D3UserError
 
@@ -66,8 +71,10 @@ def check_labels(
 
 
 def check_null_mask(null_mask: torch.Tensor | None, tokens: torch.Tensor, has_null: bool,
-                    arch: str = "the architecture") -> torch.Tensor | None:
-    """Check a ``null_mask`` argument: None, or a ``[B]`` bool tensor on a network built with a null condition.
+                    arch: str = "the architecture", *, num_labels: int = 0,
+                    label_nulls: bool = False) -> torch.Tensor | None:
+    """Check a ``null_mask`` argument: None, a ``[B]`` bool tensor (whole rows) on a network built with a null
+    condition, or a ``[B, C]`` bool tensor (single labels) on one built with per-label nulls (``label_nulls``).
 
     Returns the mask.
     """
@@ -78,10 +85,58 @@ def check_null_mask(null_mask: torch.Tensor | None, tokens: torch.Tensor, has_nu
             f"{arch} was built without a null condition (the run trained without label dropout), so it cannot "
             "replace labels by the null condition; train with training.label_dropout > 0 for classifier-free guidance"
         )
-    if null_mask.dtype != torch.bool or tuple(null_mask.shape) != (tokens.shape[0],):
-        raise D3UserError(f"{arch}: null_mask must be a bool tensor of shape [{tokens.shape[0]}] (one flag per row), "
-                          f"got {null_mask.dtype} {tuple(null_mask.shape)}")
+    rows = tokens.shape[0]
+    if null_mask.dtype == torch.bool and tuple(null_mask.shape) == (rows, num_labels) and num_labels:
+        if not label_nulls:
+            raise D3UserError(
+                f"{arch} was built without per-label null conditions, so it cannot leave single labels unconditioned "
+                "(missing labels, or --labels naming only some labels); give every label, or retrain with "
+                "model.label_nulls=true (set by itself when the data has missing labels)")
+        return null_mask
+    if null_mask.dtype != torch.bool or tuple(null_mask.shape) != (rows,):
+        raise D3UserError(f"{arch}: null_mask must be a bool tensor of shape [{rows}] (one flag per row) or "
+                          f"[{rows}, {num_labels}] (one per label), got {null_mask.dtype} {tuple(null_mask.shape)}")
     return null_mask
+
+
+def split_null_mask(null_mask: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``null_mask`` ``[B]`` or ``[B, C]`` -> ``(rows [B] | None, labels [B, C] | None)``: the rows whose every label is
+    null (they take the row null condition) and the single null labels of the other rows (None for a ``[B]`` mask).
+    No host synchronisation."""
+    if null_mask is None or null_mask.dim() == 1:
+        return null_mask, None
+    rows = null_mask.all(dim=1)
+    return rows, null_mask & ~rows[:, None]
+
+
+def missing_label_mask(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global ``labels [B, C]`` with NaN for labels not measured -> ``(labels with 0 there, mask [B, C])`` (bool,
+    true where NaN). No host synchronisation."""
+    mask = torch.isnan(labels)
+    return labels.masked_fill(mask, 0.0), mask
+
+
+class LabelNulls(nn.Module):
+    """Learned per-label null values ``weight [C, D]`` (zero-initialised) for an embedding of global labels.
+
+    ``forward(embed, labels [B, C], label_mask [B, C] | None) -> [B, D]``: ``embed(labels)`` when no label is masked;
+    otherwise ``embed(labels with the masked ones set to 0) + label_mask @ weight``: each masked label adds its own
+    learned vector, so a missing label is told apart from a measured 0, and rows without masked labels get exactly
+    ``embed(labels)``.
+    """
+
+    def __init__(self, num_labels: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(num_labels, dim))
+
+    def forward(self, embed, labels: torch.Tensor, label_mask: torch.Tensor | None) -> torch.Tensor:
+        if label_mask is None:
+            return embed(labels)
+        if labels.dim() != 2:
+            raise D3UserError(f"per-label null conditions need global labels [B, C]; got labels of shape "
+                              f"{tuple(labels.shape)}: give every label of a per-position track")
+        out = embed(labels.masked_fill(label_mask, 0.0))
+        return out + label_mask.to(out.dtype) @ self.weight.to(out.dtype)
 
 
 def with_null_condition(values: torch.Tensor, null_mask: torch.Tensor | None, null_value: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,7 @@ import torch
 from d3core.diffusion import TRAIN_EPS, CounterDraws
 from d3core.diffusion.randomness import fmix32
 from d3core.diffusion.sampling import eval_mode
+from d3core.nn.labels import missing_label_mask
 
 #: counter stream of the scoring draws' times (x_t uses the corruption stream of the draw's row key)
 STREAM_SCORE_TIME = 0x5EED0011
@@ -129,7 +130,8 @@ def iter_bound_draws(network: torch.nn.Module, graph, noise, tokens: torch.Tenso
             called in eval mode under ``torch.no_grad``.
         graph, noise: the diffusion's graph and noise schedule.
         tokens: ``[N, L]`` int64 clean tokens (any device; moved chunk by chunk).
-        labels: ``[N, C]`` or ``[N, L, C]`` float conditioning, or None for an unconditional network.
+        labels: ``[N, C]`` or ``[N, L, C]`` float conditioning, or None for an unconditional network; NaN in
+            ``[N, C]``: that label unconditioned (networks with per-label nulls).
         samples: ``K``, stratified draws of t per sequence.
         seed: with ``keys``, all randomness: draw k of a sequence is a function of ``(seed, key, k, position)``.
         keys: ``[N]`` int64 32-bit keys (default :func:`sequence_keys`, a hash of the tokens); rows with one key
@@ -158,6 +160,9 @@ def iter_bound_draws(network: torch.nn.Module, graph, noise, tokens: torch.Tenso
             perturbed = CounterDraws(seed, counter).corrupt(graph, x0, sigma[:, None])
             row_labels = None if labels is None else labels[rows].to(device=device, dtype=torch.float32)
             extra = {"null_mask": torch.ones(len(flat), dtype=torch.bool, device=device)} if null else {}
+            if not null and row_labels is not None and row_labels.dim() == 2 and bool(torch.isnan(row_labels).any()):
+                row_labels, subset = missing_label_mask(row_labels)  # NaN: that label unconditioned (per-label null)
+                extra = {"null_mask": subset}
             log_score = network(perturbed, row_labels, sigma, **extra)
             sigma64 = sigma[:, None].double()
             entropy = graph.score_entropy(log_score.double(), sigma64, perturbed, x0)

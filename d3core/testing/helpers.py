@@ -22,7 +22,7 @@ from d3core.registry import normalize_name
 from d3core.testing import plugin as testing_plugin
 
 __all__ = ["fresh_manager", "registered", "process_manager", "write_tiny_h5", "tiny_batch", "train_smoke",
-           "check_null_condition", "SMOKE_OVERRIDES"]
+           "check_null_condition", "check_label_nulls", "SMOKE_OVERRIDES"]
 
 #: settings of :func:`train_smoke`: a few rows per batch, validation after the last step, no loggers, CPU, fp32
 SMOKE_OVERRIDES: dict[str, Any] = {
@@ -175,6 +175,63 @@ def check_null_condition(architecture, model_config: Mapping[str, Any] | None = 
         pass
     else:
         raise AssertionError("a network built without null_condition accepted a null_mask")
+
+
+def check_label_nulls(architecture, model_config: Mapping[str, Any] | None = None, *, preset: str = "tiny",
+                      batch: int = 4, length: int = 32, num_labels: int = 3) -> None:
+    """Assert that an architecture follows the per-label null contract of :mod:`d3core.architecture` (missing
+    labels); raises ``AssertionError`` naming what is wrong.
+
+    Checked, with random weights, on global labels: the class declares ``label_nulls = True``; built with
+    ``null_condition`` alone the network refuses a ``[B, C]`` mask; built with ``label_nulls`` too, it has new
+    parameters, an all-false ``[B, C]`` mask gives exactly the output without one (and of the network without per-label
+    nulls, same weights), a masked label's value does not reach the output while the others do, a row with every label
+    masked gives exactly the row null condition, and the per-label parameters get a gradient from masked labels.
+    """
+    import torch
+
+    assert getattr(architecture, "label_nulls", False), f"{architecture.__name__}.label_nulls is not True"
+    config = {"num_labels": num_labels, "length": length, "label_mode": "global", "null_condition": True,
+              **dict(model_config or {})}
+    guided = architecture.build(config, preset=preset).eval()
+    nulls = architecture.build({**config, "label_nulls": True}, preset=preset).eval()
+    shapes = {name: tuple(p.shape) for name, p in guided.named_parameters()}
+    extra = sorted(name for name, p in nulls.named_parameters() if shapes.get(name) != tuple(p.shape))
+    assert extra, "per-label nulls add no parameters (they must be learned, not a fixed label value)"
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in nulls.named_parameters():
+            parameter.copy_(0.1 * torch.randn(parameter.shape, generator=generator))
+        guided.load_state_dict({k: v for k, v in nulls.state_dict().items() if k in guided.state_dict()})
+    tokens, labels, sigma = tiny_batch(batch, length, num_labels)
+    none = torch.zeros(batch, num_labels, dtype=torch.bool)
+    with torch.no_grad():
+        reference = guided(tokens, labels, sigma)
+        assert torch.equal(nulls(tokens, labels, sigma), reference), "per-label nulls change rows without a mask"
+        assert torch.equal(nulls(tokens, labels, sigma, null_mask=none), reference), \
+            "an all-false [B, C] null_mask changes the output"
+        mask = none.clone()
+        mask[:, 0] = True  # the first label of every row missing
+        other = labels.clone()
+        other[:, 0] += 3.0
+        a = nulls(tokens, labels, sigma, null_mask=mask)
+        assert torch.equal(a, nulls(tokens, other, sigma, null_mask=mask)), "a masked label reaches the output"
+        other[:, 1] += 3.0
+        assert not torch.allclose(a, nulls(tokens, other, sigma, null_mask=mask)), "measured labels do not reach it"
+        every = torch.ones(batch, num_labels, dtype=torch.bool)
+        row_null = nulls(tokens, labels, sigma, null_mask=torch.ones(batch, dtype=torch.bool))
+        assert torch.equal(nulls(tokens, labels, sigma, null_mask=every), row_null), \
+            "a row with every label masked is not the row null condition"
+    nulls(tokens, labels, sigma, null_mask=mask).square().sum().backward()
+    named = dict(nulls.named_parameters())
+    assert any(named[name].grad is not None and named[name].grad.abs().sum() > 0 for name in extra), \
+        f"the per-label null parameters {extra} get no gradient from masked labels"
+    try:
+        guided(tokens, labels, sigma, null_mask=mask)
+    except Exception:
+        pass
+    else:
+        raise AssertionError("a network built without label_nulls accepted a [B, C] null_mask")
 
 
 def train_smoke(manager: D3PluginManager | None, work_dir: str | os.PathLike, *, dataset: str = "tiny-dna",

@@ -10,11 +10,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 # the checkpoint keys d3 writes next to Lightning's own live with the lightning format (importable without Lightning)
-from d3core.architecture import wants_null_condition
+from d3core.architecture import wants_label_nulls, wants_null_condition
 from d3core.builtin.checkpoint_lightning import CONFIG_KEY, EMA_KEY, RNG_KEY, VERSIONS_KEY
 from d3core.checkpoints.models import build_diffusion
 from d3core.checkpoints.optimizer import adamw_kernels, build_optimizer, warmup_factor, with_kernels
 from d3core.diffusion import TRAIN_EPS, ExponentialMovingAverage, sedd_loss
+from d3core.nn.labels import missing_label_mask
 from d3core.training.compile import compiled_network
 
 #: offset of the seed of the fixed validation draws (t and corruption), so they differ from the training stream
@@ -47,7 +48,11 @@ class D3LightningModule(pl.LightningModule):
     Label dropout (``training.label_dropout`` = p > 0, classifier-free guidance): each training row gets the network's
     learned null condition instead of its labels with probability p (a draw from torch's global generator, so resumed
     runs draw what the uninterrupted run would have); p = 0 draws nothing and trains exactly as the original D3.
-    Validation always uses the labels.
+
+    Missing labels (``model.label_nulls``, set when the data has NaN labels): a NaN label takes its learned per-label
+    null (``null_mask [B, C]``), so a row conditions on what was measured; a row with every label missing trains the
+    unconditional path. Label dropout then also drops each label of each row with probability p (a second draw, after
+    the row draw). Validation uses the measured labels (missing ones masked, nothing dropped).
 
     Logged: ``train_loss`` (mean per-sequence loss in nats, per step), ``val_loss`` (EMA weights, fixed stratified draws) and
     ``lr``. Checkpoints carry the config (``d3_config``), the EMA by parameter name (``d3_ema``) and the torch/python
@@ -82,19 +87,37 @@ class D3LightningModule(pl.LightningModule):
             object.__setattr__(self, "_compiled", compiled_network(self.model))
         return self._compiled
 
-    def _with_label_dropout(self, tokens: torch.Tensor):
+    def _with_label_dropout(self, tokens: torch.Tensor, missing: torch.Tensor | None = None):
         """The network to train on this batch: with label dropout, rows drawn with probability p get the null
-        condition (``null_mask``)."""
+        condition (``null_mask [B]``); with per-label nulls, the missing labels (``missing [B, C]``) and labels drawn
+        with probability p too (``null_mask [B, C]``)."""
         network = self._training_network()
         if not wants_null_condition(self.config):
             return network
-        drop = torch.rand(tokens.shape[0], device=tokens.device) < float(self.config.training.label_dropout)
-        return functools.partial(network, null_mask=drop)
+        p = float(self.config.training.label_dropout)
+        drop = torch.rand(tokens.shape[0], device=tokens.device) < p
+        if not wants_label_nulls(self.config):
+            return functools.partial(network, null_mask=drop)
+        mask = drop[:, None].expand(-1, int(self.config.model.num_labels))
+        if p > 0:
+            mask = mask | (torch.rand(mask.shape, device=tokens.device) < p)
+        if missing is not None:
+            mask = mask | missing
+        return functools.partial(network, null_mask=mask)
+
+    def _measured(self, labels: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(labels for the network, missing [B, C] | None)``: with per-label nulls, NaN labels (not measured) as 0
+        with their mask; otherwise the labels as they are (validation refuses NaN in files without missing labels)."""
+        labels = self._labels(labels)
+        if labels is None or not wants_label_nulls(self.config):
+            return labels, None
+        return missing_label_mask(labels)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         tokens, labels = batch
-        network = self._with_label_dropout(tokens)
-        loss = sedd_loss(network, self.graph, self.noise, tokens, self._labels(labels)).mean()
+        labels, missing = self._measured(labels)
+        network = self._with_label_dropout(tokens, missing)
+        loss = sedd_loss(network, self.graph, self.noise, tokens, labels).mean()
         if self._logs_this_step():  # host copies: Lightning reads the last logged values back after every batch
             lr = torch.tensor(float(self.optimizers().param_groups[0]["lr"]))
             self.log("train_loss", loss.detach().cpu(), prog_bar=True, batch_size=tokens.shape[0])
@@ -117,8 +140,9 @@ class D3LightningModule(pl.LightningModule):
         generator = torch.Generator(device=tokens.device)
         generator.manual_seed(int(self.config.seed) + VALIDATION_SEED_OFFSET + batch_idx)
         t = stratified_times(tokens.shape[0], generator=generator)
-        loss = sedd_loss(self.model, self.graph, self.noise, tokens, self._labels(labels), t=t,
-                         generator=generator).mean()
+        labels, missing = self._measured(labels)
+        network = self.model if missing is None else functools.partial(self.model, null_mask=missing)
+        loss = sedd_loss(network, self.graph, self.noise, tokens, labels, t=t, generator=generator).mean()
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=tokens.shape[0])
         return loss
 

@@ -109,6 +109,23 @@ def _default_run_dir(config: DictConfig) -> Path:
     return Path("runs") / f"{config.dataset}-{config.arch}-{stamp}"
 
 
+def _missing_labels(config: DictConfig, summary, data_path: Path) -> str | None:
+    """For a train file with missing labels (NaN, counted in the file): set ``model.label_nulls`` (each row conditions
+    on what was measured) and return the note that says so; None for files without."""
+    from d3core.data.validation import has_missing_labels
+
+    if not has_missing_labels(summary):
+        return None
+    if config.model.get("label_mode", "global") != "global":
+        raise D3UserError(f"{data_path} has missing labels (NaN), which only global labels support "
+                          f"(model.label_mode is {config.model.label_mode!r})")
+    config.model.label_nulls = True
+    train = summary.splits["train"]
+    measured = ", ".join(f"{n} {m}/{train.rows}" for n, m in zip(summary.label_names, train.measured))
+    return (f"the data has missing labels (measured in the train split: {measured}): each row conditions on what "
+            "was measured, a learned null per label (model.label_nulls)")
+
+
 def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager: D3PluginManager | None = None,
              check_data: bool = True, check_hardware: bool = True,
              resume_options: dict[str, Any] | None = None) -> RunPlan:
@@ -149,11 +166,13 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     if checkpoint_config:
         check_resume_conflicts(config, checkpoint_config)
     data_path = Path(config.data.path).expanduser() if config.data.path else dataset.default_path()
+    missing_note = None
     if check_data:
-        dataset.validate(data_path)
+        summary = dataset.validate(data_path)
         file_labels = dataset.label_names_in(data_path)
         if len(file_labels) != config.model.num_labels:
             config.model.num_labels = len(file_labels)
+        missing_note = _missing_labels(config, summary, data_path)
     config.model.null_condition = wants_null_condition(config)  # the network follows training.label_dropout
     run_dir = Path(shared_run_dir or config.work_dir or _default_run_dir(config))
     config.work_dir = str(run_dir)
@@ -170,7 +189,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     check_trainer_settings(config, manager, check_hardware=check_hardware)
     plan = RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
                    data_path=data_path, resume_checkpoint=resume_ckpt)
-    plan.notes = [translation_note] if translation_note else []
+    plan.notes = [note for note in (translation_note, missing_note) if note]
     plan.notes += setting_notes(config, manager, network=lambda: build_network(plan, device="meta"))
     accelerator = resolved_accelerator(config).value
     plan.compile = choose_compile(config.training.compile, "cuda" if accelerator in ("gpu", "cuda") else accelerator,

@@ -24,14 +24,14 @@ def _all_splits(path, layout):
     return seqs, np.concatenate(ys)
 
 
-def test_deepstarr_dev_and_hk_tables_join_on_the_sequence(h, tmp_path, deepstarr, d3):
+def test_deepstarr_dev_and_hk_tables_inner_join_on_the_sequence(h, tmp_path, deepstarr, d3):
     dev_file = h.real / "deepstarr_high_activity_dev_slice.csv"
     hk_file = h.real / "deepstarr_high_activity_hk_slice.csv"
     out = tmp_path / "ds.h5"
     result = d3("data", "import", "deepstarr", "--table", str(dev_file), "--table", str(hk_file), "--out", str(out),
-                "--split-seed", "0")
+                "--split-seed", "0", "--join", "inner")
     assert result.exit_code == 0, result.output
-    assert "20 common row(s) of 40" in result.output
+    assert "(inner join): 20 common row(s); dropped 40 of 80 input row(s)" in result.output
     dev = {r["sequence"]: float(r["actual_dev"]) for r in _rows(dev_file)}
     hk = {r["sequence"]: float(r["actual_hk"]) for r in _rows(hk_file)}
     seqs, y = _all_splits(out, deepstarr.layout)
@@ -51,11 +51,12 @@ def test_deepstarr_one_activity_table_is_a_one_label_dataset(h, tmp_path, deepst
     assert item[0].shape == (249,) and item[1].shape == (1,)
 
 
-def test_lentimpra_tables_trim_adapters_and_join_cell_types(h, tmp_path, mpra, d3):
+def test_lentimpra_tables_trim_adapters_and_inner_join_cell_types(h, tmp_path, mpra, d3):
     hep = h.real / "lentimpra_val_HepG2_mpramnist_slice.tsv"
     wtc = h.real / "lentimpra_val_WTC11_mpramnist_slice.tsv"
     out = tmp_path / "m.h5"
-    result = d3("data", "import", "mpra", "--table", str(hep), "--table", str(wtc), "--out", str(out))
+    result = d3("data", "import", "mpra", "--table", str(hep), "--table", str(wtc), "--out", str(out),
+                "--join", "inner")
     assert result.exit_code == 0, result.output
     hep_rows = {r["seq"]: float(r["mean_value"]) for r in _rows(hep)}
     wtc_rows = {r["seq"]: float(r["mean_value"]) for r in _rows(wtc)}

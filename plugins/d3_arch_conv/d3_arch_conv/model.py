@@ -5,7 +5,8 @@ cycle through ``dilations`` (default ``[1, 1, 4, 16, 64]``), ``cond_dim`` (the n
 published runs), ``num_labels`` C, ``label_mode`` (``global``: the label MLP ``C -> L`` adds one channel, needs
 ``length``; ``per_position``: the raw ``[B, L, C]`` labels are C channels; ``none``: unconditional, needs ``num_labels`` 0),
 ``length`` L, ``tokens`` V (default 4), ``zero_self_logit`` (default false, as the original); ``null_condition``
-(set by d3 when the run trains with label dropout) adds the learned null condition.
+(set by d3 when the run trains with label dropout) adds the learned null condition; ``label_nulls`` (set by d3 when
+the data has missing labels; global label mode) adds a learned null track per label.
 The transformer keys (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``) are ignored.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ConvArchitecture(Architecture):
     auto_precision = "32-true"  # the original trains it without autocast (spec §4.2 step 6); --precision changes it
     label_modes = tuple(LABEL_MODES)
     null_condition = True
+    label_nulls = True
     defaults = {
         "tokens": 4,
         "num_labels": 0,
@@ -73,4 +75,5 @@ class ConvArchitecture(Architecture):
             tokens=cls.positive_int(config, "tokens", minimum=2),
             zero_self_logit=cls.flag(config, "zero_self_logit"),
             null_condition=bool(config.get("null_condition", False)),
+            label_nulls=bool(config.get("label_nulls", False)),
         )

@@ -10,6 +10,7 @@ Module tree (state-dict keys)::
     final.{0,2}.{weight,bias}             Conv1d(channels -> channels, 1), GELU, Conv1d(channels -> V, 1)
     label_emb.{0,2}.{weight,bias}         Linear(C -> L), SiLU, Linear(L -> L)   (global label mode only)
     null_track                            [L]   learned null label track (global mode with a null condition only)
+    label_nulls_track.weight              [C, L] learned null track per label (global mode with per-label nulls only)
 
 Input: one-hot tokens ``[B, L, V]`` plus a label track: in ``global`` mode one channel ``label_emb(labels)`` (the
 trained label MLP of the original), in ``per_position`` mode the raw labels as ``C`` channels, in ``none`` mode
@@ -18,16 +19,21 @@ The original does not zero the self-logit (``zero_self_logit=False`` reproduces 
 
 Null condition (classifier-free guidance; built only when the run trains with label dropout): in ``global`` mode the
 rows marked in ``null_mask`` get the learned ``null_track [L]`` instead of ``label_emb(labels)``; in ``per_position``
-mode one more input channel is a mask (1 on null rows, whose label channels are zeroed).
+mode one more input channel is a mask (1 on null rows, whose label channels are zeroed). With per-label nulls (global
+mode, ``label_nulls``: data with missing labels), a ``[B, C]`` null mask leaves single labels out:
+``label_emb(labels with them 0) + sum of their learned [L] tracks`` (``LabelNulls``); rows with every label masked get
+``null_track``.
 """
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import (D3UserError, Dense, TimestepEmbedder, check_labels, check_null_mask, in_fp32,
-                         with_null_condition, zero_self_logit)
+from d3core.api import (D3UserError, Dense, LabelNulls, TimestepEmbedder, check_labels, check_null_mask, in_fp32,
+                         split_null_mask, with_null_condition, zero_self_logit)
 
 KERNEL_SIZE = 9
 PAPER_DILATIONS = (1, 1, 4, 16, 64)
@@ -54,6 +60,7 @@ class ConvNet(nn.Module):
         tokens: int = 4,
         zero_self_logit: bool = False,
         null_condition: bool = False,
+        label_nulls: bool = False,
     ):
         super().__init__()
         if num_labels == 0:
@@ -66,6 +73,7 @@ class ConvNet(nn.Module):
         self.vocab_size = tokens
         self.zero_self_logit = zero_self_logit
         self.null_condition = bool(null_condition and label_mode != "none")
+        self.label_nulls = bool(self.null_condition and label_nulls and label_mode == "global")
         null_channel = int(self.null_condition and label_mode == "per_position")
         label_channels = {"global": 1, "per_position": num_labels + null_channel, "none": 0}[label_mode]
 
@@ -81,11 +89,15 @@ class ConvNet(nn.Module):
             self.label_emb = nn.Sequential(nn.Linear(num_labels, length), nn.SiLU(), nn.Linear(length, length))
             if self.null_condition:
                 self.null_track = nn.Parameter(torch.zeros(length))
+            if self.label_nulls:
+                self.label_nulls_track = LabelNulls(num_labels, length)
 
     def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor,
                 null_mask: torch.Tensor | None = None) -> torch.Tensor:
         mode = check_labels(labels, tokens, self.num_labels, (self.label_mode,), arch="Conv")
-        null_mask = check_null_mask(null_mask, tokens, self.null_condition, arch="Conv")
+        null_mask = check_null_mask(null_mask, tokens, self.null_condition, arch="Conv", num_labels=self.num_labels,
+                                    label_nulls=self.label_nulls)
+        rows, single = split_null_mask(null_mask)
         dtype = self.linear.weight.dtype
         x = F.one_hot(tokens, self.vocab_size).to(dtype)
         if mode == "global":
@@ -94,15 +106,16 @@ class ConvNet(nn.Module):
                     f"Conv with global labels was built for model.length={self.length} but got sequences of length "
                     f"{tokens.shape[1]}; set model.length to the dataset's sequence length"
                 )
-            track = in_fp32(self.label_emb, labels).to(dtype)  # fp32 under bf16-mixed, as the original
+            embed = functools.partial(in_fp32, self.label_emb)  # fp32 under bf16-mixed, as the original
+            track = (self.label_nulls_track(embed, labels, single) if self.label_nulls else embed(labels)).to(dtype)
             if self.null_condition:
-                track = with_null_condition(track, null_mask, self.null_track)
+                track = with_null_condition(track, rows, self.null_track)
             x = torch.cat([x, track[..., None]], dim=-1)
         elif mode == "per_position":
             channels = labels.to(dtype)
             if self.null_condition:
-                is_null = torch.zeros(tokens.shape[0], dtype=torch.bool, device=tokens.device) if null_mask is None \
-                    else null_mask
+                is_null = torch.zeros(tokens.shape[0], dtype=torch.bool, device=tokens.device) if rows is None \
+                    else rows
                 channels = with_null_condition(channels, is_null, torch.zeros((), dtype=dtype, device=x.device))
                 channels = torch.cat([channels, is_null.to(dtype)[:, None, None].expand(*tokens.shape, 1)], dim=-1)
             x = torch.cat([x, channels], dim=-1)

@@ -172,3 +172,14 @@ def test_null_condition_follows_the_contract(label_mode):
     from d3core.testing.helpers import check_null_condition
 
     check_null_condition(ConvArchitecture, num_labels=2, label_mode=label_mode, length=24)
+
+
+def test_label_nulls_follow_the_contract():
+    """Missing labels: a learned null track per label (global label mode, built only when the data has missing
+    labels)."""
+    from d3core.testing.helpers import check_label_nulls
+
+    check_label_nulls(ConvArchitecture, num_labels=3, length=24)
+    config = {"num_labels": 3, "length": 24, "null_condition": True}
+    keys = set(ConvArchitecture.build({**config, "label_nulls": True}, preset="tiny").state_dict())
+    assert keys - set(ConvArchitecture.build(config, preset="tiny").state_dict()) == {"label_nulls_track.weight"}

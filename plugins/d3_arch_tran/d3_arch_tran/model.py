@@ -3,7 +3,8 @@
 Config keys (``model.*``): ``hidden_size`` H, ``n_blocks``, ``n_heads`` (H divisible by it, head dim even),
 ``cond_dim``, ``dropout`` (residual dropout, off in eval mode), ``num_labels`` C (0 = unconditional), ``tokens`` V
 (default 4), ``mlp_ratio`` (default 4). ``length`` is accepted and unused (rotary embeddings work at any length).
-``null_condition`` (set by d3 when the run trains with label dropout) adds the learned null label embedding.
+``null_condition`` (set by d3 when the run trains with label dropout) adds the learned null label embedding;
+``label_nulls`` (set by d3 when the data has missing labels) adds a learned null per label (global labels).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class TranArchitecture(Architecture):
     description = "DDiT transformer of D3 (adaLN, rotary attention via SDPA)"
     label_modes = tuple(LABEL_MODES)
     null_condition = True
+    label_nulls = True
     defaults = {"tokens": 4, "num_labels": 0, "mlp_ratio": 4, "dropout": 0.1}
     required = ("hidden_size", "n_blocks", "n_heads", "cond_dim")
     presets = {
@@ -51,4 +53,5 @@ class TranArchitecture(Architecture):
             dropout=cls.probability(config, "dropout"),
             mlp_ratio=cls.positive_int(config, "mlp_ratio"),
             null_condition=bool(config.get("null_condition", False)),
+            label_nulls=bool(config.get("label_nulls", False)),
         )

@@ -6,6 +6,7 @@ its never-used members (``scale``, ``label_embed``, ``embed``, the convolutional
     vocab_embed.embedding                      [V, H]
     vocab_embed.signal_embedding.{weight,bias} [H, C], [H]      (absent when num_labels == 0)
     vocab_embed.null_embedding                 [H]              (only with a null condition: label dropout)
+    vocab_embed.label_nulls.weight             [C, H]           (only with per-label nulls: missing labels)
     sigma_map.mlp.{0,2}.{weight,bias}          Linear(256 -> cond), Linear(cond -> cond)
     rotary_emb.inv_freq                        [head_dim / 2]   (persistent buffer)
     blocks.N.{norm1.weight, attn_qkv.weight, attn_out.weight, norm2.weight,
@@ -14,14 +15,15 @@ its never-used members (``scale``, ``label_embed``, ``embed``, the convolutional
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d3core.api import (LayerNorm, Rotary, TanhGELU, TimestepEmbedder, apply_rotary, check_labels, check_null_mask,
-                         in_fp32, with_null_condition, zero_self_logit)
+from d3core.api import (LabelNulls, LayerNorm, Rotary, TanhGELU, TimestepEmbedder, apply_rotary, check_labels,
+                         check_null_mask, in_fp32, split_null_mask, with_null_condition, zero_self_logit)
 
 
 class EmbeddingLayer(nn.Module):
@@ -29,23 +31,30 @@ class EmbeddingLayer(nn.Module):
 
     Global labels ``[B, C]`` are broadcast over positions; per-position labels ``[B, L, C]`` are added position-wise.
     With a null condition, the rows marked in ``null_mask`` get the learned ``null_embedding [H]`` (zero-initialised)
-    instead of ``W_y y + b_y`` (at every position).
+    instead of ``W_y y + b_y`` (at every position). With per-label nulls (``label_nulls``), a ``[B, C]`` null mask
+    leaves single labels out: ``W_y (y with them 0) + b_y + sum of their learned [H] vectors`` (``LabelNulls``); rows
+    with every label masked get ``null_embedding``.
     """
 
-    def __init__(self, hidden_size: int, vocab_size: int, num_labels: int, null_condition: bool = False):
+    def __init__(self, hidden_size: int, vocab_size: int, num_labels: int, null_condition: bool = False,
+                 label_nulls: bool = False):
         super().__init__()
         self.embedding = nn.Parameter(torch.empty(vocab_size, hidden_size))
         nn.init.kaiming_uniform_(self.embedding, a=math.sqrt(5))
         self.signal_embedding = nn.Linear(num_labels, hidden_size) if num_labels > 0 else None
         self.null_embedding = nn.Parameter(torch.zeros(hidden_size)) if null_condition and num_labels > 0 else None
+        self.label_nulls = LabelNulls(num_labels, hidden_size) if self.null_embedding is not None and label_nulls \
+            else None
 
     def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None,
                 null_mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.embedding[tokens]
         if self.signal_embedding is not None:
-            signal = in_fp32(self.signal_embedding, labels)  # fp32 under bf16-mixed, as the original
+            rows, single = split_null_mask(null_mask)
+            embed = functools.partial(in_fp32, self.signal_embedding)  # fp32 under bf16-mixed, as the original
+            signal = embed(labels) if self.label_nulls is None else self.label_nulls(embed, labels, single)
             if self.null_embedding is not None:
-                signal = with_null_condition(signal, null_mask, self.null_embedding)
+                signal = with_null_condition(signal, rows, self.null_embedding)
             h = h + (signal[:, None, :] if signal.dim() == 2 else signal)
         return h
 
@@ -115,7 +124,8 @@ class DDiT(nn.Module):
     ``forward(tokens [B, L] long, labels [B, C] | [B, L, C] | None, sigma [B], null_mask=None) -> log_scores
     [B, L, V]`` (fp32), with ``log_scores[b, i, tokens[b, i]] == 0``. At initialisation the output is exactly 0
     everywhere. Built with ``null_condition``, ``null_mask [B]`` (bool) gives the marked rows the learned null
-    condition instead of their labels (classifier-free guidance).
+    condition instead of their labels (classifier-free guidance); built with ``label_nulls`` too, ``null_mask [B, C]``
+    gives single labels their learned per-label null (missing labels, conditioning on a subset of the labels).
     """
 
     label_modes = ("global", "per_position", "none")
@@ -132,12 +142,14 @@ class DDiT(nn.Module):
         dropout: float = 0.1,
         mlp_ratio: int = 4,
         null_condition: bool = False,
+        label_nulls: bool = False,
     ):
         super().__init__()
         self.num_labels = num_labels
         self.vocab_size = tokens
         self.null_condition = bool(null_condition and num_labels > 0)
-        self.vocab_embed = EmbeddingLayer(hidden_size, tokens, num_labels, self.null_condition)
+        self.label_nulls = bool(self.null_condition and label_nulls)
+        self.vocab_embed = EmbeddingLayer(hidden_size, tokens, num_labels, self.null_condition, self.label_nulls)
         self.sigma_map = TimestepEmbedder(cond_dim)
         self.rotary_emb = Rotary(hidden_size // n_heads)
         self.blocks = nn.ModuleList(
@@ -148,7 +160,8 @@ class DDiT(nn.Module):
     def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None, sigma: torch.Tensor,
                 null_mask: torch.Tensor | None = None) -> torch.Tensor:
         check_labels(labels, tokens, self.num_labels, self.label_modes, arch="Tran")
-        null_mask = check_null_mask(null_mask, tokens, self.null_condition, arch="Tran")
+        null_mask = check_null_mask(null_mask, tokens, self.null_condition, arch="Tran", num_labels=self.num_labels,
+                                    label_nulls=self.label_nulls)
         x = self.vocab_embed(tokens, labels, null_mask)
         c = F.silu(self.sigma_map(sigma.reshape(-1)))
         cos, sin = self.rotary_emb(tokens.shape[1], device=x.device)

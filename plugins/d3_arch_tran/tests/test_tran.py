@@ -255,3 +255,13 @@ def test_null_condition_follows_the_contract(label_mode):
     keys = set(TranArchitecture.build({"num_labels": 2, "null_condition": True}, preset="tiny").state_dict())
     assert keys - set(TranArchitecture.build({"num_labels": 2}, preset="tiny").state_dict()) == {
         "vocab_embed.null_embedding"}
+
+
+def test_label_nulls_follow_the_contract():
+    """Missing labels: a learned null per label (built only when the data has missing labels)."""
+    from d3core.testing.helpers import check_label_nulls
+
+    check_label_nulls(TranArchitecture, num_labels=3, length=24)
+    config = {"num_labels": 3, "null_condition": True}
+    keys = set(TranArchitecture.build({**config, "label_nulls": True}, preset="tiny").state_dict())
+    assert keys - set(TranArchitecture.build(config, preset="tiny").state_dict()) == {"vocab_embed.label_nulls.weight"}
