@@ -199,6 +199,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
                   extra=len(rows) * num * sm.num_labels * FLOAT_BYTES, extra_detail=f"labels of --num {num} designs",
                   fix="lower --candidates, --batch-size (the designs do not depend on it) or --num")
     _, total = sm.plan_rows(label_rows, num, options)
+    starts = None if start_from is None else sm.start_sequences(start_from)
+    if starts is not None:
+        total = num * len(starts)
     samples = 16 if likelihood_samples is None else likelihood_samples
     leash = None
     if min_likelihood is not None:
@@ -237,7 +240,6 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
         if bar is not None:
             show(None)
 
-    starts = None if start_from is None else sm.start_sequences(start_from)
     try:
         designs = run_design(sm, guide, parsed, label_rows, num, settings=settings, on_step=on_step,
                              on_chunk=on_chunk, resolved=options, likelihood_samples=samples, leash=leash,

@@ -211,6 +211,10 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
     p = settings.population
     budget = settings.budget if settings.budget is not None else math.inf
     archive = Archive(capacity, settings.distance)
+    first_calls = p if start is None else 1
+    if first_calls + p > budget and settings.rounds:
+        raise D3UserError(f"--budget {settings.budget}: the first population takes {first_calls} oracle call(s) and "
+                          f"a round {p}; give at least {first_calls + p}")
     if start is None:
         population = _draw(sm, replace(resolved, seed=round_seed(resolved.seed, request, 0)), label_row, p)
         pop_predictions, values = value(population)
@@ -222,9 +226,6 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
         archive.add(start[None], value_of_start, predictions)
         population = np.repeat(start[None], p, axis=0)
         pop_predictions, values = np.repeat(predictions, p, axis=0), np.repeat(value_of_start, p)
-    if calls + p > budget and settings.rounds:
-        raise D3UserError(f"--budget {settings.budget}: the first population takes {calls} oracle calls and a round "
-                          f"{p}; give at least {calls + p}")
     steps = max(1, math.ceil(settings.renoise * resolved.steps))
     betas, best, rounds = [], [], 0
     for k in range(1, settings.rounds + 1):
