@@ -308,7 +308,7 @@ def _evolve_settings(method: str, *, start_from: str | None, **given):
         if used:
             raise D3UserError(f"{', '.join(used)}: only --method evolve takes {'these' if len(used) > 1 else 'this'}")
         return None
-    return EvolveSettings(**{k: v for k, v in given.items() if v is not None}).checked()
+    return EvolveSettings(**{k: v for k, v in given.items() if v is not None}).checked_for(start_from is not None)
 
 
 def _describe(settings) -> str:

@@ -217,11 +217,9 @@ def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None
     label row for all or one per start. ``searched`` receives the spend: ``oracle_calls`` (all requests),
     ``network_rows`` (sequences x predictor steps) and per request ``evolve`` facts (rounds, betas, best values).
     ``on_round(done, total, best)``: after every round."""
-    settings = settings.checked()
+    settings = settings.checked_for(starts is not None)
     if starts is not None and not starts.known.all():
         raise D3UserError(f"--start-from {starts.source}: --method evolve needs whole start sequences (ACGT, no N)")
-    if settings.max_edits is not None and starts is None:
-        raise D3UserError("--max-edits counts edits from a start sequence: give --start-from FILE")
     if resolved.template is not None and len(resolved.template) != 1:
         raise D3UserError(f"--template {resolved.template.source}: --method evolve takes one template for all designs")
     label_plan, requests = sm.plan_rows(label_rows, 1, replace(resolved, template=None))

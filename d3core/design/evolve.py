@@ -69,6 +69,18 @@ class EvolveSettings:
             raise D3UserError(f"--max-edits {self.max_edits}: must be at least 1")
         return self
 
+    def checked_for(self, from_start: bool) -> "EvolveSettings":
+        """:meth:`checked`, and fit for requests with start sequences (``from_start``) or without: ``max_edits``
+        needs them, and ``budget`` must pay for the first population (1 call from a start, else P) and a round."""
+        self.checked()
+        if self.max_edits is not None and not from_start:
+            raise D3UserError("--max-edits counts edits from a start sequence: give --start-from FILE")
+        first, p = (1 if from_start else self.population), self.population
+        if self.budget is not None and self.rounds and first + p > self.budget:
+            raise D3UserError(f"--budget {self.budget}: the first population takes {first} oracle call(s) and a round "
+                              f"{p}; give at least {first + p}")
+        return self
+
 
 # -- selection ---------------------------------------------------------------------------------------------------
 def effective_size(weights: np.ndarray) -> float:
@@ -211,10 +223,6 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
     p = settings.population
     budget = settings.budget if settings.budget is not None else math.inf
     archive = Archive(capacity, settings.distance)
-    first_calls = p if start is None else 1
-    if first_calls + p > budget and settings.rounds:
-        raise D3UserError(f"--budget {settings.budget}: the first population takes {first_calls} oracle call(s) and "
-                          f"a round {p}; give at least {first_calls + p}")
     if start is None:
         population = _draw(sm, replace(resolved, seed=round_seed(resolved.seed, request, 0)), label_row, p)
         pop_predictions, values = value(population)

@@ -77,3 +77,11 @@ def test_edits_are_listed_from_position_1():
 def test_bad_settings_are_one_line_errors(changes, says):
     with pytest.raises(D3UserError, match=says.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         EvolveSettings(**changes).checked()
+
+
+def test_edit_budgets_need_start_sequences_and_budgets_a_first_round():
+    with pytest.raises(D3UserError, match="--max-edits counts edits from a start sequence"):
+        EvolveSettings(max_edits=5).checked_for(from_start=False)
+    EvolveSettings(max_edits=5, population=8, budget=9).checked_for(from_start=True)  # 1 call for the start + 8
+    with pytest.raises(D3UserError, match="--budget 10: the first population takes 8 oracle call"):
+        EvolveSettings(population=8, budget=10).checked_for(from_start=False)
