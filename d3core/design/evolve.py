@@ -13,9 +13,10 @@ One search per request (a label row, or a start sequence of ``--start-from``):
    ``distance``); the output is drawn from the archive, not from the last population.
 
 ``budget`` oracle calls per request stop the rounds early. With ``max_edits`` K (start sequences only) a member may
-only change the positions it already changed plus new ones while edits remain: the re-noising touches the edited
-positions and a random window of at most ``K - edits`` unedited ones, every other position is fixed through a
-per-member template, so no design is more than K edits from its start (guaranteed, not filtered).
+only change the positions it already changed plus new ones while edits remain: the model in-fills (from noise, in
+``ceil(renoise * steps)`` steps) the edited positions and a random window of at most ``K - edits`` unedited ones,
+every other position is fixed to the start letter through a per-member template, so no design is more than K edits
+from its start (guaranteed, not filtered).
 
 Randomness: round k of request r draws from the seed ``(seed, r, k)`` (member m is row m of that draw), and the
 resampling and the edit windows from ``numpy`` generators of ``(seed, r, k)``: the same seed gives the same designs
@@ -241,9 +242,13 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
             break
         rng = np.random.default_rng([int(resolved.seed) & 0xFFFFFFFF, request, k])
         template = _member_template(resolved.template, population, start, settings.max_edits, rng)
-        again = replace(resolved, seed=round_seed(resolved.seed, request, k), steps=steps, start_at=settings.renoise,
-                        start=Template(population, np.ones_like(population, dtype=bool), "population"),
-                        template=template)
+        if settings.max_edits is not None and start is not None:  # in-fill of the free positions (from noise)
+            again = replace(resolved, seed=round_seed(resolved.seed, request, k), steps=steps, start=None,
+                            start_at=1.0, template=template)
+        else:
+            again = replace(resolved, seed=round_seed(resolved.seed, request, k), steps=steps,
+                            start_at=settings.renoise, template=template,
+                            start=Template(population, np.ones_like(population, dtype=bool), "population"))
         children = _draw(sm, again, label_row, p)
         child_predictions, child_values = value(children)
         calls, network = calls + p, network + p * steps
