@@ -53,7 +53,7 @@ def measure(args) -> dict:
 
     manager, ckpt, _, guide_path, judge_path = setup(Path(args.work))
     sm = SamplingModel.load(ckpt, "cpu", manager=manager)
-    guide, judge = load_oracle(guide_path), load_oracle(judge_path)
+    guide, judge = (load_oracle(path, manager=manager) for path in (guide_path, judge_path))
     valid = read_split(sm, "valid")
     top = np.argsort(-motif_counts(valid.tokens, AP1), kind="stable")[: len(valid.tokens) // 4]
     rows = sm.parse_labels(["dev=1,hk=0"])
