@@ -130,6 +130,10 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
       d3 design CKPT --oracle ds.oracle.ckpt --objective dev --labels 2,0 --fix 1:GTCCAA -o flanked.fasta
       d3 design CKPT --oracle a.oracle.ckpt --oracle b.oracle.ckpt --judge c.oracle.ckpt --specific-to HepG2 \
           --gc 0.40:0.60 --max-homopolymer 5 --avoid BsaI --avoid BsmBI --num 500 --report r/ -o pool.fasta
+      d3 design CKPT --oracle ds.oracle.ckpt --objective dev --labels 2,0 --method evolve --population 32 \\
+          --rounds 10 --budget 400 -o evolved.fasta
+      d3 design CKPT --oracle ds.oracle.ckpt --objective dev --labels 2,0 --method evolve --start-from mine.fasta \\
+          --max-edits 5 --num 4 -o better.tsv
     """
     import numpy as np
 

@@ -1,4 +1,5 @@
-"""Guided design from a checkpoint: chunked, seeded runs of the one sampler with an SVDD or SMC transition.
+"""Guided design from a checkpoint: chunked, seeded runs of the one sampler with an SVDD or SMC transition, or a
+population search per request (``evolve``, :mod:`d3core.design.evolve`).
 
 ::
 
