@@ -110,3 +110,23 @@ def test_evolve_improves_start_sequences_within_k_edits_whatever_the_batch_size(
         for edit in filter(None, edits.split(";")):
             position, change = edit.split(":")
             assert "ACGT"[design[int(position) - 1]] == change[-1]
+
+
+def test_the_evolve_report_shows_the_spend_the_edits_and_the_pareto_front(d3_cli, trained_checkpoint, tmp_path):
+    ckpt, data = trained_checkpoint
+    start = "".join(np.random.default_rng(1).choice(list("ACGT"), 249))
+    fasta = tmp_path / "start.fasta"
+    fasta.write_text(f">mine\n{start}\n")
+    report = tmp_path / "report"
+    _design(d3_cli, ckpt, tmp_path / "front.fasta", "--objective", "dev", "--method", "evolve", "--start-from", fasta,
+            "--max-edits", "4", "--population", "4", "--rounds", "2", "--pareto", "--likelihood-samples", "2",
+            "--report", report, "--data", data)
+    text = (report / "report.md").read_text()
+    assert "- method: evolve, population 4, rounds run 2 (of 2)" in text and "output: the archive's Pareto front" in text
+    assert "## Edits from the start sequences" in text
+    headers = [line for line in (tmp_path / "front.fasta").read_text().splitlines() if line.startswith(">")]
+    for line in text.splitlines():
+        if line.startswith("| ") and "`" in line and "(none)" not in line:
+            shown = line.split("`")[1]
+            assert shown.upper() != shown and len(shown) == 249  # edited letters in lower case
+    assert headers and all(" edits=" in h and " bits_per_base=" in h for h in headers)
