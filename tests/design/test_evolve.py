@@ -66,7 +66,7 @@ def test_evolve_beats_svdd_on_true_activity_at_no_more_oracle_or_network_calls(m
 @pytest.mark.slow
 def test_max_edits_never_exceeds_k_and_raises_the_guides_value_of_low_starts(motif_run, oracles):
     """Random 100 bp starts (no AP-1 site: true dev activity 0), 5 edits at most. Measured (seed 0): 3-5 edits per
-    design, the guide's dev up by 0.14-0.16 for every design over its start -- but no AP-1 site made (true activity
+    design, the guide's dev up by 0.14-0.22 for every design over its start -- but no AP-1 site made (true activity
     still 0): five edits in one window rarely complete a 7 bp site from random sequence, so the true-activity gain
     the issue asks of low starts is not reached yet and is not asserted (docs/designing-sequences.md)."""
     from d3core.data.encoding import encode
