@@ -600,3 +600,20 @@ def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
 def error_line(result: subprocess.CompletedProcess) -> list[str]:
     """The stderr lines of a failed command, without ``d3: warning:`` lines (a skipped plugin's notice)."""
     return [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("d3: warning:")]
+
+
+# -- population search and edit budgets (issue 29) -------------------------------------------------------------------
+EVOLVE = (*DESIGN, "--objective", "dev", "--method", "evolve")
+CASES += (
+    Case("design-evolve-flag-other-method", "command line", "gave a population-search flag to the svdd method",
+         (*DESIGN, "--objective", "dev", "--population", "8"), ("--population: only --method evolve takes this",)),
+    Case("design-renoise-out-of-range", "command line", "re-noised population members past time 1",
+         (*EVOLVE, "--renoise", "1.5"), ("--renoise 1.5: a diffusion time in (0, 1]",)),
+    Case("design-ess-out-of-range", "command line", "asked for an effective sample size above the population",
+         (*EVOLVE, "--ess", "2"), ("--ess 2: a fraction of the population in (0, 1]",)),
+    Case("design-budget-too-small", "command line", "gave the search fewer oracle calls than one round takes",
+         (*EVOLVE, "--population", "8", "--budget", "10"),
+         ("--budget 10: the first population takes 8 oracle call(s) and a round 8; give at least 16",)),
+    Case("design-max-edits-without-start", "command line", "limited the edits without start sequences",
+         (*EVOLVE, "--max-edits", "5"), ("--max-edits counts edits from a start sequence: give --start-from FILE",)),
+)

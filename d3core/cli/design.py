@@ -28,9 +28,33 @@ from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_o
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
         help="Design file: .fasta (measurements in the headers), .npz, .tsv or .csv.")
 @option("--num", "-n", type=click.IntRange(min=1), default=None, help="Designs per label row (default 10).")
-@option("--method", type=click.Choice(["svdd", "smc", "none"], case_sensitive=False), default=None,
+@option("--method", type=click.Choice(["svdd", "smc", "evolve", "none"], case_sensitive=False), default=None,
         help="svdd (default): M candidates per step, keep one by the value of its denoised estimate; smc: K "
-             "particles per design, resampled by weight; none: plain sampling (the baseline, same seed).")
+             "particles per design, resampled by weight; evolve: a population per request, partly re-noised and "
+             "denoised by the model each round, resampled by value, the best distinct designs kept in an archive; "
+             "none: plain sampling (the baseline, same seed).")
+@option("--population", type=click.IntRange(min=2), default=None,
+        help="evolve: members P per request (default 32); each round costs P oracle calls.")
+@option("--rounds", type=click.IntRange(min=0), default=None, help="evolve: rounds R (default 8).")
+@option("--renoise", type=FiniteFloat(min=0), default=None,
+        help="evolve: the diffusion time in (0, 1] each member is re-noised to before the model denoises it "
+             "(default 0.2: about a fifth of the positions redrawn, in ceil(0.2 x steps) steps).")
+@option("--budget", type=click.IntRange(min=1), default=None,
+        help="evolve: oracle calls per request at most (default: P + R x P); rounds stop before exceeding it.")
+@option("--ess", type=FiniteFloat(min=0), default=None,
+        help="evolve: target effective sample size of the resampling, as a fraction of P (default 0.5); the "
+             "selection strength beta follows it.")
+@option("--archive-distance", type=click.IntRange(min=0), default=None,
+        help="evolve: designs kept in the archive differ pairwise in more than this many positions (default 1).")
+@option("--start-from", "start_from", default=None,
+        help="evolve: a FASTA of start sequences to improve; each is its own request and gets --num designs, in file "
+             "order.")
+@option("--max-edits", type=click.IntRange(min=1), default=None,
+        help="evolve with --start-from: no design differs from its start in more than K positions; the output lists "
+             "each design's edits (12:A>G;40:C>T, positions from 1).")
+@option("--pareto", is_flag=True, default=None,
+        help="evolve: write the archive's front of objective against bits per base (every design no other beats on "
+             "both) instead of the best --num.")
 @option("--candidates", "-m", type=click.IntRange(min=1), default=None,
         help="M candidates per step (svdd) or K particles (smc); default 8. Cost ~ M + 1 network calls per step.")
 @option("--temperature", type=FiniteFloat(min=0), default=None,
@@ -82,7 +106,9 @@ from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_o
 @click.pass_context
 def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], objective: str | None,
            specific_to: str | None, strands: str | None, out: Path, num: int | None,
-           method: str | None, candidates: int | None, temperature: float | None, value_estimate: str | None,
+           method: str | None, population: int | None, rounds: int | None, renoise: float | None,
+           budget: int | None, ess: float | None, archive_distance: int | None, start_from: str | None,
+           max_edits: int | None, pareto: bool | None, candidates: int | None, temperature: float | None, value_estimate: str | None,
            labels: tuple[str, ...], guidance: float | None, template: str | None, fixes: tuple[str, ...],
            judge_spec: str | None, min_likelihood: str | None, likelihood_samples: int | None,
            report_dir: Path | None, data: Path | None, steps: int | None, predictor: str | None,
@@ -108,6 +134,10 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
       d3 design CKPT --oracle ds.oracle.ckpt --objective dev --labels 2,0 --fix 1:GTCCAA -o flanked.fasta
       d3 design CKPT --oracle a.oracle.ckpt --oracle b.oracle.ckpt --judge c.oracle.ckpt --specific-to HepG2 \
           --gc 0.40:0.60 --max-homopolymer 5 --avoid BsaI --avoid BsmBI --num 500 --report r/ -o pool.fasta
+      d3 design CKPT --oracle ds.oracle.ckpt --objective dev --labels 2,0 --method evolve --population 32 \\
+          --rounds 10 --budget 400 -o evolved.fasta
+      d3 design CKPT --oracle ds.oracle.ckpt --objective dev --labels 2,0 --method evolve --start-from mine.fasta \\
+          --max-edits 5 --num 4 -o better.tsv
     """
     import numpy as np
 
@@ -138,6 +168,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
         if report_dir is not None:
             raise D3UserError(f"--shard {chosen}: --report needs the whole design set; write it from one process "
                               "(without --shard)")
+        if (method or "").lower() == "evolve":
+            raise D3UserError(f"--shard {chosen}: --method evolve keeps one population per request and does not split "
+                              "into shards; run it in one process")
         out = chosen.path(out)
         if device is None and chosen.source != "--shard":
             device = local_device()
@@ -151,6 +184,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     manager = manager_of(ctx)
     settings = DesignSettings(method=method or "svdd", candidates=8 if candidates is None else candidates,
                               temperature=temperature, estimate=value_estimate or "mean").checked()
+    evolve = _evolve_settings(settings.method, population=population, rounds=rounds, renoise=renoise, budget=budget,
+                              ess=ess, distance=archive_distance, max_edits=max_edits, pareto=pareto,
+                              start_from=start_from)
     sm = SamplingModel.load(checkpoint, device, data=data, manager=manager)
     flanks = construct_flanks(sm) if constructs else ("", "")
     if rules is not None and constructs:
@@ -187,6 +223,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
                   extra=len(rows) * num * sm.num_labels * FLOAT_BYTES, extra_detail=f"labels of --num {num} designs",
                   fix="lower --candidates, --batch-size (the designs do not depend on it) or --num")
     _, total = sm.plan_rows(label_rows, num, options)
+    starts = None if start_from is None else sm.start_sequences(start_from)
+    if starts is not None:
+        total = num * len(starts)
     if chosen is not None:
         first, stop = chosen.rows(total)
         total = stop - first
@@ -231,7 +270,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     try:
         designs = run_design(sm, guide, parsed, label_rows, num, settings=settings, on_step=on_step,
                              on_chunk=on_chunk, resolved=options, likelihood_samples=samples, leash=leash,
-                             shard=chosen)
+                             shard=chosen, evolve=evolve, starts=starts)
     finally:
         if bar is not None:
             bar.close()
@@ -270,6 +309,13 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
         stem = out.name.replace(f".shard{chosen.index}of{chosen.count}", f".shard*of{chosen.count}")
         click.echo(f"d3: shard {chosen} of the design run; when all {chosen.count} are written, join them with: "
                    f"d3 merge {out.with_name(stem)} -o {out.with_name(stem.replace(f'.shard*of{chosen.count}', ''))}")
+    if evolve is not None:
+        spent = designs.metadata["evolve"]["requests"]
+        click.echo(f"d3: evolve: {designs.metadata['oracle_calls']} oracle calls and "
+                   f"{designs.metadata['network_rows']} sequence-steps of the model spent on {len(spent)} request(s) "
+                   f"({', '.join(str(r['rounds']) for r in spent)} round(s))"
+                   + (f"; edits per design: at most {int(designs.columns['edit_count'].max())}"
+                      if "edit_count" in designs.columns and len(designs) else ""))
     if not len(designs):
         return
     if "bits_per_base" in designs.columns:
@@ -283,7 +329,25 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
             f"{name} mean {designs.columns[f'judge:{name}'].mean():.3f}" for name in judge.label_names))
 
 
+def _evolve_settings(method: str, *, start_from: str | None, **given):
+    """The :class:`~d3core.design.evolve.EvolveSettings` of the evolve flags (None for the other methods, which
+    take none of them)."""
+    from d3core.design.evolve import EvolveSettings
+    from d3core.errors import D3UserError
+
+    flags = {"population": "--population", "rounds": "--rounds", "renoise": "--renoise", "budget": "--budget",
+             "ess": "--ess", "distance": "--archive-distance", "max_edits": "--max-edits", "pareto": "--pareto"}
+    if method != "evolve":
+        used = [flags[k] for k, v in given.items() if v is not None] + (["--start-from"] if start_from else [])
+        if used:
+            raise D3UserError(f"{', '.join(used)}: only --method evolve takes {'these' if len(used) > 1 else 'this'}")
+        return None
+    return EvolveSettings(**{k: v for k, v in given.items() if v is not None}).checked_for(start_from is not None)
+
+
 def _describe(settings) -> str:
+    if settings.method == "evolve":
+        return "evolve: population search"
     if settings.method == "none" or settings.candidates == 1:
         return "plain sampling"
     what = "candidates" if settings.method == "svdd" else "particles"

@@ -3,6 +3,7 @@
 - :mod:`~d3core.design.objective`: the ``--objective`` language (label names, numbers, + - * / ^, min/max/abs);
 - :mod:`~d3core.design.values`: the value of a partly denoised sequence (the oracle on its denoised estimate);
 - :mod:`~d3core.design.svdd`, :mod:`~d3core.design.smc`: the two guided transitions of the sampler loop;
+- :mod:`~d3core.design.evolve`: population search with the model as mutation kernel (``--method evolve``);
 - :mod:`~d3core.design.driver`: chunked, seeded design from a :class:`~d3core.generation.SamplingModel`;
 - :mod:`~d3core.design.output`: design files (FASTA, NPZ, TSV).
 """

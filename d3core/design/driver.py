@@ -1,4 +1,5 @@
-"""Guided design from a checkpoint: chunked, seeded runs of the one sampler with an SVDD or SMC transition.
+"""Guided design from a checkpoint: chunked, seeded runs of the one sampler with an SVDD or SMC transition, or a
+population search per request (``evolve``, :mod:`d3core.design.evolve`).
 
 ::
 
@@ -25,21 +26,24 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from d3core.design.evolve import EvolveSettings, describe_edits, pareto_front, search
 from d3core.design.leash import ATTEMPT_SEED_STRIDE, Leash
 from d3core.design.objective import Objective, parse_objective
 from d3core.design.smc import SMCTransition
 from d3core.design.svdd import SVDDTransition
 from d3core.design.values import OracleValue, check_estimate
 from d3core.errors import D3UserError
+from d3core.generation.templates import Template
 
-METHODS = ("svdd", "smc", "none")
+METHODS = ("svdd", "smc", "evolve", "none")
 #: designs per chunk: the network sees candidates x this many rows per call
 DEFAULT_DESIGN_BATCH = 32
 
 
 @dataclass
 class DesignSettings:
-    """How to steer: ``method`` (``svdd``, ``smc`` or ``none``), ``candidates`` (M of SVDD, K particles of SMC),
+    """How to steer: ``method`` (``svdd``, ``smc``, ``evolve`` -- :mod:`d3core.design.evolve` -- or ``none``),
+    ``candidates`` (M of SVDD, K particles of SMC),
     ``temperature`` (alpha: SVDD's selection softmax, 0 = the best; SMC's weights, > 0), ``estimate`` (the denoised
     estimate the oracle values: ``mean`` = posterior mean one-hot, ``mode`` = most likely letters)."""
 
@@ -59,7 +63,7 @@ class DesignSettings:
             temperature = 0.1 if method == "smc" else 0.0
         if temperature < 0 or (method == "smc" and temperature == 0):
             raise D3UserError(f"--temperature {temperature:g}: must be >= 0 for svdd and > 0 for smc")
-        return DesignSettings(method, int(self.candidates) if method != "none" else 1, float(temperature),
+        return DesignSettings(method, int(self.candidates) if method in ("svdd", "smc") else 1, float(temperature),
                               check_estimate(self.estimate))
 
 
@@ -182,11 +186,7 @@ def iter_designs(sm, oracle, objective: Objective | str, label_rows: np.ndarray 
     unconditional = resolved.guidance == 0.0 and sm.num_labels > 0
 
     def bits_per_base(tokens, labels) -> tuple[np.ndarray, np.ndarray]:
-        from d3core.scoring import score_sequences
-
-        scores = score_sequences(sm, tokens, None if unconditional else labels, unconditional=unconditional,
-                                 samples=likelihood_samples, seed=resolved.seed)
-        return scores.bits_per_base, scores.bits_per_base_stderr
+        return _bits_per_base(sm, tokens, labels, likelihood_samples, resolved.seed, unconditional)
 
     def redraw(rows: np.ndarray, attempt: int) -> np.ndarray:
         """Tokens ``[len(rows), L]`` of design rows ``rows`` (sorted) drawn again with attempt ``attempt``'s seed."""
@@ -227,6 +227,100 @@ def sequence_columns(tokens: np.ndarray, guide) -> dict[str, np.ndarray]:
     return columns
 
 
+def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None, num: int, settings: EvolveSettings,
+                 *, resolved, starts: Template | None = None, likelihood_samples: int = 0, leash: Leash | None = None,
+                 searched: dict | None = None, on_round=None) -> Iterator[DesignChunk]:
+    """Yield one :class:`DesignChunk` per request of a population search (:mod:`d3core.design.evolve`): ``num``
+    designs from its archive -- the best by objective (with ``leash``: those within it first, flagged ``leash``) or,
+    with ``settings.pareto``, the archive's front of objective against bits per base.
+
+    Requests: the rows of ``label_rows``, or (``starts``, ACGT only) every start sequence in file order, with one
+    label row for all or one per start. ``searched`` receives the spend: ``oracle_calls`` (all requests),
+    ``network_rows`` (sequences x predictor steps) and per request ``evolve`` facts (rounds, betas, best values).
+    ``on_round(done, total, best)``: after every round."""
+    settings = settings.checked_for(starts is not None)
+    if starts is not None and not starts.known.all():
+        raise D3UserError(f"--start-from {starts.source}: --method evolve needs whole start sequences (ACGT, no N)")
+    if resolved.template is not None and len(resolved.template) != 1:
+        raise D3UserError(f"--template {resolved.template.source}: --method evolve takes one template for all designs")
+    label_plan, requests = sm.plan_rows(label_rows, 1, replace(resolved, template=None))
+    if starts is not None:
+        if label_plan is not None and requests not in (1, len(starts)):
+            raise D3UserError(f"--start-from {starts.source}: {len(starts)} start sequences but {requests} label rows; "
+                              "give one label row for all or one per start sequence")
+        requests = len(starts)
+    if settings.pareto and likelihood_samples < 2:
+        raise D3UserError("--pareto needs each design's likelihood: give --likelihood-samples 2 or more")
+    if leash is not None and likelihood_samples < 2:
+        likelihood_samples = 16
+    unconditional = resolved.guidance == 0.0 and sm.num_labels > 0
+
+    def value(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        predictions = np.asarray(oracle.predict(tokens.astype(np.int64)), dtype=np.float32)
+        return predictions, objective(predictions, unit="design")
+
+    spend = {"oracle_calls": 0, "network_rows": 0, "evolve": {**asdict(settings), "requests": []}}
+    if searched is not None:
+        searched.update(spend)
+    written = 0
+    for r in range(requests):
+        row = None if label_plan is None else label_plan[[r if len(label_plan) > 1 else 0]]
+        start = None if starts is None else starts.tokens[r if len(starts) > 1 else 0]
+        found = search(sm, value, resolved, row, r, settings, capacity=max(8 * num, 2 * settings.population),
+                       start=start, on_round=None if on_round is None else
+                       lambda k, best, _r=r: on_round(_r * settings.rounds + k, requests * settings.rounds, best))
+        archive = found.archive
+        columns: dict[str, np.ndarray] = {}
+        if likelihood_samples and (settings.pareto or leash is not None):
+            bpb, stderr = _bits_per_base(sm, archive.tokens, _repeat(row, len(archive)), likelihood_samples,
+                                         resolved.seed, unconditional)
+            if settings.pareto:
+                chosen = pareto_front(archive.values, bpb)
+            else:
+                passed = bpb <= leash.threshold
+                chosen = np.concatenate([np.flatnonzero(passed), np.flatnonzero(~passed)])[:num]
+            columns = {"bits_per_base": bpb[chosen], "bits_per_base_stderr": stderr[chosen]}
+            if leash is not None:
+                columns["leash"] = (bpb[chosen] <= leash.threshold).astype(np.float64)
+        else:
+            chosen = np.arange(min(num, len(archive)))
+            if likelihood_samples:
+                bpb, stderr = _bits_per_base(sm, archive.tokens[chosen], _repeat(row, len(chosen)),
+                                             likelihood_samples, resolved.seed, unconditional)
+                columns = {"bits_per_base": bpb, "bits_per_base_stderr": stderr}
+        tokens = archive.tokens[chosen]
+        if start is not None:
+            columns["edits"] = np.asarray(describe_edits(start, tokens), dtype=str)
+            columns["edit_count"] = (tokens != start[None]).sum(axis=1).astype(np.float64)
+        columns["request"] = np.full(len(tokens), float(r))
+        columns.update(sequence_columns(tokens, oracle))
+        spend["oracle_calls"] += found.oracle_calls
+        spend["network_rows"] += found.network_rows
+        spend["evolve"]["requests"].append({
+            "oracle_calls": found.oracle_calls, "network_rows": found.network_rows, "rounds": found.rounds,
+            "betas": found.betas, "best_by_round": found.best, "archive_best": float(archive.values[0]),
+            "final_population_best": float(found.final_values.max()), "archive_size": len(archive)})
+        if searched is not None:
+            searched.update(spend)
+        yield DesignChunk(written, tokens, _repeat(row, len(tokens)), archive.predictions[chosen], archive.values[chosen], columns)
+        written += len(tokens)
+
+
+def _repeat(row: np.ndarray | None, count: int) -> np.ndarray | None:
+    """One request's label row ``[1, C]`` as ``[count, C]`` (None stays None)."""
+    return None if row is None else np.repeat(row, count, axis=0)
+
+
+def _bits_per_base(sm, tokens: np.ndarray, labels: np.ndarray | None, samples: int, seed: int,
+                   unconditional: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The likelihood bound ``(bits per base [n], stderr [n])`` of ``tokens [n, L]`` under ``labels [n, C]``."""
+    from d3core.scoring import score_sequences
+
+    scores = score_sequences(sm, tokens, None if unconditional else labels, unconditional=unconditional,
+                             samples=samples, seed=seed)
+    return scores.bits_per_base, scores.bits_per_base_stderr
+
+
 def _enforce(leash: Leash, start: int, tokens, labels, bpb, stderr, score, redraw):
     """Redraw the designs of one chunk whose bound is above the leash's threshold (see :mod:`d3core.design.leash`);
     returns ``(tokens, bits per base, stderr, {"leash": passed, "attempts": attempts})``."""
@@ -248,19 +342,30 @@ def _enforce(leash: Leash, start: int, tokens, labels, bpb, stderr, score, redra
 def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None, num: int, *,
            settings: DesignSettings | None = None, on_step=None,
            on_chunk: Callable[[DesignChunk], None] | None = None, resolved=None, likelihood_samples: int = 0,
-           leash: Leash | None = None, shard=None, **options) -> DesignSet:
-    """All designs of :func:`iter_designs` in one :class:`DesignSet`, with the settings in its metadata;
-    ``on_chunk(chunk)`` after every finished chunk. With ``shard``, that shard's designs, their indices in the whole
-    set and the shard in the metadata (join the shards with :func:`d3core.design.shards.merge_designs`)."""
+           leash: Leash | None = None, evolve: EvolveSettings | None = None, starts: Template | None = None,
+           shard=None, **options) -> DesignSet:
+    """All designs of :func:`iter_designs` (:func:`iter_evolved` for ``evolve``) in one :class:`DesignSet`, with
+    the settings in its metadata; ``on_chunk(chunk)`` after every finished chunk. With ``shard`` (not with
+    ``evolve``), that shard's designs, their indices in the whole set and the shard in the metadata (join the shards
+    with :func:`d3core.design.shards.merge_designs`)."""
     settings = (settings or DesignSettings()).checked()
     if isinstance(objective, str):
         objective = parse_objective(objective, oracle.label_names)
     options.setdefault("batch_size", DEFAULT_DESIGN_BATCH)
     resolved = resolved or sm.resolve(**options)
     started = time.perf_counter()
-    chunks = []
-    for chunk in iter_designs(sm, oracle, objective, label_rows, num, settings=settings, on_step=on_step,
-                              resolved=resolved, likelihood_samples=likelihood_samples, leash=leash, shard=shard):
+    chunks, searched = [], {}
+    if settings.method == "evolve":
+        if shard is not None:
+            raise D3UserError("--method evolve keeps one population per request: it does not split into --shard "
+                              "K/N; run it in one process")
+        found = iter_evolved(sm, oracle, objective, label_rows, num, evolve or EvolveSettings(), resolved=resolved,
+                             starts=starts, likelihood_samples=likelihood_samples, leash=leash, searched=searched,
+                             on_round=on_step)
+    else:
+        found = iter_designs(sm, oracle, objective, label_rows, num, settings=settings, on_step=on_step,
+                             resolved=resolved, likelihood_samples=likelihood_samples, leash=leash, shard=shard)
+    for chunk in found:
         chunks.append(chunk)
         if on_chunk is not None:
             on_chunk(chunk)
@@ -278,7 +383,8 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
     metadata = sm.metadata(**resolved.describe(), device=sm.device, design=asdict(settings),
                            objective=objective.text, oracle=oracle_name(oracle), seconds=seconds,
                            seconds_per_design=seconds / max(len(tokens), 1), likelihood_samples=likelihood_samples,
-                           leash=None if leash is None else asdict(leash), synthesis=synthesis, **sharding)
+                           leash=None if leash is None else asdict(leash), synthesis=synthesis, **sharding,
+                           **searched)
     columns = {name: np.concatenate([c.columns[name] for c in chunks]) for name in (chunks[0].columns if chunks
                                                                                     else {})}
     return DesignSet(tokens, labels, list(sm.label_names) if labels is not None else [], predictions,

@@ -6,9 +6,13 @@
 ``.npz``    ``tokens`` uint8 [N, L], ``index`` int64 [N] (each design's number in the whole set: ``d3_design_<i>``),
             ``objective`` float64 [N], ``predictions`` float32 [N, K] with
             ``prediction_names``, ``labels`` float32 [N, C] with ``label_names`` (conditional models), one array per
-            extra column (``bits_per_base``, ``judge:dev``, ...) and ``metadata`` (JSON); ``np.load`` without pickle.
+            extra column (``bits_per_base``, ``judge:dev``, ...; text ones such as ``edits`` as str arrays) and
+            ``metadata`` (JSON); ``np.load`` without pickle.
 ``.tsv``    columns ``id, sequence, objective, oracle:<name>..., <extra columns>..., label:<name>...`` (``.csv``).
 ==========  =====================================================================================================
+
+Designs made from start sequences (``--start-from``, method evolve) carry ``edits`` (``12:A>G;40:C>T``: position
+from 1, start letter, design letter; empty for none) and ``edit_count``.
 """
 from __future__ import annotations
 
@@ -39,14 +43,22 @@ def _table(designs: DesignSet) -> tuple[list[str], list[np.ndarray]]:
     """Column names and float columns ``[N]`` of a design set (objective, oracle, extras, labels)."""
     names = ["objective"] + [f"oracle:{n}" for n in designs.prediction_names] + list(designs.columns)
     columns = [designs.objective] + [designs.predictions[:, i] for i in range(len(designs.prediction_names))]
-    columns += [np.asarray(v, dtype=np.float64) for v in designs.columns.values()]
+    columns += [_column(v) for v in designs.columns.values()]
     if designs.labels is not None:
         names += [f"{LABEL_FIELD}{n}" for n in designs.label_names]
         columns += [designs.labels[:, i] for i in range(len(designs.label_names))]
     return names, columns
 
 
-def _number(value: float) -> str:
+def _column(values) -> np.ndarray:
+    """An extra column as float64, or as text (``edits``: ``12:A>G;40:C>T``) when it holds strings."""
+    values = np.asarray(values)
+    return values.astype(str) if values.dtype.kind in "US" else values.astype(np.float64)
+
+
+def _number(value) -> str:
+    if isinstance(value, str):
+        return value
     return "nan" if not np.isfinite(value) else f"{float(value):.6g}"
 
 
@@ -83,7 +95,7 @@ def write_designs(path: str | os.PathLike, designs: DesignSet, *, overwrite: boo
         arrays["labels"] = designs.labels.astype(np.float32)
         arrays["label_names"] = np.asarray(designs.label_names, dtype=str)
     for name, value in designs.columns.items():
-        arrays[name] = np.asarray(value, dtype=np.float64)
+        arrays[name] = _column(value)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return atomic_write_bytes(path, buffer.getvalue())

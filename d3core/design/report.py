@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from d3core.data.encoding import decode
 from d3core.design.driver import DesignSet
 from d3core.design.measure import kmer_distance, nearest_identity
 
@@ -89,9 +90,8 @@ def write_report(folder: str | os.PathLike, designs: DesignSet, real: RealSequen
              f"- judging oracle: `{judge_name}` (did not guide)" if judge_name else
              "- judging oracle: none given (pass --judge ORACLE2, an oracle that did not guide, for an honest "
              "measure)",
-             f"- method: {settings.get('method')}, {settings.get('candidates')} candidates, temperature "
-             f"{settings.get('temperature')}, value estimate {settings.get('estimate')}; {meta.get('steps')} steps, "
-             f"guidance {meta.get('guidance')}, seed {meta.get('seed')}",
+             _method_line(meta) + f"; {meta.get('steps')} steps, guidance {meta.get('guidance')}, seed "
+             f"{meta.get('seed')}",
              f"- time: {meta.get('seconds', 0):.1f} s, {meta.get('seconds_per_design', 0):.3f} s per design on "
              f"{meta.get('device')}"]
     if meta.get("leash"):
@@ -134,6 +134,7 @@ def write_report(folder: str | os.PathLike, designs: DesignSet, real: RealSequen
                  f"{real_identity.max():.3f} |")
     lines += _synthesis_section(sets, real, meta)
     lines += _per_design_section(designs)
+    lines += _edits_section(designs)
     lines += ["", "The k-mer distances compare each set with the real validation sequences whose objective is in the "
               "top quarter; the real row is the rest of the validation set against that quarter (what natural "
               "variation costs). Designs far above it, or far less likely than real sequences, are what an "
@@ -145,6 +146,39 @@ def write_report(folder: str | os.PathLike, designs: DesignSet, real: RealSequen
 
 #: designs listed one by one in the report (the best by the guide's objective)
 TOP_DESIGNS = 20
+
+
+def _method_line(meta: dict) -> str:
+    """``- method: ...``: the steering settings, and for evolve the search's settings and spend."""
+    settings = meta.get("design", {})
+    if settings.get("method") != "evolve":
+        return (f"- method: {settings.get('method')}, {settings.get('candidates')} candidates, temperature "
+                f"{settings.get('temperature')}, value estimate {settings.get('estimate')}")
+    evolve = meta["evolve"]
+    rounds = ", ".join(str(r["rounds"]) for r in evolve["requests"])
+    return (f"- method: evolve, population {evolve['population']}, rounds run {rounds} (of {evolve['rounds']}), "
+            f"re-noised to t = {evolve['renoise']}, ESS target {evolve['ess']} x P, archive distance > "
+            f"{evolve['distance']}" + (f", at most {evolve['max_edits']} edits" if evolve["max_edits"] else "")
+            + (", output: the archive's Pareto front" if evolve["pareto"] else "")
+            + f"; {meta['oracle_calls']} oracle calls, {meta['network_rows']} sequence-steps of the model")
+
+
+def _edits_section(designs: DesignSet) -> list[str]:
+    """Designs made from start sequences: each one's edits, and its sequence with the edited letters in lower
+    case."""
+    if "edits" not in designs.columns or not len(designs):
+        return []
+    lines = ["", "## Edits from the start sequences", "",
+             "Positions count from 1; edited letters are in lower case.", "",
+             "| design | start | edits | objective (guide) | sequence |", "|---|---|---|---|---|"]
+    for i, (edits, sequence) in enumerate(zip(designs.columns["edits"], decode(designs.tokens))):
+        letters = list(sequence)
+        for edit in filter(None, str(edits).split(";")):
+            position = int(edit.split(":", 1)[0]) - 1
+            letters[position] = letters[position].lower()
+        request = int(designs.columns["request"][i]) + 1 if "request" in designs.columns else "-"
+        lines.append(f"| {i} | {request} | {edits or '(none)'} | {designs.objective[i]:.3f} | `{''.join(letters)}` |")
+    return lines
 
 
 def _synthesis_section(sets, real: RealSequences, meta: dict) -> list[str]:
@@ -223,6 +257,10 @@ def _plots(folder: Path, sets, real: RealSequences, designs: DesignSet) -> list[
         ax.scatter(real.bits_per_base, real.objective, s=8, alpha=0.4, color="grey", label="real (validation)")
         for (name, ds), color in zip(sets, ("tab:red", "tab:blue")):
             ax.scatter(ds.columns["bits_per_base"], ds.objective, s=12, alpha=0.7, color=color, label=name)
+        if (designs.metadata.get("evolve") or {}).get("pareto"):
+            order = np.argsort(designs.columns["bits_per_base"])
+            ax.step(designs.columns["bits_per_base"][order], designs.objective[order], where="post", color="tab:red",
+                    linewidth=1, label="Pareto front (archive)")
         ax.set_xlabel("likelihood bound, bits per base (lower = more likely)")
         ax.set_ylabel(f"objective {designs.metadata.get('objective')} (guide)")
         ax.legend(fontsize=8)

@@ -79,3 +79,54 @@ def test_the_report_names_the_oracles_and_states_the_gain_under_the_judge(d3_cli
         assert (report / plot).stat().st_size > 1000
     assert "measured gain over plain conditional sampling (same request and seed), objective dev - hk under the " \
            f"judge {ORACLE}" in result.output
+
+
+def test_evolve_improves_start_sequences_within_k_edits_whatever_the_batch_size(d3_cli, trained_checkpoint, tmp_path):
+    """The mechanics of --method evolve on a 1-step model: edit budget, edits listed, file order, spend stated, the
+    same designs at two batch sizes (the planted-truth tests are in tests/design/test_evolve.py)."""
+    ckpt, _ = trained_checkpoint
+    rng = np.random.default_rng(0)
+    starts = ["".join(rng.choice(list("ACGT"), 249)) for _ in range(2)]
+    fasta = tmp_path / "starts.fasta"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(starts)))
+    args = ("--objective", "dev", "--method", "evolve", "--start-from", fasta, "--max-edits", "3", "--population",
+            "4", "--rounds", "3", "--num", "2")
+    result = _design(d3_cli, ckpt, tmp_path / "b8.npz", *args, "--batch-size", "8")
+    _design(d3_cli, ckpt, tmp_path / "b3.npz", *args, "--batch-size", "3")
+    _design(d3_cli, ckpt, tmp_path / "edits.tsv", *args)
+    whole, split = read_designs(tmp_path / "b8.npz"), read_designs(tmp_path / "b3.npz")
+    np.testing.assert_array_equal(whole.tokens, split.tokens)
+    assert "d3: evolve: 26 oracle calls" in result.output  # per start: 1 + 3 rounds x 4
+    starts_tokens = np.array([["ACGT".index(c) for c in s] for s in starts])
+    requests = whole.columns["request"].astype(int)
+    assert requests.tolist() == [0, 0, 1, 1]
+    changed = (whole.tokens != starts_tokens[requests]).sum(axis=1)
+    assert changed.max() <= 3 and changed.tolist() == whole.columns["edit_count"].tolist()
+    rows = (tmp_path / "edits.tsv").read_text().splitlines()
+    header = rows[0].split("\t")
+    for row, design, count in zip(rows[1:], whole.tokens, changed):
+        edits = row.split("\t")[header.index("edits")]
+        assert len([e for e in edits.split(";") if e]) == count
+        for edit in filter(None, edits.split(";")):
+            position, change = edit.split(":")
+            assert "ACGT"[design[int(position) - 1]] == change[-1]
+
+
+def test_the_evolve_report_shows_the_spend_the_edits_and_the_pareto_front(d3_cli, trained_checkpoint, tmp_path):
+    ckpt, data = trained_checkpoint
+    start = "".join(np.random.default_rng(1).choice(list("ACGT"), 249))
+    fasta = tmp_path / "start.fasta"
+    fasta.write_text(f">mine\n{start}\n")
+    report = tmp_path / "report"
+    _design(d3_cli, ckpt, tmp_path / "front.fasta", "--objective", "dev", "--method", "evolve", "--start-from", fasta,
+            "--max-edits", "4", "--population", "4", "--rounds", "2", "--pareto", "--likelihood-samples", "2",
+            "--report", report, "--data", data)
+    text = (report / "report.md").read_text()
+    assert "- method: evolve, population 4, rounds run 2 (of 2)" in text and "output: the archive's Pareto front" in text
+    assert "## Edits from the start sequences" in text
+    headers = [line for line in (tmp_path / "front.fasta").read_text().splitlines() if line.startswith(">")]
+    for line in text.splitlines():
+        if line.startswith("| ") and "`" in line and "(none)" not in line:
+            shown = line.split("`")[1]
+            assert shown.upper() != shown and len(shown) == 249  # edited letters in lower case
+    assert headers and all(" edits=" in h and " bits_per_base=" in h for h in headers)

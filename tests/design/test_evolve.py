@@ -1,0 +1,113 @@
+"""``d3 design --method evolve`` on planted truth (AP-1 -> dev; the true activity of a design is its AP-1 count).
+
+The model and oracles are those of tests/design/test_guided_design.py (``motif_run``; a guide and a judge fitted on
+different halves of the training rows). Costs are counted per design request the way the methods spend them:
+SVDD with M candidates and S steps calls the oracle M x S times per design and the network on (M + 1) x S rows;
+evolve calls the oracle P times per round (P at the start) and the network on P x ceil(renoise x S) rows per round
+(P x S for the first population); the test gives evolve no more of either than SVDD gets.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from d3core.evaluation.metrics import motif_counts
+
+AP1 = "TGASTCA"
+REQUEST = "dev=1,hk=0"
+NUM, STEPS, M = 16, 32, 4
+POPULATION, ROUNDS, RENOISE = 16, 14, 0.2
+#: AP-1 sites per design, evolve over SVDD M = 4 at no more compute. Measured (16 designs, seed 0): evolve 2.00 with
+#: 240 oracle calls and 2080 network rows, SVDD 1.75 with 2048 and 2560 (judge dev 2.85 vs 2.77)
+MARGIN = 0.1
+#: bits per base: evolve's designs no less likely than SVDD's by more than this (measured: 1.912 vs 1.879)
+BPB_TOLERANCE = 0.06
+
+
+@pytest.fixture(scope="session")
+def oracles(motif_run):
+    from d3core.testing.motifs import train_guide_and_judge
+
+    d3, _, root = motif_run
+    return train_guide_and_judge(root, d3, root / "motifs.h5")
+
+
+def _design(motif_run, oracles, name, *args):
+    from d3core.design import read_designs
+
+    d3, ckpt, root = motif_run
+    out = root / name
+    result = d3("design", ckpt, "--oracle", oracles[0], "--judge", oracles[1], "--objective", "dev", "--steps",
+                STEPS, "--seed", "0", "--no-progress", "-o", out, "--force", *args)
+    return read_designs(out), result.output
+
+
+@pytest.mark.slow
+def test_evolve_beats_svdd_on_true_activity_at_no_more_oracle_or_network_calls(motif_run, oracles):
+    svdd, _ = _design(motif_run, oracles, "svdd_budget.npz", "--labels", REQUEST, "--num", NUM, "--candidates", M)
+    evolved, said = _design(motif_run, oracles, "evolve_budget.npz", "--labels", REQUEST, "--num", NUM, "--method",
+                            "evolve", "--population", POPULATION, "--rounds", ROUNDS, "--renoise", RENOISE)
+    svdd_oracle, svdd_network = NUM * M * STEPS, NUM * (M + 1) * STEPS
+    meta = evolved.metadata
+    assert meta["oracle_calls"] <= svdd_oracle and meta["network_rows"] <= svdd_network
+    assert f"{meta['oracle_calls']} oracle calls" in said
+    truth = {name: float(motif_counts(d.tokens, AP1).mean()) for name, d in (("svdd", svdd), ("evolve", evolved))}
+    bits = {name: float(d.columns["bits_per_base"].mean()) for name, d in (("svdd", svdd), ("evolve", evolved))}
+    judged = {name: float(d.columns["judge:dev"].mean()) for name, d in (("svdd", svdd), ("evolve", evolved))}
+    print("AP-1 per design:", truth, "bits per base:", bits, "judge dev:", judged, "evolve spent",
+          meta["oracle_calls"], "oracle calls,", meta["network_rows"], "network rows; svdd", svdd_oracle, svdd_network)
+    assert truth["evolve"] > truth["svdd"] + MARGIN
+    assert bits["evolve"] <= bits["svdd"] + BPB_TOLERANCE
+    for request in meta["evolve"]["requests"]:
+        assert request["archive_best"] >= request["final_population_best"]
+    assert len(np.unique(evolved.tokens, axis=0)) == len(evolved)
+
+
+@pytest.mark.slow
+def test_max_edits_never_exceeds_k_and_raises_the_guides_value_of_low_starts(motif_run, oracles):
+    """Random 100 bp starts (no AP-1 site: true dev activity 0), 5 edits at most. Measured (seed 0): 3-5 edits per
+    design, the guide's dev up by 0.14-0.22 for every design over its start -- but no AP-1 site made (true activity
+    still 0): five edits in one window rarely complete a 7 bp site from random sequence, so the true-activity gain
+    the issue asks of low starts is not reached yet and is not asserted (docs/designing-sequences.md)."""
+    from d3core.data.encoding import encode
+    from d3core.evaluation.oracle import load_oracle
+    from d3core.testing.motifs import two_motif_manager
+
+    _, _, root = motif_run
+    rng = np.random.default_rng(7)
+    starts = ["".join(rng.choice(list("ACGT"), 100)) for _ in range(3)]
+    start_tokens = encode(starts)
+    assert motif_counts(start_tokens, AP1).sum() == 0  # low starts: no AP-1 site at all
+    path = root / "low_starts.fasta"
+    path.write_text("".join(f">start{i}\n{s}\n" for i, s in enumerate(starts)))
+    designs, said = _design(motif_run, oracles, "edits.npz", "--labels", REQUEST, "--num", 4, "--method",
+                            "evolve", "--start-from", path, "--max-edits", 5, "--population", POPULATION,
+                            "--rounds", 8)
+    assert len(designs) == 12
+    counts = designs.columns["edit_count"]
+    requests = designs.columns["request"].astype(int)
+    np.testing.assert_array_equal(requests, np.repeat([0, 1, 2], 4))  # file order, --num each
+    differences = (designs.tokens != start_tokens[requests]).sum(axis=1)
+    np.testing.assert_array_equal(differences, counts)
+    assert counts.max() <= 5
+    for row, edits in enumerate(designs.columns["edits"]):
+        assert len([e for e in str(edits).split(";") if e]) == counts[row]
+    guide = load_oracle(oracles[0], manager=two_motif_manager())
+    start_value = guide.predict(start_tokens.astype(np.int64))[:, 0]
+    gain = designs.objective - start_value[requests]
+    print("edits per design:", counts.tolist(), "guide dev gain:", np.round(gain, 3).tolist(), "AP-1 per design:",
+          motif_counts(designs.tokens, AP1).tolist(), said)
+    assert gain.min() > 0.05
+
+
+@pytest.mark.slow
+def test_same_seed_same_designs_whatever_the_batch_size_and_the_pareto_front(motif_run, oracles):
+    args = ("--labels", REQUEST, "--num", 4, "--method", "evolve", "--population", 6, "--rounds", 2, "--steps", 8)
+    whole, _ = _design(motif_run, oracles, "ev_b16.npz", *args, "--batch-size", 16)
+    split, _ = _design(motif_run, oracles, "ev_b4.npz", *args, "--batch-size", 4)
+    np.testing.assert_array_equal(whole.tokens, split.tokens)
+    front, _ = _design(motif_run, oracles, "ev_front.npz", *args, "--pareto")
+    values, bits = front.objective, front.columns["bits_per_base"]
+    for i in range(len(front)):  # nothing on the front is beaten on both axes by another member
+        assert not ((values > values[i]) & (bits < bits[i])).any()
+    assert np.all(np.diff(values) <= 0) and np.all(np.diff(bits) <= 0)
