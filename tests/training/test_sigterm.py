@@ -32,7 +32,9 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_cleanly(tiny_args, tmp_p
     saved = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     stopped_at = saved["global_step"]
     assert stopped_at >= 2 and saved["d3_ema"]["num_updates"] == stopped_at
+    # the checkpoint's config names the user's callback module: resuming imports it only when typed again
     resumed = subprocess.run([str(D3), "train", "--work_dir", str(run), "--resume_from", "last", "--max_steps",
-                              str(stopped_at + 2)], env=env, capture_output=True, text=True, timeout=300)
+                              str(stopped_at + 2), "--callback", "probes:MarkStep"], env=env, capture_output=True,
+                             text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == stopped_at + 2
