@@ -24,6 +24,7 @@ Default location of a d3 oracle file: beside the data, ``<data dir>/<data stem>.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from pkgutil import resolve_name
@@ -318,8 +319,9 @@ def resolve_oracle(spec: str | os.PathLike, device: str = "cpu", *, manager=None
     from d3core.checkpoints.published import find_published, resolve_published
 
     if find_published(str(spec), manager) is not None:  # a published oracle file, fetched when missing
-        return load_oracle(resolve_published(spec, kinds=("oracle",), manager=manager), device, manager=manager,
-                           dataset=dataset)
+        fetched = resolve_published(spec, kinds=("oracle",), manager=manager,
+                                    echo=lambda line: print(line, file=sys.stderr))
+        return load_oracle(fetched, device, manager=manager, dataset=dataset)
     names = ", ".join(e.name for e in registry.entries()) or "none"
     raise D3UserError(f"{what} {spec}: no such oracle file and no registered oracle of that name (registered: "
                       f"{names}); train one with 'd3 oracle train --dataset NAME --data FILE' and pass its file")
