@@ -74,7 +74,8 @@ def test_killing_rank_1_stops_rank_0_with_one_line_and_the_run_resumes(tiny_args
     assert f"resume with: d3 train --work_dir {run} --resume_from last" in errors[0]
     print(f"rank 0 exited {took:.1f} s after rank 1 was killed")
     step = load_bundle(run / "checkpoints" / "last.ckpt")[1].step
-    resumed = _start(tiny_args, run, tmp_path, step + 2, "--resume_from", "last")
+    # the checkpoint's config names the test's callback module: a resumed run imports it only when typed again
+    resumed = _start(tiny_args, run, tmp_path, step + 2, "--resume_from", "last", "--callback", "probes:RankPids")
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-3000:]
     assert f"finished at step {step + 2}" in out
