@@ -56,7 +56,7 @@ def measure(args) -> dict:
     from d3core.design.measure import kmer_distance, nearest_identity
     from d3core.evaluation.metrics import motif_counts
     from d3core.evaluation.oracle import load_oracle
-    from d3core.generation.api import SamplingModel
+    from d3core.generation.sampling_model import SamplingModel
     from d3core.scoring.inputs import read_split
 
     manager, ckpt, data, guide_path, judge_path = setup(Path(args.work))

@@ -384,7 +384,7 @@ def two_motif_guidance(work: Path, num: int) -> dict:
     Conv tiny trained 400 steps with label dropout 0.1 (the conditioning test's model); AP-1 sites per design."""
     from click.testing import CliRunner
 
-    from d3core import hookimpl
+    from d3core.api import hookimpl
     from d3core.cli import make_cli
     from d3core.evaluation.metrics import motif_counts
     from d3core.generation import SamplingModel

@@ -94,7 +94,7 @@ def main() -> None:
     from d3_deepstarr.dataset import DeepSTARR
 
     from d3core.config import ConfigSources
-    from d3core.training import build_network
+    from d3core.training import build_run_network
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "synth.h5"
@@ -109,7 +109,7 @@ def main() -> None:
             sources.flags["work_dir"] = str(Path(tmp) / f"run{attempt}")
             runner_s, plan = runner_loop(sources, args.steps)
             runner_times.append(runner_s)
-            bare_times.append(bare_loop(plan.config, build_network(plan), str(data), plan.dataset, args.steps))
+            bare_times.append(bare_loop(plan.config, build_run_network(plan), str(data), plan.dataset, args.steps))
         runner_s, bare_s = min(runner_times), min(bare_times)
     report = {
         "benchmark": "training_overhead", "arch": args.arch, "preset": args.preset, "batch": args.batch,

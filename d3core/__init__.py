@@ -1,8 +1,8 @@
 """d3core: the core of the d3 framework (SEDD discrete diffusion for DNA design).
 
-Plugins import only the marker from here::
+Plugins import from :mod:`d3core.api` only::
 
-    from d3core import hookimpl
+    from d3core.api import hookimpl
 
     @hookimpl
     def register_datasets(register):
@@ -13,12 +13,11 @@ Heavy names (``load_model_local`` and friends) are resolved lazily (PEP 562) so 
 """
 from importlib.metadata import PackageNotFoundError, version
 
-import pluggy
+import warnings
 
 from d3core.lazy import lazy_attributes
 
 PROJECT_NAME = "d3"
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 try:
     __version__ = version("d3core")
@@ -32,4 +31,13 @@ _LAZY_NAMES: dict[str, str] = {
     "get_registry": "d3core.plugins:get_registry",
 }
 
-__getattr__, __dir__, _ = lazy_attributes(__name__, _LAZY_NAMES)
+_lazy_getattr, __dir__, _ = lazy_attributes(__name__, _LAZY_NAMES)
+
+
+def __getattr__(name: str):
+    """Lazy names; ``d3core.hookimpl`` (before 0.4) still works, with a DeprecationWarning pointing at its one home."""
+    if name == "hookimpl":
+        warnings.warn("d3core.hookimpl moved: use 'from d3core.api import hookimpl'", DeprecationWarning, stacklevel=2)
+        from d3core.hookspecs import hookimpl
+        return hookimpl
+    return _lazy_getattr(name)

@@ -31,7 +31,7 @@ from d3core.lazy import lazy_attributes
 #: public name -> where it lives ("module" or "module:attribute")
 PUBLIC_NAMES: dict[str, str] = {
     # hooks and errors
-    "hookimpl": "d3core",
+    "hookimpl": "d3core.hookspecs",
     "D3UserError": "d3core.errors",
     "PluginError": "d3core.errors",
     "one_line": "d3core.errors",

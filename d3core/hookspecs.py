@@ -1,7 +1,7 @@
 """The plugin contract of d3: every hook a plugin may implement (specs only).
 
 A plugin is a module (usually the top-level module of a distribution, found through the entry-point group ``d3``)
-holding functions decorated with :data:`d3core.hookimpl` whose names are the hook names below. Only the arguments a
+holding functions decorated with :data:`d3core.api.hookimpl` whose names are the hook names below. Only the arguments a
 hook implementation names are passed to it, so ``def register_datasets(register)`` is a complete implementation.
 
 Keep plugin modules light: no torch import at module level. Registration stores *lazy factories* (``"module:attr"``)
@@ -31,6 +31,8 @@ import pluggy
 from d3core import PROJECT_NAME
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+#: the marker of hook implementations; plugins import it as ``from d3core.api import hookimpl``
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec

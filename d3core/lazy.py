@@ -5,7 +5,7 @@ Usage in a package's ``__init__.py``::
 
     from d3core.lazy import lazy_attributes
 
-    __getattr__, __dir__, __all__ = lazy_attributes(__name__, {"SamplingModel": "d3core.generation.api"})
+    __getattr__, __dir__, __all__ = lazy_attributes(__name__, {"SamplingModel": "d3core.generation.sampling_model"})
 
 Targets are ``"module"`` (the attribute has the public name) or ``"module:attr"``.
 """

@@ -40,7 +40,7 @@ from d3core.data.sampler import EpochSeededBatchSampler
 from d3core.diffusion import ExponentialMovingAverage, sedd_loss
 from d3core.errors import D3UserError
 from d3core.plain_data import to_plain
-from d3core.training.plan import build_network, plan_run, plugin_versions
+from d3core.training.plan import build_run_network, plan_run, plugin_versions
 from d3core.training.settings import resolve_precision
 
 #: flag -> config key, as d3 train maps them
@@ -106,7 +106,7 @@ def train(args: argparse.Namespace) -> int:
     random.seed(int(config.seed))
     torch.manual_seed(int(config.seed))
 
-    network = build_network(plan).to(device).train()
+    network = build_run_network(plan).to(device).train()
     graph, noise = build_diffusion(config)
     ema = ExponentialMovingAverage(network, decay=float(config.training.ema))
     optimizer = build_optimizer(network.parameters(), config.optim)

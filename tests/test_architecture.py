@@ -42,7 +42,15 @@ def test_the_plugin_contract_forbids_every_internal_module():
 def test_every_public_name_resolves():
     for name in d3core.api.__all__:
         assert getattr(d3core.api, name) is not None, name
-    assert d3core.api.hookimpl is d3core.hookimpl
+    from d3core import hookspecs
+    assert d3core.api.hookimpl is hookspecs.hookimpl
+
+
+def test_old_hookimpl_import_still_works_with_a_deprecation_warning():
+    from d3core import hookspecs
+    with pytest.warns(DeprecationWarning, match="from d3core.api import hookimpl"):
+        from d3core import hookimpl
+    assert hookimpl is hookspecs.hookimpl
 
 
 ORIGINAL_LAYOUT = re.compile(r"checkpoints-meta|\.?hydra/|checkpoint\.pth|checkpoint_\d+\.pth|checkpoint_N")

@@ -6,7 +6,7 @@ import json
 import click
 from click.testing import CliRunner
 
-from d3core import hookimpl
+from d3core.api import hookimpl
 from d3core.cli import make_cli
 from d3core.cli.options import flag_names, option
 from d3core.errors import D3UserError

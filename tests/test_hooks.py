@@ -8,7 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from d3core import hookimpl, hookspecs
+from d3core import hookspecs
+from d3core.api import hookimpl
 from d3core.cli import make_cli
 
 HOOK_NAMES = sorted(name for name, fn in vars(hookspecs).items()

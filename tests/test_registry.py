@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from d3core import hookimpl
+from d3core.api import hookimpl
 from d3core.errors import PluginError
 from d3core.registry import Entry, FailedProvider, Provider, Registry, normalize_kind
 

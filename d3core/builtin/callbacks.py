@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from d3core import hookimpl
+from d3core.api import hookimpl
 
 #: patience of ``--callback early_stopping`` when ``training.early_stopping_patience`` is 0 (off)
 DEFAULT_PATIENCE = 10

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from d3core import hookimpl
+from d3core.api import hookimpl
 
 MODEL_PREFIX = "model."
 #: d3's own keys in a .ckpt (``d3core.training.module`` writes them; defined here, where no Lightning import is needed)

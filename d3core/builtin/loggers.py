@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
-from d3core import hookimpl
+from d3core.api import hookimpl
 from d3core.errors import D3UserError
 from d3core.plain_data import to_plain
 

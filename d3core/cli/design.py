@@ -150,7 +150,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     from d3core.design.output import design_format
     from d3core.errors import D3UserError
     from d3core.evaluation.oracle import resolve_oracle
-    from d3core.generation.api import SamplingModel
+    from d3core.generation.sampling_model import SamplingModel
     from d3core.generation.constraints import rules_from_flags
     from d3core.generation.memory import FLOAT_BYTES, check_request
     from d3core.generation.shards import local_device, parse_shard, shard_from_environment

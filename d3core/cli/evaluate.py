@@ -138,7 +138,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
     loaded = find_oracle(ds, data_path, oracle, device=device, manager=manager_of(ctx))
     scorer = None
     if checkpoint is not None:
-        from d3core.generation.api import SamplingModel
+        from d3core.generation.sampling_model import SamplingModel
 
         scorer = SamplingModel.load(checkpoint, device, data=data_path, manager=manager_of(ctx))
         if scorer.length != sample_set.length:

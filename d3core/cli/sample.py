@@ -91,7 +91,7 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
     """
     from d3core.errors import D3UserError
     from d3core.generation.allocator import keep_freed_memory
-    from d3core.generation.api import SamplingModel
+    from d3core.generation.sampling_model import SamplingModel
     from d3core.generation.constraints import rules_from_flags
     from d3core.generation.io import format_of
     from d3core.generation.memory import FLOAT_BYTES, check_request

@@ -71,10 +71,10 @@ def score(ctx: click.Context, sequences: Path | None, checkpoint: Path, split: s
       d3 score one.fasta -c last.ckpt --labels dev=2,hk=0 --mutations -o scan.tsv        (+ scan.png)
     """
     from d3core.errors import D3UserError
-    from d3core.generation.api import SamplingModel
+    from d3core.generation.sampling_model import SamplingModel
     from d3core.generation.memory import check_request
     from d3core.scoring import outputs
-    from d3core.scoring.api import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES
+    from d3core.scoring.scores import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES
     from d3core.scoring.inputs import labels_for, read_sequences, read_split
 
     if (sequences is None) == (split is None):

@@ -163,7 +163,7 @@ def _dry_run(plan) -> None:
     resolve them (``auto`` values included, with what this machine cannot know), and the notes."""
     from omegaconf import OmegaConf
 
-    from d3core.training.plan import build_network, count_parameters, plugin_versions
+    from d3core.training.plan import build_run_network, count_parameters, plugin_versions
     from d3core.training.settings import (
         resolve_precision,
         resolve_strategy,
@@ -171,7 +171,7 @@ def _dry_run(plan) -> None:
         resolved_devices,
     )
 
-    parameters = count_parameters(build_network(plan))  # sizes the architecture cannot build fail before any output
+    parameters = count_parameters(build_run_network(plan))  # sizes the architecture cannot build fail before any output
     config = plan.config
     click.echo("# resolved config")
     click.echo(OmegaConf.to_yaml(config).rstrip())

@@ -14,7 +14,7 @@ population search per request (``evolve``, :mod:`d3core.design.evolve`).
     designs.objective        # [100] float64, the objective of the oracle's prediction of each design
 
 The sampling options (labels, guidance, template, steps, predictor, precision, batch size, seed) are those of
-``d3 sample`` (:class:`d3core.generation.api.SamplingOptions`); design i draws from ``(seed, i)`` and its candidate or
+``d3 sample`` (:class:`d3core.generation.sampling_model.SamplingOptions`); design i draws from ``(seed, i)`` and its candidate or
 particle k from ``(seed, i, k)``, so a design does not depend on the batch size, and ``--candidates 1`` (or
 ``--method none``) gives exactly the sequences of ``d3 sample`` with the same seed.
 """

@@ -4,7 +4,7 @@ One search per request (a label row, or a start sequence of ``--start-from``):
 
 1. a population of P members: P plain samples of the request, or P copies of its start sequence;
 2. every round, each member is re-noised to diffusion time ``renoise`` (the start/start-at variants mechanism of
-   :class:`~d3core.generation.api.SamplingOptions`) and denoised by the model with the request's labels, guidance,
+   :class:`~d3core.generation.sampling_model.SamplingOptions`) and denoised by the model with the request's labels, guidance,
    template and synthesis rules (``ceil(renoise * steps)`` predictor steps): its child;
 3. the children are valued by the guide (the objective of the oracle's predictions: one oracle call each);
 4. parents and children (2P) are resampled to P with weights ``exp(beta * value)``, beta found by bisection so that
@@ -214,7 +214,7 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
     Args:
         sm: a :class:`~d3core.generation.SamplingModel`.
         value: ``value(tokens uint8 [n, L]) -> (predictions float32 [n, K], objective float64 [n])``.
-        resolved: the request's resolved :class:`~d3core.generation.api.SamplingOptions` (its ``template``: one row).
+        resolved: the request's resolved :class:`~d3core.generation.sampling_model.SamplingOptions` (its ``template``: one row).
         label_row: ``[1, C]`` conditioning of the request, or None.
         request: the request's index (seeds).
         capacity: archive size.

@@ -211,8 +211,8 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
 
     ``protocol`` is ``"quick"``, ``"paper"`` or a :class:`~d3core.evaluation.protocols.Protocol`; ``kmer_ks`` and
     ``identity_rows`` override its settings; ``arch`` (default: the sample file's) picks the published figures.
-    ``likelihood_model`` (a :class:`~d3core.generation.api.SamplingModel`): also the mean bits per base of both sets
-    under it (:mod:`d3core.scoring.evaluation`, ``likelihood_samples`` draws per sequence).
+    ``likelihood_model`` (a :class:`~d3core.generation.sampling_model.SamplingModel`): also the mean bits per base of both sets
+    under it (:mod:`d3core.scoring.likelihood_comparison`, ``likelihood_samples`` draws per sequence).
     ``cache_dir``: keep what the reference alone determines there and reuse it
     (:mod:`d3core.evaluation.reference_cache`; default None: no cache). ``reference_rows``: compare distributions
     with that many reference rows, stratified by activity (:mod:`d3core.evaluation.subsampling`), each such figure
@@ -489,8 +489,8 @@ def _oracle_reference(run: _Run) -> dict[str, np.ndarray]:
 
 def _likelihood(run: _Run, samples, model, draws: int | None) -> None:
     """Mean bits per base of the generated and the reference sequences under the model (d3 score)."""
-    from d3core.scoring.api import DEFAULT_SAMPLES
-    from d3core.scoring.evaluation import likelihood_comparison
+    from d3core.scoring.scores import DEFAULT_SAMPLES
+    from d3core.scoring.likelihood_comparison import likelihood_comparison
 
     with run.timed("likelihood"):
         metrics, notes = likelihood_comparison(model, run.gen, samples.labels, run.ref_tokens, run.ref_labels,

@@ -1,6 +1,6 @@
 """Sampling API: load a checkpoint, parse conditioning labels, draw sequences in seeded chunks, write sample files.
 
-- :mod:`~d3core.generation.api`         :class:`SamplingModel` (checkpoint -> sequences or a file), :class:`SamplingOptions`;
+- :mod:`~d3core.generation.sampling_model`         :class:`SamplingModel` (checkpoint -> sequences or a file), :class:`SamplingOptions`;
 - :mod:`~d3core.generation.sampler`     the chunked driver of the one predictor loop (:func:`iter_chunks`, :func:`generate`),
   counter-based noise (sequence i depends only on (seed, i)), guidance, templates, precision;
 - :mod:`~d3core.generation.templates`   ``--template`` / ``--fix`` / ``--start-from`` parsing (:class:`Template`);
@@ -15,8 +15,8 @@ Names are imported lazily (PEP 562), so ``import d3core.generation`` does not im
 from d3core.lazy import lazy_attributes
 
 _LAZY = {
-    "SamplingModel": "d3core.generation.api",
-    "SamplingOptions": "d3core.generation.api",
+    "SamplingModel": "d3core.generation.sampling_model",
+    "SamplingOptions": "d3core.generation.sampling_model",
     "Template": "d3core.generation.templates",
     "merge_shards": "d3core.generation.shards",
     "generate": "d3core.generation.sampler",

@@ -9,7 +9,7 @@ across a junction counts.
 The rules are enforced by the model, not by editing: :class:`SynthesisRules` finds, per sequence, the stretch that
 breaks a rule (a homopolymer run or a site, widened by :data:`MARGIN` positions; for GC, one of the windows whose GC
 is furthest off), and the sampler redraws that stretch with everything else fixed (in-fill, see
-:meth:`d3core.generation.api.SamplingModel.iter_samples`). A redraw is kept only when it lowers the sequence's
+:meth:`d3core.generation.sampling_model.SamplingModel.iter_samples`). A redraw is kept only when it lowers the sequence's
 :meth:`~SynthesisRules.penalty`; after ``attempts`` redraws, a sequence still breaking a rule is reported in a
 :class:`SynthesisLog` and not written.
 """

@@ -71,7 +71,7 @@ def check_fits(flag: str, needed: int, device: Any, detail: str, fix: str) -> No
 
 
 def check_request(sm, *, flag: str, rows: int, fix: str, extra: int = 0, extra_detail: str = "") -> None:
-    """:func:`check_fits` for a request on a :class:`~d3core.generation.api.SamplingModel`: network calls of
+    """:func:`check_fits` for a request on a :class:`~d3core.generation.sampling_model.SamplingModel`: network calls of
     ``rows`` sequences (``rows`` x L x widest layer) plus ``extra`` bytes allocated up front (``extra_detail``)."""
     network = network_bytes(sm.model, rows, sm.length)
     detail = f"network calls on {rows} rows of {sm.length} bp: {human(network)}"

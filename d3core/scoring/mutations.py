@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from d3core.scoring.api import DEFAULT_SAMPLES, LikelihoodScores, check_tokens, score_with_keys
+from d3core.scoring.scores import DEFAULT_SAMPLES, LikelihoodScores, check_tokens, score_with_keys
 from d3core.scoring.stats import stratified_mean_stderr
 
 BASES = "ACGT"

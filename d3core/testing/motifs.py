@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from d3core import hookimpl
+from d3core.api import hookimpl
 
 #: optimizer steps of the model: enough for it to condition on the motifs (about a minute on 2 quiet CPUs)
 MOTIF_STEPS = 400

@@ -3,7 +3,7 @@
 :func:`d3core.testing.helpers.fresh_manager` registers this module under the name :data:`PLUGIN_NAME` as a built-in,
 so a plugin under test may register the same names with ``replace=True`` if it really wants to.
 """
-from d3core import hookimpl
+from d3core.api import hookimpl
 
 #: the name this plugin is registered under (shown as the provider of ``tiny-dna`` and ``tiny-arch``)
 PLUGIN_NAME = "d3core.testing"

@@ -18,7 +18,7 @@ from d3core.lazy import lazy_attributes
 __getattr__, __dir__, __all__ = lazy_attributes(__name__, {
     "RunPlan": "d3core.training.plan",
     "plan_run": "d3core.training.plan",
-    "build_network": "d3core.training.plan",
+    "build_run_network": "d3core.training.plan",
     "trainer_kwargs": "d3core.training.trainer",
     "fit": "d3core.training.runner",
     "is_rank_zero": "d3core.training.ranks",

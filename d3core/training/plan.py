@@ -23,7 +23,7 @@ from d3core.training.resume import check_resume_conflicts, resume_source
 from d3core.training.run_lock import LOCK_NAME, check_run_directory_free
 from d3core.training.settings import check_batch, check_trainer_settings, resolved_accelerator, setting_notes
 
-__all__ = ["DEFAULT_PRESET", "RunPlan", "build_network", "count_parameters", "plan_run", "plugin_versions"]
+__all__ = ["DEFAULT_PRESET", "RunPlan", "build_run_network", "count_parameters", "plan_run", "plugin_versions"]
 
 DEFAULT_PRESET = "paper"
 
@@ -190,7 +190,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     plan = RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
                    data_path=data_path, resume_checkpoint=resume_ckpt)
     plan.notes = [note for note in (translation_note, missing_note) if note]
-    plan.notes += setting_notes(config, manager, network=lambda: build_network(plan, device="meta"))
+    plan.notes += setting_notes(config, manager, network=lambda: build_run_network(plan, device="meta"))
     accelerator = resolved_accelerator(config).value
     plan.compile = choose_compile(config.training.compile, "cuda" if accelerator in ("gpu", "cuda") else accelerator,
                                   lambda: _parameters_or_zero(plan))
@@ -198,7 +198,7 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
     return plan
 
 
-def build_network(plan: RunPlan, *, device: Any = None):
+def build_run_network(plan: RunPlan, *, device: Any = None):
     """The score network of the plan's architecture, sized by the config (``device="meta"``: no weights)."""
     from d3core.checkpoints import build_network as network_of_config
 
@@ -213,7 +213,7 @@ def _parameters_or_zero(plan: RunPlan) -> int:
     """The network's size (built on the meta device), or 0 when it cannot be built: building it for the run reports
     why, in its own words."""
     try:
-        return count_parameters(build_network(plan, device="meta"))
+        return count_parameters(build_run_network(plan, device="meta"))
     except Exception:
         return 0
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from omegaconf import OmegaConf
 
 from d3core.training.lost_rank import lost_process_error, stop_launched_ranks
-from d3core.training.plan import RunPlan, build_network, plugin_versions
+from d3core.training.plan import RunPlan, build_run_network, plugin_versions
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.run_lock import RunLock
 from d3core.training.settings import per_device_batch, world_size
@@ -67,7 +67,7 @@ def _fit(plan: RunPlan, trainer, *, fast_dev_run: bool, announce: Callable[[], N
         announce()
     if not fast_dev_run:
         write_run_files(plan)
-    module = D3LightningModule(plan.config, build_network(plan), versions=plugin_versions(plan),
+    module = D3LightningModule(plan.config, build_run_network(plan), versions=plugin_versions(plan),
                                compile_network=plan.compile.enabled)
     data = D3DataModule(plan.dataset, str(plan.data_path), per_device_batch=per_device_batch(plan.config),
                         eval_batch=max(1, int(plan.config.eval.batch_size) // world_size(plan.config)),

@@ -180,7 +180,7 @@ def test_existing_folder_is_refused_unless_forced(tmp_path):
 def _taken_plugin():
     import types
 
-    from d3core import hookimpl
+    from d3core.api import hookimpl
 
     plugin = types.ModuleType("taken")
     plugin.register_datasets = hookimpl(lambda register: register("taken", "x:y"))

@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 import pytest
 
 import d3core
-from d3core import hookimpl
+from d3core.api import hookimpl
 from d3core.errors import D3UserError, PluginError
 from d3core.testing.helpers import fresh_manager, registered
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from d3core import hookimpl
+from d3core.api import hookimpl
 from d3core.cli import make_cli
 from d3core.testing.helpers import fresh_manager
 from local_server import FileHandler, serving

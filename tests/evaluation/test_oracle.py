@@ -81,7 +81,7 @@ def test_evaluate_finds_an_oracle_by_registered_name_as_design_does(tmp_path):
     registered oracle name; a registered oracle that is no oracle file is refused in one line."""
     from pathlib import Path
 
-    from d3core import hookimpl
+    from d3core.api import hookimpl
     from d3core.evaluation.oracle import find_oracle
     from d3core.plugins import make_plugin_manager
 

@@ -89,7 +89,7 @@ def test_sampling_meets_every_rule_by_in_fill(trained_checkpoint, d3_cli, tmp_pa
     independent checker, the redraws changed only part of each sequence, and the same seed gives the same set
     whatever the batch size."""
     from d3core.generation import read_samples
-    from d3core.generation.api import SamplingModel
+    from d3core.generation.sampling_model import SamplingModel
 
     checkpoint, _ = trained_checkpoint
     args = ("sample", checkpoint, "--labels", "dev=1,hk=0", "--num", "12", "--steps", "12", "--seed", "3",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from d3core.diffusion import GeometricNoise, UniformGraph
-from d3core.generation.api import SamplingModel
+from d3core.generation.sampling_model import SamplingModel
 
 
 def wrap(network, length: int, *, num_labels: int = 0, label_names=None, label_mode: str = "global") -> SamplingModel:

@@ -23,7 +23,7 @@ MARGIN_COMPOSITION = 1.5
 
 @pytest.fixture(scope="module")
 def motif_model(at_rich_motif_run, motif_manager):
-    from d3core.generation.api import SamplingModel
+    from d3core.generation.sampling_model import SamplingModel
 
     _, ckpt, root = at_rich_motif_run
     return SamplingModel.load(ckpt, "cpu", manager=motif_manager), root

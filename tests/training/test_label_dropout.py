@@ -8,7 +8,7 @@ import torch
 from d3core.config import ConfigSources
 from d3core.errors import D3UserError
 from d3core.testing.components import TinyArchitecture
-from d3core.training.plan import build_network, plan_run
+from d3core.training.plan import build_run_network, plan_run
 
 
 class NoNullArchitecture(TinyArchitecture):
@@ -19,7 +19,7 @@ class NoNullArchitecture(TinyArchitecture):
 
 
 class _Plugin:
-    from d3core import hookimpl
+    from d3core.api import hookimpl
 
     @staticmethod
     @hookimpl
@@ -40,19 +40,19 @@ def _plan(tmp_path, arch, data, **flags):
 def test_new_runs_train_with_label_dropout_and_a_null_condition(tmp_path, deepstarr_file):
     plan = _plan(tmp_path, "Tran", deepstarr_file)
     assert plan.config.training.label_dropout == 0.1 and plan.config.model.null_condition is True
-    network = build_network(plan)
+    network = build_run_network(plan)
     assert network.null_condition and "vocab_embed.null_embedding" in network.state_dict()
     off = _plan(tmp_path, "Tran", deepstarr_file, **{"training.label_dropout": 0.0})
-    assert off.config.model.null_condition is False and "vocab_embed.null_embedding" not in build_network(off).state_dict()
+    assert off.config.model.null_condition is False and "vocab_embed.null_embedding" not in build_run_network(off).state_dict()
 
 
 def test_an_architecture_without_null_condition_trains_without_dropout(tmp_path, deepstarr_file):
     plan = _plan(tmp_path, "no-null", deepstarr_file)
     assert plan.config.training.label_dropout == 0.0 and plan.config.model.null_condition is False
-    build_network(plan)
+    build_run_network(plan)
     asked = _plan(tmp_path, "no-null", deepstarr_file, **{"training.label_dropout": 0.2})
     with pytest.raises(D3UserError, match="no-null has no learned null condition.*training.label_dropout=0"):
-        build_network(asked)
+        build_run_network(asked)
 
 
 def test_training_rows_get_the_null_condition_with_probability_p(tmp_path, deepstarr_file):
@@ -61,7 +61,7 @@ def test_training_rows_get_the_null_condition_with_probability_p(tmp_path, deeps
     from d3core.training.module import D3LightningModule
 
     plan = _plan(tmp_path, "Tran", deepstarr_file, **{"training.label_dropout": 0.25})
-    module = D3LightningModule(plan.config, build_network(plan))
+    module = D3LightningModule(plan.config, build_run_network(plan))
     masks = []
     forward = module.model.forward
 
@@ -80,7 +80,7 @@ def test_training_rows_get_the_null_condition_with_probability_p(tmp_path, deeps
     assert 0.2 < dropped < 0.3, dropped
 
     plan = _plan(tmp_path, "Tran", deepstarr_file, **{"training.label_dropout": 0.0})
-    plain = D3LightningModule(plan.config, build_network(plan))
+    plain = D3LightningModule(plan.config, build_run_network(plan))
     assert plain._with_label_dropout(batch[0]) is plain.model  # p = 0: no draw, the original objective
 
 

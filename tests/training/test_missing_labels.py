@@ -16,7 +16,7 @@ from d3core.data.importing import measured_counts
 from d3core.data.layout import MEASURED_ATTR
 from d3core.errors import D3UserError
 from d3core.testing.components import TinyArchitecture
-from d3core.training.plan import build_network, plan_run
+from d3core.training.plan import build_run_network, plan_run
 
 
 class NoLabelNullsArchitecture(TinyArchitecture):
@@ -26,7 +26,7 @@ class NoLabelNullsArchitecture(TinyArchitecture):
 
 
 class _Plugin:
-    from d3core import hookimpl
+    from d3core.api import hookimpl
 
     @staticmethod
     @hookimpl
@@ -65,7 +65,7 @@ def _plan(tmp_path, data, arch="Tran", **flags):
 def _module(plan):
     from d3core.training.module import D3LightningModule
 
-    network = build_network(plan)
+    network = build_run_network(plan)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():  # away from Tran's initialisation, whose output is exactly 0 (no gradient to the labels)
         for parameter in network.parameters():
@@ -86,16 +86,16 @@ def _batch(path, rows):
 def test_data_with_missing_labels_gives_the_network_per_label_nulls(tmp_path, missing_file, deepstarr_file, arch, key):
     plan = _plan(tmp_path, missing_file, arch, **{"training.label_dropout": 0.0})
     assert plan.config.model.label_nulls is True and plan.config.model.null_condition is True
-    assert key in build_network(plan).state_dict()
+    assert key in build_run_network(plan).state_dict()
     full = _plan(tmp_path, deepstarr_file, arch)
     assert full.config.model.label_nulls is False  # files without missing labels: the network of before
-    assert key not in build_network(full).state_dict()
+    assert key not in build_run_network(full).state_dict()
 
 
 def test_an_architecture_without_per_label_nulls_is_told_in_one_line(tmp_path, missing_file):
     plan = _plan(tmp_path, missing_file, "no-label-nulls")
     with pytest.raises(D3UserError) as error:
-        build_network(plan)
+        build_run_network(plan)
     message = str(error.value)
     assert "\n" not in message and "no per-label null condition" in message and "--join inner" in message
 

@@ -95,7 +95,7 @@ def score_sequences(model, tokens, labels=None, *, unconditional: bool = False, 
     """The bound on ``-log p(x | labels)`` for every sequence of ``tokens`` under ``model``.
 
     Args:
-        model: a :class:`d3core.generation.api.SamplingModel` (EMA weights, eval mode, its device).
+        model: a :class:`d3core.generation.sampling_model.SamplingModel` (EMA weights, eval mode, its device).
         tokens: ``[N, L]`` int array or tensor of tokens 0..3 (A, C, G, T), L the model's length.
         labels: ``[N, C]`` float, or ``[C]`` for all sequences (``[N, L, C]`` / ``[L, C]`` for a per-position label
             model); None only with ``unconditional`` or for an unconditional model.

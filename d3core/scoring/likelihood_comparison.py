@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from d3core.scoring.api import DEFAULT_SAMPLES, score_sequences
+from d3core.scoring.scores import DEFAULT_SAMPLES, score_sequences
 
 #: at most this many sequences of each set are scored by default (a random subset; the cost is N * K network rows)
 DEFAULT_MAX_SEQUENCES = 1000
