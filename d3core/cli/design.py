@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from d3core.cli.app import hold_output, manager_of
-from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_options
+from d3core.cli.options import FiniteFloat, PathOrPublished, TimeOrPercent, option, synthesis_options
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -36,9 +36,11 @@ from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_o
 @option("--population", type=click.IntRange(min=2), default=None,
         help="evolve: members P per request (default 32); each round costs P oracle calls.")
 @option("--rounds", type=click.IntRange(min=0), default=None, help="evolve: rounds R (default 8).")
-@option("--renoise", type=FiniteFloat(min=0), default=None,
+@option("--renoise", type=TimeOrPercent(), default=None,
         help="evolve: the diffusion time in (0, 1] each member is re-noised to before the model denoises it "
-             "(default 0.2: about a fifth of the positions redrawn, in ceil(0.2 x steps) steps).")
+             "(default 0.2: about a fifth of the positions redrawn, in ceil(0.2 x steps) steps), or a fraction of "
+             "positions as a percentage (20%: exactly a fifth of each member's positions, chosen at random, "
+             "in-filled by the model).")
 @option("--budget", type=click.IntRange(min=1), default=None,
         help="evolve: oracle calls per request at most (default: P + R x P); rounds stop before exceeding it.")
 @option("--ess", type=FiniteFloat(min=0), default=None,
@@ -53,8 +55,8 @@ from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_o
         help="evolve with --start-from: no design differs from its start in more than K positions; the output lists "
              "each design's edits (12:A>G;40:C>T, positions from 1).")
 @option("--pareto", is_flag=True, default=None,
-        help="evolve: write the archive's front of objective against bits per base (every design no other beats on "
-             "both) instead of the best --num.")
+        help="evolve: write the archive's front of objective against bits per base (and against the judge's "
+             "objective with --judge): every design no other beats on all of them, instead of the best --num.")
 @option("--candidates", "-m", type=click.IntRange(min=1), default=None,
         help="M candidates per step (svdd) or K particles (smc); default 8. Cost ~ M + 1 network calls per step.")
 @option("--temperature", type=FiniteFloat(min=0), default=None,
@@ -106,7 +108,7 @@ from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_o
 @click.pass_context
 def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], objective: str | None,
            specific_to: str | None, strands: str | None, out: Path, num: int | None,
-           method: str | None, population: int | None, rounds: int | None, renoise: float | None,
+           method: str | None, population: int | None, rounds: int | None, renoise: tuple[float, bool] | None,
            budget: int | None, ess: float | None, archive_distance: int | None, start_from: str | None,
            max_edits: int | None, pareto: bool | None, candidates: int | None, temperature: float | None, value_estimate: str | None,
            labels: tuple[str, ...], guidance: float | None, template: str | None, fixes: tuple[str, ...],
@@ -270,7 +272,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     try:
         designs = run_design(sm, guide, parsed, label_rows, num, settings=settings, on_step=on_step,
                              on_chunk=on_chunk, resolved=options, likelihood_samples=samples, leash=leash,
-                             shard=chosen, evolve=evolve, starts=starts)
+                             shard=chosen, evolve=evolve, starts=starts, judge=judge)
     finally:
         if bar is not None:
             bar.close()
@@ -342,7 +344,10 @@ def _evolve_settings(method: str, *, start_from: str | None, **given):
         if used:
             raise D3UserError(f"{', '.join(used)}: only --method evolve takes {'these' if len(used) > 1 else 'this'}")
         return None
-    return EvolveSettings(**{k: v for k, v in given.items() if v is not None}).checked_for(start_from is not None)
+    chosen = {k: v for k, v in given.items() if v is not None}
+    if "renoise" in chosen:
+        chosen["renoise"], chosen["renoise_positions"] = chosen["renoise"]
+    return EvolveSettings(**chosen).checked_for(start_from is not None)
 
 
 def _describe(settings) -> str:

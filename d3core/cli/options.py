@@ -25,6 +25,21 @@ class FiniteFloat(click.FloatRange):
         return "" if self.min is None and self.max is None else super()._describe_range()
 
 
+class TimeOrPercent(click.ParamType):
+    """A diffusion time (``0.2``) or a fraction of positions written as a percentage (``20%``): converts to
+    ``(value, is_percentage)`` with ``value`` a finite float (``20%`` -> ``(0.2, True)``)."""
+
+    name = "T|P%"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, bool]:
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip()
+        percent = text.endswith("%")
+        number = FiniteFloat().convert(text[:-1] if percent else text, param, ctx)
+        return (number / 100 if percent else number), percent
+
+
 def flag_names(*names: str) -> tuple[str, ...]:
     """Add the other spelling of every multi-word flag: ``--dry-run`` -> ``--dry-run``, ``--dry_run``."""
     out: list[str] = []

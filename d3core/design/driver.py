@@ -229,10 +229,11 @@ def sequence_columns(tokens: np.ndarray, guide) -> dict[str, np.ndarray]:
 
 def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None, num: int, settings: EvolveSettings,
                  *, resolved, starts: Template | None = None, likelihood_samples: int = 0, leash: Leash | None = None,
-                 searched: dict | None = None, on_round=None) -> Iterator[DesignChunk]:
+                 searched: dict | None = None, on_round=None, judge=None) -> Iterator[DesignChunk]:
     """Yield one :class:`DesignChunk` per request of a population search (:mod:`d3core.design.evolve`): ``num``
     designs from its archive -- the best by objective (with ``leash``: those within it first, flagged ``leash``) or,
-    with ``settings.pareto``, the archive's front of objective against bits per base.
+    with ``settings.pareto``, the archive's front of objective against bits per base (and against ``judge``'s
+    objective when a judge oracle is given: the front of three axes).
 
     Requests: the rows of ``label_rows``, or (``starts``, ACGT only) every start sequence in file order, with one
     label row for all or one per start. ``searched`` receives the spend: ``oracle_calls`` (all requests),
@@ -254,6 +255,9 @@ def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None
     if leash is not None and likelihood_samples < 2:
         likelihood_samples = 16
     unconditional = resolved.guidance == 0.0 and sm.num_labels > 0
+    judge_objective = None
+    if settings.pareto and judge is not None:
+        judge_objective = parse_objective(objective.text, judge.label_names, what="the judge's objective")
 
     def value(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         predictions = np.asarray(oracle.predict(tokens.astype(np.int64)), dtype=np.float32)
@@ -275,7 +279,9 @@ def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None
             bpb, stderr = _bits_per_base(sm, archive.tokens, _repeat(row, len(archive)), likelihood_samples,
                                          resolved.seed, unconditional)
             if settings.pareto:
-                chosen = pareto_front(archive.values, bpb)
+                judged = None if judge_objective is None else \
+                    judge_objective(np.asarray(judge.predict(archive.tokens.astype(np.int64)), np.float64))
+                chosen = pareto_front(archive.values, bpb, judged)
             else:
                 passed = bpb <= leash.threshold
                 chosen = np.concatenate([np.flatnonzero(passed), np.flatnonzero(~passed)])[:num]
@@ -343,11 +349,12 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
            settings: DesignSettings | None = None, on_step=None,
            on_chunk: Callable[[DesignChunk], None] | None = None, resolved=None, likelihood_samples: int = 0,
            leash: Leash | None = None, evolve: EvolveSettings | None = None, starts: Template | None = None,
-           shard=None, **options) -> DesignSet:
+           shard=None, judge=None, **options) -> DesignSet:
     """All designs of :func:`iter_designs` (:func:`iter_evolved` for ``evolve``) in one :class:`DesignSet`, with
     the settings in its metadata; ``on_chunk(chunk)`` after every finished chunk. With ``shard`` (not with
     ``evolve``), that shard's designs, their indices in the whole set and the shard in the metadata (join the shards
-    with :func:`d3core.design.shards.merge_designs`)."""
+    with :func:`d3core.design.shards.merge_designs`). ``judge``: with ``evolve`` and ``pareto``, the judge oracle whose
+    objective is the front's third axis."""
     settings = (settings or DesignSettings()).checked()
     if isinstance(objective, str):
         objective = parse_objective(objective, oracle.label_names)
@@ -361,7 +368,7 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
                               "K/N; run it in one process")
         found = iter_evolved(sm, oracle, objective, label_rows, num, evolve or EvolveSettings(), resolved=resolved,
                              starts=starts, likelihood_samples=likelihood_samples, leash=leash, searched=searched,
-                             on_round=on_step)
+                             on_round=on_step, judge=judge)
     else:
         found = iter_designs(sm, oracle, objective, label_rows, num, settings=settings, on_step=on_step,
                              resolved=resolved, likelihood_samples=likelihood_samples, leash=leash, shard=shard)

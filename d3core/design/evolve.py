@@ -4,8 +4,10 @@ One search per request (a label row, or a start sequence of ``--start-from``):
 
 1. a population of P members: P plain samples of the request, or P copies of its start sequence;
 2. every round, each member is re-noised to diffusion time ``renoise`` (the start/start-at variants mechanism of
-   :class:`~d3core.generation.sampling_model.SamplingOptions`) and denoised by the model with the request's labels, guidance,
-   template and synthesis rules (``ceil(renoise * steps)`` predictor steps): its child;
+   :class:`~d3core.generation.sampling_model.SamplingOptions`) and denoised by the model with the request's labels,
+   guidance, template and synthesis rules (``ceil(renoise * steps)`` predictor steps): its child. With
+   ``renoise_positions`` the renoise is a fraction of positions instead: ``ceil(renoise * L)`` random positions of
+   each member are in-filled from noise (the rest pinned to the member's letters through a per-member template);
 3. the children are valued by the guide (the objective of the oracle's predictions: one oracle call each);
 4. parents and children (2P) are resampled to P with weights ``exp(beta * value)``, beta found by bisection so that
    the effective sample size ``(sum w)^2 / sum w^2`` is ``ess * P``;
@@ -41,7 +43,8 @@ class EvolveSettings:
     """``population`` P per request, ``rounds`` R, ``renoise`` (diffusion time in (0, 1] a member is re-noised to),
     ``budget`` (oracle calls per request, None = P + R * P), ``ess`` (target effective sample size as a fraction of
     P), ``distance`` (archive members differ in more than this many positions), ``max_edits`` (K, with start
-    sequences), ``pareto`` (output the archive's front of objective against bits per base)."""
+    sequences), ``pareto`` (output the archive's front of objective against bits per base, and the judge's objective
+    when a judge is given), ``renoise_positions`` (``renoise`` is a fraction of positions, not a time)."""
 
     population: int = 32
     rounds: int = 8
@@ -51,6 +54,7 @@ class EvolveSettings:
     distance: int = 1
     max_edits: int | None = None
     pareto: bool = False
+    renoise_positions: bool = False
 
     def checked(self) -> "EvolveSettings":
         if self.population < 2:
@@ -58,8 +62,10 @@ class EvolveSettings:
         if self.rounds < 0:
             raise D3UserError(f"--rounds {self.rounds}: must be >= 0")
         if not 0 < self.renoise <= 1:
-            raise D3UserError(f"--renoise {self.renoise:g}: a diffusion time in (0, 1] (0.2 = about a fifth of the "
-                              "positions redrawn)")
+            what = (f"{self.renoise * 100:g}%: a fraction of positions in (0, 100%]" if self.renoise_positions else
+                    f"{self.renoise:g}: a diffusion time in (0, 1] (0.2 = about a fifth of the positions redrawn; "
+                    "20% = exactly a fifth)")
+            raise D3UserError(f"--renoise {what}")
         if not 0 < self.ess <= 1:
             raise D3UserError(f"--ess {self.ess:g}: a fraction of the population in (0, 1]")
         if self.budget is not None and self.budget < 1:
@@ -150,19 +156,35 @@ class Archive:
         return 0 if self.tokens is None else len(self.tokens)
 
 
-def pareto_front(values: np.ndarray, costs: np.ndarray) -> np.ndarray:
-    """Indices (by decreasing value) of the designs no other beats on both ``values [n]`` (higher is better) and
-    ``costs [n]`` (lower is better, e.g. bits per base)."""
-    order = np.lexsort((costs, -values))
-    front, best_cost = [], math.inf
-    for i in order:
-        if costs[i] < best_cost:
-            front.append(int(i))
-            best_cost = costs[i]
-    return np.asarray(front, dtype=np.int64)
+def pareto_front(values: np.ndarray, costs: np.ndarray, judged: np.ndarray | None = None) -> np.ndarray:
+    """Indices (by decreasing value, then increasing cost) of the designs no other dominates on ``values [n]``
+    (higher is better), ``costs [n]`` (lower is better, e.g. bits per base) and, when given, ``judged [n]`` (higher
+    is better: a judge oracle's objective). Of designs equal on every axis the first is kept."""
+    axes = [np.asarray(values, np.float64), -np.asarray(costs, np.float64)]
+    if judged is not None:
+        axes.append(np.asarray(judged, np.float64))
+    scores = np.stack(axes, axis=1)                                                   # [n, axes], higher is better
+    at_least = (scores[None, :, :] >= scores[:, None, :]).all(axis=2)                # [i, j]: j >= i on every axis
+    better = (scores[None, :, :] > scores[:, None, :]).any(axis=2)                   # [i, j]: j > i on some axis
+    same = (scores[None, :, :] == scores[:, None, :]).all(axis=2)
+    earlier_twin = np.triu(same, k=1).T                                               # [i, j]: j < i and equal
+    dominated = (at_least & better).any(axis=1) | earlier_twin.any(axis=1)
+    front = np.flatnonzero(~dominated)
+    return front[np.lexsort((costs[front], -values[front]))].astype(np.int64)
 
 
-# -- edits -------------------------------------------------------------------------------------------------------
+# -- free positions ----------------------------------------------------------------------------------------------
+def random_positions(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """``bool [P, L]``: ``ceil(fraction * L)`` random positions of each of P members (``--renoise 20%``)."""
+    members, length = shape
+    count = min(length, max(1, math.ceil(fraction * length)))
+    order = np.argsort(rng.random(shape), axis=1)[:, :count]
+    free = np.zeros(shape, dtype=bool)
+    np.put_along_axis(free, order, True, axis=1)
+    return free
+
+
+
 def edit_window(start: np.ndarray, members: np.ndarray, max_edits: int, rng: np.random.Generator) -> np.ndarray:
     """Free positions ``bool [P, L]`` of members ``[P, L]`` made from ``start [L]``: the positions each already
     changed, plus the unedited ones of a random window of ``max_edits - edits`` positions (none when no edits are
@@ -241,13 +263,19 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
         if calls + p > budget:
             break
         rng = np.random.default_rng([int(resolved.seed) & 0xFFFFFFFF, request, k])
-        template = _member_template(resolved.template, population, start, settings.max_edits, rng)
-        if settings.max_edits is not None and start is not None:  # in-fill of the free positions (from noise)
-            again = replace(resolved, seed=round_seed(resolved.seed, request, k), steps=steps, start=None,
-                            start_at=1.0, template=template)
+        seed = round_seed(resolved.seed, request, k)
+        if settings.max_edits is not None and start is not None:
+            free = edit_window(start, population, settings.max_edits, rng)
+            pinned, source = np.broadcast_to(start, free.shape), "--max-edits"
+        elif settings.renoise_positions:
+            free, pinned, source = random_positions(population.shape, settings.renoise, rng), population, "--renoise"
         else:
-            again = replace(resolved, seed=round_seed(resolved.seed, request, k), steps=steps,
-                            start_at=settings.renoise, template=template,
+            free = None
+        if free is not None:  # in-fill of the free positions (from noise), the others pinned
+            again = replace(resolved, seed=seed, steps=steps, start=None, start_at=1.0,
+                            template=_member_template(resolved.template, pinned, free, source))
+        else:  # every member re-noised to diffusion time `renoise`
+            again = replace(resolved, seed=seed, steps=steps, start_at=settings.renoise,
                             start=Template(population, np.ones_like(population, dtype=bool), "population"))
         children = _draw(sm, again, label_row, p)
         child_predictions, child_values = value(children)
@@ -272,16 +300,14 @@ def _draw(sm, resolved, label_row: np.ndarray | None, count: int) -> np.ndarray:
     return np.concatenate([tokens for _, tokens, _ in sm.iter_samples(label_row, count, resolved=resolved)])
 
 
-def _member_template(template: Template | None, population: np.ndarray, start: np.ndarray | None,
-                     max_edits: int | None, rng: np.random.Generator) -> Template | None:
-    """The request's template, plus (with ``max_edits``) every position outside a member's
-    :func:`edit_window` fixed to its start letter: one row per member."""
-    if max_edits is None or start is None:
-        return template
-    known = ~edit_window(start, population, max_edits, rng)
-    tokens = np.where(known, start[None], population).astype(np.uint8)
+def _member_template(template: Template | None, pinned: np.ndarray, free: np.ndarray, source: str) -> Template:
+    """One template row per member: every position outside ``free [P, L]`` pinned to ``pinned [P, L]`` (the start
+    letters with ``--max-edits``, the member's own with a fraction of positions), and the request's ``template``
+    (its known letters win)."""
+    known = ~free
+    tokens = np.where(known, pinned, 0).astype(np.uint8)
     if template is not None:
         known_user = np.broadcast_to(template.known, known.shape)
         tokens = np.where(known_user, np.broadcast_to(template.tokens, known.shape), tokens)
         known = known | known_user
-    return Template(tokens, known, "--max-edits")
+    return Template(tokens, known, source)

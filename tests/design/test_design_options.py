@@ -130,3 +130,24 @@ def test_the_evolve_report_shows_the_spend_the_edits_and_the_pareto_front(d3_cli
             shown = line.split("`")[1]
             assert shown.upper() != shown and len(shown) == 249  # edited letters in lower case
     assert headers and all(" edits=" in h and " bits_per_base=" in h for h in headers)
+
+
+def test_renoise_as_a_percentage_redraws_positions_and_the_front_takes_the_judge(d3_cli, trained_checkpoint, tmp_path):
+    """``--renoise 10%``: each round in-fills a tenth of each member's positions; with ``--pareto --judge`` the
+    front is over objective, bits per base and the judge's objective (nothing written is beaten on all three)."""
+    ckpt, _ = trained_checkpoint
+    out = tmp_path / "front.npz"
+    result = _design(d3_cli, ckpt, out, "--objective", "dev", "--method", "evolve", "--population", "4", "--rounds",
+                     "2", "--renoise", "10%", "--pareto", "--likelihood-samples", "2", "--judge", ORACLE)
+    assert "evolve" in result.output
+    front = read_designs(out)
+    values, bits, judged = front.objective, front.columns["bits_per_base"], front.columns["judge:objective"]
+    for i in range(len(front)):
+        beaten = (values >= values[i]) & (bits <= bits[i]) & (judged >= judged[i]) & \
+            ((values > values[i]) | (bits < bits[i]) | (judged > judged[i]))
+        assert not beaten.any()
+    assert front.metadata["evolve"]["renoise_positions"] is True
+    bad = d3_cli("design", ckpt, "--oracle", ORACLE, "--objective", "dev", "--method", "evolve", "--renoise",
+                 "0%", "-o", tmp_path / "bad.npz")
+    assert bad.exit_code == 2
+    assert "--renoise 0%: a fraction of positions in (0, 100%]" in bad.output

@@ -63,30 +63,38 @@ def test_evolve_beats_svdd_on_true_activity_at_no_more_oracle_or_network_calls(m
     assert len(np.unique(evolved.tokens, axis=0)) == len(evolved)
 
 
+#: random starts without an AP-1 site, each its own request with --num EDIT_DESIGNS designs
+EDIT_STARTS, EDIT_DESIGNS = 8, 4
+#: AP-1 sites per design made by 5 edits from starts with none. Measured on the benchmark's model (seed 0, 8 starts,
+#: --population 16 --rounds 8): 0.25 per design, a site in a quarter of the designs (16 starts, 16 rounds: 0.28)
+MIN_SITES_MADE = 0.08
+
+
 @pytest.mark.slow
-def test_max_edits_never_exceeds_k_and_raises_the_guides_value_of_low_starts(motif_run, oracles):
-    """Random 100 bp starts (no AP-1 site: true dev activity 0), 5 edits at most. Measured (seed 0): 3-5 edits per
-    design, the guide's dev up by 0.14-0.22 for every design over its start -- but no AP-1 site made (true activity
-    still 0): five edits in one window rarely complete a 7 bp site from random sequence, so the true-activity gain
-    the issue asks of low starts is not reached yet and is not asserted (docs/designing-sequences.md)."""
+def test_max_edits_never_exceeds_k_and_raises_the_true_activity_of_low_starts(motif_run, oracles):
+    """Random 100 bp starts (no AP-1 site: true dev activity 0), 5 edits at most: every design within 5 edits, the
+    guide's value up over its start, and AP-1 sites made (the true activity raised, not only the guide's)."""
     from d3core.data.encoding import encode
     from d3core.evaluation.oracle import load_oracle
     from d3core.testing.motifs import two_motif_manager
 
     _, _, root = motif_run
-    rng = np.random.default_rng(7)
-    starts = ["".join(rng.choice(list("ACGT"), 100)) for _ in range(3)]
+    rng = np.random.default_rng(11)
+    starts: list[str] = []
+    while len(starts) < EDIT_STARTS:
+        candidate = "".join(rng.choice(list("ACGT"), 100))
+        if motif_counts(encode([candidate]), AP1).sum() == 0:  # low starts: no AP-1 site at all
+            starts.append(candidate)
     start_tokens = encode(starts)
-    assert motif_counts(start_tokens, AP1).sum() == 0  # low starts: no AP-1 site at all
     path = root / "low_starts.fasta"
     path.write_text("".join(f">start{i}\n{s}\n" for i, s in enumerate(starts)))
-    designs, said = _design(motif_run, oracles, "edits.npz", "--labels", REQUEST, "--num", 4, "--method",
+    designs, said = _design(motif_run, oracles, "edits.npz", "--labels", REQUEST, "--num", EDIT_DESIGNS, "--method",
                             "evolve", "--start-from", path, "--max-edits", 5, "--population", POPULATION,
                             "--rounds", 8)
-    assert len(designs) == 12
+    assert len(designs) == EDIT_STARTS * EDIT_DESIGNS
     counts = designs.columns["edit_count"]
     requests = designs.columns["request"].astype(int)
-    np.testing.assert_array_equal(requests, np.repeat([0, 1, 2], 4))  # file order, --num each
+    np.testing.assert_array_equal(requests, np.repeat(np.arange(EDIT_STARTS), EDIT_DESIGNS))  # file order, --num each
     differences = (designs.tokens != start_tokens[requests]).sum(axis=1)
     np.testing.assert_array_equal(differences, counts)
     assert counts.max() <= 5
@@ -95,9 +103,11 @@ def test_max_edits_never_exceeds_k_and_raises_the_guides_value_of_low_starts(mot
     guide = load_oracle(oracles[0], manager=two_motif_manager())
     start_value = guide.predict(start_tokens.astype(np.int64))[:, 0]
     gain = designs.objective - start_value[requests]
+    sites = motif_counts(designs.tokens, AP1)
     print("edits per design:", counts.tolist(), "guide dev gain:", np.round(gain, 3).tolist(), "AP-1 per design:",
-          motif_counts(designs.tokens, AP1).tolist(), said)
+          sites.tolist(), said)
     assert gain.min() > 0.05
+    assert sites.mean() >= MIN_SITES_MADE
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from d3core.design.evolve import (Archive, EvolveSettings, describe_edits, edit_window, effective_size,
-                                  pareto_front, systematic_resample, tempered_weights)
+                                  pareto_front, random_positions, systematic_resample, tempered_weights)
 from d3core.errors import D3UserError
 
 
@@ -52,6 +52,32 @@ def test_the_pareto_front_holds_every_design_nothing_beats_on_both():
     bits = np.array([1.9, 1.7, 1.95, 1.6, 1.8])
     front = pareto_front(values, bits)
     assert front.tolist() == [4, 1, 3]
+
+
+def test_with_a_judge_the_front_has_three_axes():
+    values = np.array([3.0, 2.0, 2.5, 1.0, 3.0])
+    bits = np.array([1.9, 1.7, 1.95, 1.6, 1.8])
+    judged = np.array([0.0, 0.0, 5.0, 0.0, 0.0])             # design 2: beaten on two axes, best under the judge
+    assert pareto_front(values, bits, judged).tolist() == [4, 2, 1, 3]
+    for i in pareto_front(values, bits, judged):
+        assert not ((values >= values[i]) & (bits <= bits[i]) & (judged >= judged[i])
+                    & ((values > values[i]) | (bits < bits[i]) | (judged > judged[i]))).any()
+
+
+def test_equal_designs_enter_the_front_once():
+    assert pareto_front(np.array([1.0, 1.0, 0.5]), np.array([1.8, 1.8, 1.9])).tolist() == [0]
+
+
+@pytest.mark.parametrize("fraction, expected", [(0.2, 10), (0.01, 1), (1.0, 50)])
+def test_a_fraction_of_positions_frees_exactly_that_many_per_member(fraction, expected):
+    free = random_positions((64, 50), fraction, np.random.default_rng(3))
+    assert free.sum(axis=1).tolist() == [expected] * 64
+    assert len({row.tobytes() for row in free}) > 1 or expected == 50     # each member its own positions
+
+
+def test_renoise_as_a_percentage_is_checked_as_one():
+    with pytest.raises(D3UserError, match="--renoise 150%: a fraction of positions in"):
+        EvolveSettings(renoise=1.5, renoise_positions=True).checked()
 
 
 def test_edit_windows_never_allow_more_than_k_edits():
