@@ -57,7 +57,7 @@ def test_without_the_section_the_outputs_do_not_have_it(tiny_data, tmp_path):
     assert any(note.startswith("no oracle:") for note in result["notes"])
 
 
-def test_every_direction_of_the_built_in_sections():
+def test_better_directions_of_the_built_in_sections():
     assert sections.direction_of("ks_mean") == "lower" and sections.direction_of("ks_dev") == "lower"
     assert sections.direction_of("auroc") == "closer to 0.5"
     assert sections.direction_of("kmer_js_k5") == "lower" and sections.direction_of("fraction_above_hk") == "higher"
