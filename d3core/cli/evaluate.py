@@ -110,7 +110,8 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
     from d3core.errors import D3UserError
     from d3core.evaluation.oracle import find_oracle
     from d3core.evaluation.protocols import protocol as get_protocol
-    from d3core.evaluation.report import evaluate_samples, parse_thresholds
+    from d3core.evaluation.activity_thresholds import parse_thresholds
+    from d3core.evaluation.report import evaluate_samples
     from d3core.generation.io import read_samples
     from d3core.generation.sampler import default_device
 

@@ -10,6 +10,9 @@
 - :mod:`~d3core.evaluation.discriminator`    real-vs-generated classifier AUROC;
 - :mod:`~d3core.evaluation.protocols`        the ``quick`` and ``paper`` settings, the published figures;
 - :mod:`~d3core.evaluation.report`           :func:`evaluate_samples` -> ``metrics.json``, ``report.md``, PNGs;
+- :mod:`~d3core.evaluation.sections`         its sections, one module each, in one list (``SECTIONS``);
+- :mod:`~d3core.evaluation.report_markdown`  ``report.md`` from the ``metrics.json`` content;
+- :mod:`~d3core.evaluation.activity_thresholds`  ``--activity-threshold LABEL=VALUE``;
 - :mod:`~d3core.evaluation.plots`            the PNG plots (matplotlib, Agg; logomaker logos);
 - :mod:`~d3core.evaluation.extras`           the optional ``motifs`` extra (one-line error naming it);
 - :mod:`~d3core.evaluation.sp_mse`           the ``sp_mse`` callback.
