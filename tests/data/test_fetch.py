@@ -72,6 +72,16 @@ def test_interrupted_download_leaves_nothing(server, tmp_path, d3):
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_a_transient_failure_is_retried(server, tmp_path, d3):
+    """The server answers the first request with 503: pooch's retry_if_failed fetches the file on the next try."""
+    base, body = server
+    result = d3("data", "fetch", "deepstarr", env=_env(tmp_path, f"{base}/flaky/DeepSTARR_data.h5"))
+    assert result.exit_code == 0, result.output
+    assert FileHandler.gets == ["/flaky/DeepSTARR_data.h5"] * 2  # failed once, then fetched
+    assert (tmp_path / "cache" / "DeepSTARR_data.h5").read_bytes() == body
+    assert "valid deepstarr data" in result.output
+
+
 def test_download_that_is_not_data_is_deleted(server, tmp_path, d3):
     base, _ = server
     result = d3("data", "fetch", "deepstarr", env=_env(tmp_path, f"{base}/junk.h5"))
