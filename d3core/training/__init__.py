@@ -3,7 +3,7 @@
 - :mod:`~d3core.training.plan`        ``plan_run``: plugins, config, data and run directory checked before anything heavy;
 - :mod:`~d3core.training.run_settings` ``RunSettings``: accelerator, processes, strategy, precision, batches, seed and
   compile, resolved once for the run on this machine;
-- :mod:`~d3core.training.settings`    batch, accelerator/strategy and hardware checks; notes on settings that do not apply;
+- :mod:`~d3core.training.settings`    batch, accelerator/strategy and hardware checks; notes on what does not apply;
 - :mod:`~d3core.training.resume`      ``--resume_from`` any format; the settings a resumed run keeps;
 - :mod:`~d3core.training.ranks`       rank 0 (without importing Lightning) and the shared run directory;
 - :mod:`~d3core.training.components`  callbacks and loggers from the registries;

@@ -68,10 +68,10 @@ def _has_batchnorm(network: Callable[[], Any]) -> bool | None:
 def check_batch(config: DictConfig, settings: RunSettings) -> None:
     """``training.batch_size`` (the global batch) divides by the processes and ``training.accum``."""
     world, accum = settings.world_size, int(config.training.accum)
-    batch = int(config.training.batch_size)
-    if batch % (world * accum):
+    batch, step = int(config.training.batch_size), world * accum
+    if batch % step:
         raise D3UserError(f"training.batch_size={batch} is the global batch and must divide by devices x nodes x "
-                          f"accum = {world} x {accum}; choose e.g. training.batch_size={world * accum * max(1, batch // (world * accum))}")
+                          f"accum = {world} x {accum}; choose e.g. training.batch_size={step * max(1, batch // step)}")
 
 
 def check_trainer_settings(config: DictConfig, settings: RunSettings, manager: D3PluginManager, *,
