@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any, Callable, Iterable
 
 from d3core.errors import PluginError
+from d3core.module_attr import resolve_module_attr
 
 KINDS = ("datasets", "architectures", "checkpoint_formats", "loggers", "callbacks", "oracles", "models")
 
@@ -86,11 +86,8 @@ class Entry:
         """Import and return the factory object (a class or function)."""
         if not isinstance(self.factory, str):
             return self.factory
-        module_name, _, attr = self.factory.partition(":")
         try:
-            obj = import_module(module_name)
-            for part in attr.split(".") if attr else ():
-                obj = getattr(obj, part)
+            obj = resolve_module_attr(self.factory)
         except Exception as exc:  # report which plugin is broken, not just the ImportError
             raise PluginError(
                 f"{self.label} cannot be loaded: "

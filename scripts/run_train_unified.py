@@ -41,7 +41,6 @@ from d3core.diffusion import ExponentialMovingAverage, sedd_loss
 from d3core.errors import D3UserError
 from d3core.plain_data import to_plain
 from d3core.training.plan import build_run_network, plan_run, plugin_versions
-from d3core.training.settings import resolve_precision
 
 #: flag -> config key, as d3 train maps them
 FLAG_KEYS = {"dataset": "dataset", "arch": "arch", "preset": "preset", "data": "data.path", "work_dir": "work_dir",
@@ -100,7 +99,7 @@ def save_original_run(plan, network, ema, optimizer, step: int) -> None:
 def train(args: argparse.Namespace) -> int:
     plan = plan_of(args)
     config, device = plan.config, torch.device(args.device)
-    precision = resolve_precision(config).value
+    precision = plan.settings.precision.value
     if precision not in ("32-true", "bf16-mixed"):
         raise D3UserError(f"lightning.precision={precision}: this loop trains in 32-true or bf16-mixed; use d3 train")
     random.seed(int(config.seed))

@@ -1,5 +1,6 @@
 """A small HTTP server on 127.0.0.1 for the download tests (never the internet): serves given bytes by URL path,
-records every GET, and cuts the connection short for paths under ``/cut/`` (fewer bytes than announced)."""
+records every GET, cuts the connection short for paths under ``/cut/`` (fewer bytes than announced), and answers
+the first GET of each path under ``/flaky/`` with 503 Service Unavailable (a transient failure; later GETs succeed)."""
 from __future__ import annotations
 
 import threading
@@ -11,6 +12,7 @@ from typing import Iterator
 class FileHandler(BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     gets: list[str] = []
+    PREFIXES = ("/cut", "/flaky")
 
     def log_message(self, *args):  # keep the test output clean
         pass
@@ -22,8 +24,16 @@ class FileHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Disposition", 'attachment; filename="../../evil.h5"')  # must be ignored
         self.end_headers()
 
+    def _body(self, path: str) -> bytes | None:
+        """The file served at ``path`` (its ``/cut`` or ``/flaky`` prefix taken off), None when there is none."""
+        for prefix in self.PREFIXES:
+            if path.startswith(prefix + "/"):
+                path = path.removeprefix(prefix)
+                break
+        return self.files.get(path)
+
     def do_HEAD(self):
-        body = self.files.get(self.path.split("?")[0].removeprefix("/cut"))
+        body = self._body(self.path.split("?")[0])
         if body is None:
             self.send_error(404)
             return
@@ -33,9 +43,12 @@ class FileHandler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         self.gets.append(path)
         cut = path.startswith("/cut/")
-        body = self.files.get(path.removeprefix("/cut"))
+        body = self._body(path)
         if body is None:
             self.send_error(404)
+            return
+        if path.startswith("/flaky/") and self.gets.count(path) == 1:
+            self.send_error(503)  # the first request of this path fails; a retry gets the file
             return
         self._head(body)
         self.wfile.write(body[: len(body) // 3] if cut else body)  # a cut connection: fewer bytes than announced

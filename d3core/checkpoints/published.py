@@ -4,7 +4,7 @@ into the cache on first use.
 ``d3 models list`` shows them, ``d3 models fetch NAME`` downloads them (pooch, progress bar, retries, SHA-256 pinned
 or recorded at the first download: :func:`d3core.data.fetch.download`), and every command that takes a checkpoint,
 oracle or data path also takes such a name (:func:`resolve_published`). Files live in ``<data dir>/models``
-(``$D3_DATA_DIR``, default ``~/.cache/d3``); ``$D3_MODELS_URL`` replaces the folder part of every URL (a mirror, or
+(``$D3_DATA_DIR``, default the user cache, ``~/.cache/d3`` on Linux); ``$D3_MODELS_URL`` replaces the folder part of every URL (a mirror, or
 a local server in tests): the file name is kept.
 """
 from __future__ import annotations

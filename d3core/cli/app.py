@@ -5,12 +5,12 @@ import os
 import sys
 import warnings
 from difflib import get_close_matches
-from importlib import import_module
 
 import click
 
 import d3core
 from d3core.errors import D3UserError
+from d3core.module_attr import resolve_module_attr
 from d3core.plugins import D3PluginManager, get_plugin_manager, set_plugin_manager
 
 #: core command groups, "module:attr"; plugins add theirs through the register_commands hook
@@ -125,8 +125,7 @@ def make_cli(manager: D3PluginManager | None = None) -> click.Group:
             os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO lines when MLflow makes its store
 
     for target in CORE_COMMANDS:
-        module_name, attr = target.split(":")
-        cli.add_command(getattr(import_module(module_name), attr))
+        cli.add_command(resolve_module_attr(target))
     set_plugin_manager(manager)
     manager.call_each("register_commands", cli=cli)
     return cli

@@ -35,14 +35,14 @@ def data() -> None:
       d3 data import mpra --table train=a.tsv ... --out m.h5
       d3 data info ds.h5                             validate; splits, shapes, label statistics
 
-    Files live in $D3_DATA_DIR (default ~/.cache/d3) unless --out says otherwise.
+    Files live in $D3_DATA_DIR (default: the user cache, ~/.cache/d3 on Linux) unless --out says otherwise.
     """
 
 
 @data.command("fetch")
 @click.argument("name")
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Where to save the file (default: the dataset's file in $D3_DATA_DIR or ~/.cache/d3).")
+        help="Where to save the file (default: the dataset's file in $D3_DATA_DIR or the user cache, ~/.cache/d3 on Linux).")
 @option("--sha256", default=None, help="Expected SHA-256 of the file (pins it; otherwise recorded at first download).")
 @option("--no-progress", is_flag=True, default=None, help="No progress bar.")
 def fetch_cmd(name: str, out: Path | None, sha256: str | None, no_progress: bool | None) -> None:

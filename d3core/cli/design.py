@@ -8,6 +8,7 @@ import click
 
 from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import FiniteFloat, PathOrPublished, TimeOrPercent, option, synthesis_options
+from d3core.progress import progress_bar
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -244,7 +245,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     click.echo(f"d3: designing {total} sequence(s) of {sm.length} bp from {checkpoint} for objective "
                f"{parsed.text!r} under {guide.describe() if hasattr(guide, 'describe') else oracle_specs[0]} "
                f"({_describe(settings)}; {options.steps} steps, seed {options.seed}) on {sm.device}", err=True)
-    bar = _progress_bar(total, no_progress)
+    bar = progress_bar(total, "d3 design", "design", enabled=not no_progress)
     done, finished = [0.0], []
 
     def show(value: float | None) -> None:
@@ -257,8 +258,6 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
         bar.set_postfix_str(", ".join(parts), refresh=False)
 
     def on_step(work: int, total_work: int, value: float | None) -> None:
-        if bar is None:
-            return
         position = work * total / max(total_work, 1)
         bar.update(position - done[0])
         done[0] = position
@@ -266,16 +265,14 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
 
     def on_chunk(chunk) -> None:
         finished.append(chunk.objective)
-        if bar is not None:
-            show(None)
+        show(None)
 
     try:
         designs = run_design(sm, guide, parsed, label_rows, num, settings=settings, on_step=on_step,
                              on_chunk=on_chunk, resolved=options, likelihood_samples=samples, leash=leash,
                              shard=chosen, evolve=evolve, starts=starts, judge=judge)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     designs.metadata["specific_to"] = specific_to
     if judge is not None:
         add_judge(designs, judge, judge_objective)
@@ -357,15 +354,6 @@ def _describe(settings) -> str:
         return "plain sampling"
     what = "candidates" if settings.method == "svdd" else "particles"
     return f"{settings.method}, {settings.candidates} {what}, temperature {settings.temperature:g}"
-
-
-def _progress_bar(total: int, no_progress: bool | None):
-    if no_progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="design", desc="d3 design", leave=False, disable=None, dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
 
 def _gain_line(designs, baseline, objective: str, judge_spec: str | None) -> None:

@@ -20,7 +20,7 @@ def models() -> None:
       d3 models fetch deepstarr-tran          download into the cache (progress bar, retries, sha256 checked)
       d3 sample deepstarr-tran --labels dev=2,hk=0 -o designed.fasta   any checkpoint/oracle/data path takes a name
 
-    Files are cached in $D3_DATA_DIR/models (default ~/.cache/d3/models); $D3_MODELS_URL replaces the folder of
+    Files are cached in $D3_DATA_DIR/models (default: the user cache, ~/.cache/d3/models on Linux); $D3_MODELS_URL replaces the folder of
     every download URL (a mirror). Plugins register files with the register_models hook.
     """
 

@@ -34,7 +34,7 @@ def _metrics_table(metrics: dict) -> str:
 @oracle.command("train")
 @option("--dataset", required=True, help="Dataset name (d3 plugins list --kind datasets).")
 @option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
-        help="The dataset file (default: the dataset's cache, $D3_DATA_DIR or ~/.cache/d3).")
+        help="The dataset file (default: the dataset's cache, $D3_DATA_DIR or the user cache, ~/.cache/d3 on Linux).")
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Oracle file to write (default: <data dir>/<data stem>.oracle.ckpt, where d3 evaluate looks).")
 @option("--max-epochs", type=click.IntRange(min=1), default=None, help="At most this many epochs (default 100).")

@@ -7,6 +7,7 @@ import click
 
 from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_options
+from d3core.progress import progress_bar
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -137,27 +138,20 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
     first, stop = chosen.rows(total) if chosen is not None else (0, total)
     click.echo(f"d3: sampling {stop - first} sequence(s) of {sm.length} bp from {checkpoint} ({source}, {num} per row"
                f"{_describe(options, chosen, first, stop)}) on {sm.device}", err=True)
-    bar = None
-    if not no_progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=stop - first, unit="seq", desc="d3 sample", leave=False, disable=None, dynamic_ncols=True,
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
+    bar = progress_bar(stop - first, "d3 sample", enabled=not no_progress)
     done = [0.0]
 
     def on_step(work: int, total_work: int) -> None:
-        if bar is not None:
-            value = work * (stop - first) / max(total_work, 1)
-            bar.update(value - done[0])
-            done[0] = value
+        value = work * (stop - first) / max(total_work, 1)
+        bar.update(value - done[0])
+        done[0] = value
 
     try:
         summary = sm.sample_to_file(target, label_rows, num, source_rows=source_rows, reference_split=labels_from,
                                     shard=chosen, overwrite=bool(force), on_step=on_step, resolved=options,
                                     extra_metadata={"labels_source": list(labels) or labels_from or None})
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     used = summary["options"]
     click.echo(f"d3: wrote {summary['num']} sequences to {summary['path']} in {summary['seconds']:.1f} s "
                f"({summary['per_second']:.1f} seq/s; predictor {used.predictor}, {used.steps} steps, guidance "

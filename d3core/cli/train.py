@@ -58,7 +58,7 @@ def collect_flags(values: dict) -> dict:
 @option("--preset", help="Architecture preset: tiny (CPU demos and tests) or paper (the published size). "
                          "Default: paper.")
 @option("--data", type=PathOrPublished(("data",), dir_okay=False),
-        help="The dataset file (default: the dataset's cache, $D3_DATA_DIR or ~/.cache/d3).")
+        help="The dataset file (default: the dataset's cache, $D3_DATA_DIR or the user cache, ~/.cache/d3 on Linux).")
 @option("--work_dir", type=click.Path(file_okay=False, path_type=Path),
         help="The run directory (default runs/<dataset>-<arch>-<timestamp>); an existing one needs --resume_from.")
 @option("--resume_from", help="Checkpoint to continue from (any registered format), or 'last' for "
@@ -164,12 +164,6 @@ def _dry_run(plan) -> None:
     from omegaconf import OmegaConf
 
     from d3core.training.plan import build_run_network, count_parameters, plugin_versions
-    from d3core.training.settings import (
-        resolve_precision,
-        resolve_strategy,
-        resolved_accelerator,
-        resolved_devices,
-    )
 
     parameters = count_parameters(build_run_network(plan))  # sizes the architecture cannot build fail before any output
     config = plan.config
@@ -181,9 +175,10 @@ def _dry_run(plan) -> None:
     click.echo(f"# data: {plan.data_path} (valid)")
     click.echo(f"# model: {config.arch} preset {config.preset}, {parameters:,} parameters")
     click.echo("# trainer, as the run will use it:")
-    for key, value in (("accelerator", resolved_accelerator(config)), ("processes", resolved_devices(config)),
-                       ("strategy", resolve_strategy(config)), ("precision", resolve_precision(config)),
-                       ("compile", plan.compile)):
+    settings = plan.settings
+    for key, value in (("accelerator", settings.accelerator), ("processes", settings.processes),
+                       ("strategy", settings.strategy), ("precision", settings.precision),
+                       ("compile", settings.compile)):
         click.echo(f"#   {key:<12} {value}")
     for note in plan.notes:
         click.echo(f"# note: {note}")

@@ -18,15 +18,19 @@ from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 from d3core.errors import D3UserError
 
-#: environment variable naming the data folder (default ``~/.cache/d3``)
+#: environment variable naming the data folder (default: the user cache folder ``d3``, see :func:`data_dir`)
 DATA_DIR_ENV = "D3_DATA_DIR"
 #: environment variable overriding the download URL of ``fetch`` (mirrors, tests)
 DATA_URL_ENV = "D3_DATA_URL"
 
 
 def data_dir() -> Path:
-    """``$D3_DATA_DIR``, else ``~/.cache/d3``."""
-    return Path(os.environ.get(DATA_DIR_ENV) or "~/.cache/d3").expanduser()
+    """``$D3_DATA_DIR``, else the user cache folder ``d3`` (``pooch.os_cache``: ``~/.cache/d3`` on Linux, or
+    ``$XDG_CACHE_HOME/d3`` when that is set; ``~/Library/Caches/d3`` on macOS; ``%LOCALAPPDATA%\\d3\\d3\\Cache`` on
+    Windows)."""
+    import pooch
+
+    return Path(os.environ.get(DATA_DIR_ENV) or pooch.os_cache("d3")).expanduser()
 
 
 class _classproperty:
@@ -86,7 +90,8 @@ class SequenceDataset:
         return H5Layout(self.x_key, self.y_key, self.channels_first, self.length)
 
     def cache_path(self) -> Path:
-        """``$D3_DATA_DIR/<filename>`` (default ``~/.cache/d3/<filename>``; ``<name>.h5`` without a ``filename``).
+        """``<data dir>/<filename>`` (:func:`data_dir`: ``$D3_DATA_DIR``, default ``~/.cache/d3`` on Linux;
+        ``<name>.h5`` without a ``filename``).
 
         The name comes from the plugin, so it must be a plain file name that stays in the data folder (no folder
         part, not absolute, not ``.``/``..``, no NUL); anything else is a :class:`D3UserError`, never a path outside.

@@ -7,12 +7,12 @@ format) and checked on later fetches; ``sha256=`` pins it up front.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Callable
 
 from d3core.errors import D3UserError
+from d3core.progress import progress_bar
 
 
 def human_size(n: int | None) -> str:
@@ -24,14 +24,6 @@ def human_size(n: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{n} B"
-
-
-def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sidecar(path: Path) -> Path:
@@ -96,7 +88,7 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, progress:
     pinned = _check_hex(sha256) if sha256 else None
     expected = pinned or recorded_sha256(dest)
     if dest.is_file():
-        actual = sha256_of(dest)
+        actual = pooch.file_hash(str(dest), alg="sha256")
         if expected is None:
             record_sha256(dest, actual)
             echo(f"{dest} already present; recorded sha256 {actual}")
@@ -111,12 +103,8 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, progress:
     logger = pooch.get_logger()  # pooch's own logger object (not registered with logging.getLogger)
     level = logger.level
     logger.setLevel(logging.WARNING)
-    bar: object = False
-    if progress:
-        from tqdm.auto import tqdm
-
-        # total=1 until pooch sets the real one (a tqdm without total has no truth value)
-        bar = tqdm(total=1, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name, leave=True, disable=None)
+    # total=1 until pooch sets the real one (a tqdm without total has no truth value)
+    bar = progress_bar(1, dest.name, enabled=progress, download=True)
     http = url.lower().startswith(("http://", "https://"))
     downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=1 << 20, timeout=60) if http else None
     try:
@@ -136,9 +124,8 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, progress:
                           "again") from exc
     finally:
         logger.setLevel(level)
-        if bar is not False:
-            bar.close()  # type: ignore[attr-defined]
-    actual = sha256_of(dest)
+        bar.close()
+    actual = pooch.file_hash(str(dest), alg="sha256")
     if expected is None:
         record_sha256(dest, actual)
         echo(f"sha256 {actual} recorded in {sidecar(dest)}")

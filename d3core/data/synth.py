@@ -29,6 +29,7 @@ import numpy as np
 from d3core.data.encoding import IUPAC
 from d3core.data.layout import SPLITS, H5Layout, H5Writer
 from d3core.errors import D3UserError
+from d3core.progress import progress_bar
 
 FORMULA = "y_c = baseline_c + sum_m effect[m][c] * count_m + noise * N(0, 1)"
 
@@ -129,11 +130,7 @@ def synthesize_file(out: str | os.PathLike, *, dataset: str, layout: H5Layout, l
     source = {"kind": "synthetic", "seed": int(seed), "n_train": int(n_train), "formula": FORMULA,
               "baseline": dict(baseline), "noise": noise, "gc": gc, "max_per_motif": max_per_motif,
               "motifs": [asdict(m) | {"effects": dict(m.effects)} for m in motifs]}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=sum(sizes.values()), unit="seq", desc=f"synth {dataset}", leave=False, disable=None)
+    bar = progress_bar(sum(sizes.values()), f"synth {dataset}", enabled=progress)
     try:
         with H5Writer(out, layout, label_names, attrs={"d3_dataset": dataset, "d3_source": source},
                       x_dtype=x_dtype, overwrite=overwrite) as writer:
@@ -153,9 +150,7 @@ def synthesize_file(out: str | os.PathLike, *, dataset: str, layout: H5Layout, l
                     labels = motif_activity(counts, motifs, label_names, baseline, noise, rng)
                     writer.write_rows(split, start, tokens, labels)
                     counts_ds[start:start + rows] = counts
-                    if bar is not None:
-                        bar.update(rows)
+                    bar.update(rows)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return Path(out)

@@ -3,7 +3,7 @@ predictions and embeddings of the reference rows, k-mer spectra, motif counts, a
 their identity to the training rows) is kept on disk and reused by the next evaluation against the same data.
 
 One entry is one ``.npz`` file (no pickles) in the cache folder (``--cache-dir``, else ``$D3_EVAL_CACHE``, else
-``<data dir>/eval-cache``, the data dir being ``$D3_DATA_DIR`` or ``~/.cache/d3``). Its name is a digest of its key:
+``<data dir>/eval-cache``, the data dir being ``$D3_DATA_DIR`` or the user cache, ``~/.cache/d3`` on Linux). Its name is a digest of its key:
 the content of the data file (BLAKE2b of every byte, not its size or time), the reference split, the content of the
 oracle file (or of its weights), the section's settings and :data:`CACHE_VERSION`. The file stores the key and a
 digest of its arrays; an entry whose key or digest does not match, or that cannot be read, is recomputed and

@@ -18,7 +18,6 @@ else the original generation protocol (analytic predictor, steps = L, final deno
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -81,11 +80,9 @@ def file_sha256(path: Path, limit_bytes: int = 4 << 30) -> str | None:
     """SHA-256 of a checkpoint file (None for run directories and files over ``limit_bytes``)."""
     if not path.is_file() or path.stat().st_size > limit_bytes:
         return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from d3core.errors import D3UserError
+from d3core.progress import progress_bar
 from d3core.scoring.stats import set_mean_stderr, stratified_mean_stderr
 
 DEFAULT_SAMPLES = 16
@@ -131,17 +132,16 @@ def score_with_keys(model, tokens, labels=None, *, keys=None, unconditional: boo
     if batch_size < 1:
         raise D3UserError(f"--batch-size {batch_size}: must be at least 1")
     keys = sequence_keys(x).numpy() if keys is None else np.asarray(keys, np.int64).reshape(len(x))
-    bar = _bar(len(x), progress)
+    bar = progress_bar(len(x), "d3 score", enabled=progress)
     try:
         draws, positions = bound_draws(
             model.model, model.graph, model.noise, torch.from_numpy(x),
             None if rows is None else torch.from_numpy(rows),
             samples=samples, seed=seed, keys=torch.from_numpy(keys),
             batch_size=batch_size, null=null, per_position=per_position,
-            device=model.device, on_rows=None if bar is None else lambda done: bar.update(done / samples - bar.n))
+            device=model.device, on_rows=lambda done: bar.update(done / samples - bar.n))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return LikelihoodScores.from_draws(draws, x.shape[1], seed=seed, keys=keys, per_position=positions,
                                        unconditional=unconditional)
 
@@ -209,10 +209,3 @@ def check_labels(model, labels, n: int, null: bool) -> np.ndarray | None:
     return np.ascontiguousarray(rows) if rows.shape[0] == n else np.broadcast_to(rows, (n, *rows.shape[1:])).copy()
 
 
-def _bar(total: int, progress: bool):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="seq", desc="d3 score", leave=False, disable=None, dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")

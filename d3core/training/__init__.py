@@ -1,7 +1,9 @@
 """Lightning training, one job a module:
 
 - :mod:`~d3core.training.plan`        ``plan_run``: plugins, config, data and run directory checked before anything heavy;
-- :mod:`~d3core.training.settings`    devices, batch, precision, accelerator/strategy and hardware checks;
+- :mod:`~d3core.training.run_settings` ``RunSettings``: accelerator, processes, strategy, precision, batches, seed and
+  compile, resolved once for the run on this machine;
+- :mod:`~d3core.training.settings`    batch, accelerator/strategy and hardware checks; notes on what does not apply;
 - :mod:`~d3core.training.resume`      ``--resume_from`` any format; the settings a resumed run keeps;
 - :mod:`~d3core.training.ranks`       rank 0 (without importing Lightning) and the shared run directory;
 - :mod:`~d3core.training.components`  callbacks and loggers from the registries;
@@ -17,6 +19,7 @@ from d3core.lazy import lazy_attributes
 
 __getattr__, __dir__, __all__ = lazy_attributes(__name__, {
     "RunPlan": "d3core.training.plan",
+    "RunSettings": "d3core.training.run_settings",
     "plan_run": "d3core.training.plan",
     "build_run_network": "d3core.training.plan",
     "trainer_kwargs": "d3core.training.trainer",

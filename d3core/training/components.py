@@ -7,17 +7,16 @@ component. A factory that raises is one :class:`D3UserError` naming the componen
 from __future__ import annotations
 
 import os
-import sys
-from importlib import import_module, invalidate_caches
 from typing import Any, Callable, Iterable, Mapping
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from d3core.errors import D3UserError, one_line
+from d3core.module_attr import resolve_module_attr
 from d3core.plugins import D3PluginManager
 
 __all__ = ["EARLY_STOPPING", "build_callbacks", "build_loggers", "callback_factory", "callback_names",
-           "check_callbacks_not_from_files", "import_from_working_directory", "logger_names", "typed_callbacks"]
+           "check_callbacks_not_from_files", "logger_names", "typed_callbacks"]
 
 #: the registered callback that ``training.early_stopping_patience > 0`` turns on
 EARLY_STOPPING = "early_stopping"
@@ -63,25 +62,6 @@ def callback_names(config: DictConfig, manager: D3PluginManager) -> list[str]:
     return _unique(manager, "callbacks", names)
 
 
-def import_from_working_directory(module_name: str):
-    """Import ``module_name`` as ``python -m`` would: installed modules, then the current directory (added to
-    ``sys.path`` when the module is found nowhere else), so ``--callback mycb:Probe`` finds ``./mycb.py``."""
-    try:
-        return import_module(module_name)
-    except ModuleNotFoundError as exc:
-        cwd = os.getcwd()
-        missing_is_ours = exc.name is not None and (module_name + ".").startswith(exc.name + ".")
-        if not missing_is_ours or any(os.path.abspath(p or ".") == cwd for p in sys.path):
-            raise
-        sys.path.insert(0, cwd)
-        invalidate_caches()
-        try:
-            return import_module(module_name)
-        except ModuleNotFoundError:
-            sys.path.remove(cwd)
-            raise exc from None
-
-
 def typed_callbacks(flags: Mapping[str, Any], overrides: Iterable[str]) -> set[str]:
     """The callback specs the user typed on the command line: ``--callback`` values and the items of a trailing
     ``callbacks=[...]`` override (both spellings of the same list)."""
@@ -116,8 +96,8 @@ def callback_factory(manager: D3PluginManager, name: str) -> Callable[[DictConfi
         return manager.get("callbacks", name).load()
     module_name, _, attr = name.partition(":")
     try:
-        cls = getattr(import_from_working_directory(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+        cls = resolve_module_attr(name, working_directory=True)
+    except (ImportError, AttributeError, ValueError) as exc:
         raise D3UserError(f"--callback {name}: cannot import {attr!r} from {module_name!r} ({exc}; looked in the "
                           f"installed packages and in {os.getcwd()}); give a registered callback name or an "
                           "importable module:Class") from exc

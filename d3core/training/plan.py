@@ -16,12 +16,13 @@ from d3core.atomic import check_folder_can_be_made
 from d3core.config import ConfigSources, assemble_config, closest_key, peek_selection, unknown_file_keys
 from d3core.errors import D3UserError
 from d3core.plugins import D3PluginManager, get_plugin_manager
-from d3core.training.compile import CompileChoice, choose_compile, compile_note
+from d3core.training.compile import choose_compile, compile_note
 from d3core.training.components import callback_names, check_callbacks_not_from_files, logger_names, typed_callbacks
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.resume import check_resume_conflicts, resume_source
 from d3core.training.run_lock import LOCK_NAME, check_run_directory_free
-from d3core.training.settings import check_batch, check_trainer_settings, resolved_accelerator, setting_notes
+from d3core.training.run_settings import RunSettings, resolve_run_settings
+from d3core.training.settings import check_batch, check_trainer_settings, setting_notes
 
 __all__ = ["DEFAULT_PRESET", "RunPlan", "build_run_network", "count_parameters", "plan_run", "plugin_versions"]
 
@@ -38,11 +39,11 @@ class RunPlan:
     architecture: Any  # the architecture class
     run_dir: Path
     data_path: Path
+    #: the trainer settings resolved once for this machine (what the Trainer, the data and the notes read)
+    settings: RunSettings
     resume_checkpoint: Path | None = None
     #: one line each on settings that do not apply on this machine and run (``d3 train`` prints them)
     notes: list[str] = field(default_factory=list)
-    #: whether the training forward runs through torch.compile (``training.compile`` resolved for this machine)
-    compile: CompileChoice = CompileChoice(False, "not chosen yet")
 
     @property
     def components(self) -> list[tuple[str, str]]:
@@ -183,18 +184,18 @@ def plan_run(sources: ConfigSources, *, resume_from: str | None = None, manager:
             any(entry.name != LOCK_NAME for entry in run_dir.iterdir()):  # a dead run's lock alone is no run
         raise D3UserError(f"run directory {run_dir} already exists; choose another --work_dir, or continue it with "
                           f"--work_dir {run_dir} --resume_from last")
-    check_batch(config)
+    settings = resolve_run_settings(config)
+    check_batch(config, settings)
     check_callbacks_not_from_files(config, manager, typed_callbacks(sources.flags, sources.overrides),
                                    lambda name: _callback_origin(name, sources, checkpoint_config, resume_from))
-    check_trainer_settings(config, manager, check_hardware=check_hardware)
+    check_trainer_settings(config, settings, manager, check_hardware=check_hardware)
     plan = RunPlan(config=config, manager=manager, dataset=dataset, architecture=architecture, run_dir=run_dir,
-                   data_path=data_path, resume_checkpoint=resume_ckpt)
+                   data_path=data_path, settings=settings, resume_checkpoint=resume_ckpt)
     plan.notes = [note for note in (translation_note, missing_note) if note]
-    plan.notes += setting_notes(config, manager, network=lambda: build_run_network(plan, device="meta"))
-    accelerator = resolved_accelerator(config).value
-    plan.compile = choose_compile(config.training.compile, "cuda" if accelerator in ("gpu", "cuda") else accelerator,
-                                  lambda: _parameters_or_zero(plan))
-    plan.notes += [note for note in [compile_note(plan.compile)] if note]
+    plan.notes += setting_notes(config, settings, manager, network=lambda: build_run_network(plan, device="meta"))
+    compiled = choose_compile(config.training.compile, settings.device_type, lambda: _parameters_or_zero(plan))
+    plan.settings = replace(settings, compile=compiled)
+    plan.notes += [note for note in [compile_note(compiled)] if note]
     return plan
 
 

@@ -15,7 +15,6 @@ from d3core.training.lost_rank import lost_process_error, stop_launched_ranks
 from d3core.training.plan import RunPlan, build_run_network, plugin_versions
 from d3core.training.ranks import RUN_DIR_ENV, is_rank_zero
 from d3core.training.run_lock import RunLock
-from d3core.training.settings import per_device_batch, world_size
 from d3core.training.trainer import build_trainer
 
 __all__ = ["fit", "write_run_files"]
@@ -46,7 +45,7 @@ def fit(plan: RunPlan, *, fast_dev_run: bool = False, announce: Callable[[], Non
     last checkpoint, final step, and the ``(path, step)`` of saves that found no room (``unsaved``)."""
     import pytorch_lightning as pl
 
-    pl.seed_everything(int(plan.config.seed), workers=True, verbose=False)
+    pl.seed_everything(plan.settings.seed, workers=True, verbose=False)
     trainer = build_trainer(plan, fast_dev_run=fast_dev_run)
     lock = RunLock(plan.run_dir)
     if not fast_dev_run and is_rank_zero():
@@ -67,11 +66,12 @@ def _fit(plan: RunPlan, trainer, *, fast_dev_run: bool, announce: Callable[[], N
         announce()
     if not fast_dev_run:
         write_run_files(plan)
+    settings = plan.settings
     module = D3LightningModule(plan.config, build_run_network(plan), versions=plugin_versions(plan),
-                               compile_network=plan.compile.enabled)
-    data = D3DataModule(plan.dataset, str(plan.data_path), per_device_batch=per_device_batch(plan.config),
-                        eval_batch=max(1, int(plan.config.eval.batch_size) // world_size(plan.config)),
-                        seed=int(plan.config.seed), num_workers=int(plan.config.data.num_workers))
+                               compile_network=settings.compile.enabled)
+    data = D3DataModule(plan.dataset, str(plan.data_path), per_device_batch=settings.per_device_batch,
+                        eval_batch=settings.per_device_eval_batch, seed=settings.seed,
+                        num_workers=int(plan.config.data.num_workers))
     previous = os.environ.get(RUN_DIR_ENV)
     os.environ[RUN_DIR_ENV] = str(plan.run_dir.resolve())  # inherited by the ranks Lightning launches
     interrupted = False
@@ -81,7 +81,7 @@ def _fit(plan: RunPlan, trainer, *, fast_dev_run: bool, announce: Callable[[], N
     except SIGTERMException:  # CheckpointOnSigterm saved last.ckpt at the end of the last optimizer step
         interrupted = True
     except Exception as exc:  # a rank that died: one line, and no launched rank left waiting for it
-        lost = lost_process_error(exc, processes=world_size(plan.config), step=trainer.global_step,
+        lost = lost_process_error(exc, processes=plan.settings.world_size, step=trainer.global_step,
                                   run_dir=plan.run_dir)
         if lost is None:
             raise

@@ -8,17 +8,17 @@ from typing import Any
 from d3core.errors import D3UserError, one_line
 from d3core.training.components import build_callbacks, build_loggers
 from d3core.training.plan import RunPlan
-from d3core.training.settings import resolve_precision, resolve_strategy
+from d3core.training.run_settings import RunSettings
 
 __all__ = ["build_trainer", "strategy_argument", "trainer_kwargs"]
 
 
-def strategy_argument(config) -> Any:
+def strategy_argument(config, settings: RunSettings) -> Any:
     """The Trainer's ``strategy``: the resolved name, or, with ``lightning.ddp_timeout_s``, that registered strategy
     built with ``timeout=timedelta(seconds=...)`` (the process-group timeout of NCCL/gloo collectives: how long a
     rank waits for the others, e.g. while rank 0 writes a large checkpoint). Strategies without a timeout (one
     device) get the name."""
-    name = resolve_strategy(config).value
+    name = settings.strategy.value
     seconds = config.lightning.get("ddp_timeout_s")
     if seconds is None:
         return name
@@ -41,12 +41,11 @@ def trainer_kwargs(plan: RunPlan, *, fast_dev_run: bool = False) -> dict[str, An
     atomic checkpoint IO; then every plugin's ``configure_trainer`` hook may edit them."""
     from d3core.training.atomic_io import AtomicCheckpointIO
 
-    config = plan.config
+    config, settings = plan.config, plan.settings
     interval = config.training.val_check_interval
     kwargs: dict[str, Any] = dict(
-        accelerator=str(config.lightning.accelerator), devices=config.lightning.devices,
-        num_nodes=int(config.lightning.num_nodes), strategy=strategy_argument(config),
-        precision=resolve_precision(config).value,
+        accelerator=settings.requested_accelerator, devices=settings.devices, num_nodes=settings.num_nodes,
+        strategy=strategy_argument(config, settings), precision=settings.precision.value,
         max_steps=int(config.training.max_steps), max_epochs=int(config.training.max_epochs),
         val_check_interval=interval, check_val_every_n_epoch=None if isinstance(interval, int) else 1,
         limit_val_batches=config.training.limit_val_batches,

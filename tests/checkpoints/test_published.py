@@ -88,6 +88,15 @@ def test_interrupted_download_keeps_nothing(published, tmp_path, monkeypatch):
     assert not any((tmp_path / "cache" / "models").glob(f"*{PUBLISHED}*"))
 
 
+def test_a_transient_failure_is_retried(published, tmp_path, monkeypatch):
+    base, body = published
+    monkeypatch.setenv("D3_MODELS_URL", f"{base}/flaky")  # the mirror fails the first request
+    result = _d3(_manager(base), "models", "fetch", "oracle-test", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert FileHandler.gets == [f"/flaky/{PUBLISHED}"] * 2
+    assert (tmp_path / "cache" / "models" / PUBLISHED).read_bytes() == body
+
+
 def test_offline_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("D3_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")

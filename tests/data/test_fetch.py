@@ -4,6 +4,8 @@ nothing written outside the data folder whatever the plugin, URL or server say.
 from __future__ import annotations
 
 import hashlib
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +74,16 @@ def test_interrupted_download_leaves_nothing(server, tmp_path, d3):
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_a_transient_failure_is_retried(server, tmp_path, d3):
+    """The server answers the first request with 503: pooch's retry_if_failed fetches the file on the next try."""
+    base, body = server
+    result = d3("data", "fetch", "deepstarr", env=_env(tmp_path, f"{base}/flaky/DeepSTARR_data.h5"))
+    assert result.exit_code == 0, result.output
+    assert FileHandler.gets == ["/flaky/DeepSTARR_data.h5"] * 2  # failed once, then fetched
+    assert (tmp_path / "cache" / "DeepSTARR_data.h5").read_bytes() == body
+    assert "valid deepstarr data" in result.output
+
+
 def test_download_that_is_not_data_is_deleted(server, tmp_path, d3):
     base, _ = server
     result = d3("data", "fetch", "deepstarr", env=_env(tmp_path, f"{base}/junk.h5"))
@@ -138,3 +150,16 @@ def test_fetch_to_a_folder_is_refused(server, tmp_path, deepstarr):
         with pytest.raises(D3UserError, match="is a folder, not a file name"):
             deepstarr.fetch(dest, url=f"{base}/DeepSTARR_data.h5", progress=False, echo=lambda line: None)
     assert _tree(tmp_path) == [] and FileHandler.gets == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the user cache folder of Linux")
+def test_the_data_folder_is_the_user_cache_unless_d3_data_dir_says(tmp_path, monkeypatch):
+    from d3core.data.base import data_dir
+
+    monkeypatch.delenv("D3_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # pooch.os_cache follows it, as every Linux tool
+    assert data_dir() == tmp_path / "xdg" / "d3"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert data_dir() == Path.home() / ".cache" / "d3"
+    monkeypatch.setenv("D3_DATA_DIR", "~/elsewhere")
+    assert data_dir() == Path.home() / "elsewhere"

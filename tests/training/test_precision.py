@@ -7,7 +7,7 @@ import torch
 from omegaconf import OmegaConf
 
 from d3core.plugins import get_plugin_manager
-from d3core.training import settings
+from d3core.training import run_settings
 
 L, C = 249, 2
 
@@ -64,12 +64,16 @@ def test_conv_label_and_sigma_embeddings_are_fp32_under_autocast():
 def test_auto_precision_on_a_bf16_gpu(monkeypatch, arch, expected):
     """What ``precision: auto`` gives each architecture on a GPU with bf16 (the CUDA queries answered as on an
     A100): Conv keeps the original's fp32; Tran gets bf16-mixed; an explicit precision always wins."""
-    monkeypatch.setattr(settings, "_cuda_here", lambda: True)
+    monkeypatch.setattr(run_settings, "_cuda_here", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    config = OmegaConf.create({"arch": arch, "lightning": {"precision": "auto", "accelerator": "gpu"}})
-    assert settings.resolve_precision(config).value == expected
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    config = OmegaConf.create({"arch": arch, "seed": 0, "training": {"batch_size": 8, "accum": 1},
+                               "eval": {"batch_size": 8},
+                               "lightning": {"precision": "auto", "accelerator": "gpu", "devices": "auto",
+                                             "num_nodes": 1, "strategy": "auto"}})
+    assert run_settings.resolve_run_settings(config).precision.value == expected
     config.lightning.precision = "bf16-mixed"
-    assert settings.resolve_precision(config).value == "bf16-mixed"
+    assert run_settings.resolve_run_settings(config).precision.value == "bf16-mixed"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="shows what a machine without a GPU can know")
