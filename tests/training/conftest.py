@@ -1,6 +1,7 @@
 """Fixtures of the training tests: a small synthesized DeepSTARR-layout file and a CLI runner in this process."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,12 +31,36 @@ def tiny_args(deepstarr_file) -> list[str]:
     return [*TINY_TRAIN, "--data", str(deepstarr_file)]
 
 
-@pytest.fixture
-def d3_cli():
-    """``d3_cli(*args)`` runs the d3 app in this process with the installed plugins; returns click's Result."""
+def make_d3_invoker():
+    """``invoke(*args)``: runs the d3 app in this process with the installed plugins (one plugin manager); returns
+    click's Result."""
     manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
 
     def invoke(*args: str):
         return CliRunner().invoke(make_cli(manager), [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def d3_cli():
+    """``d3_cli(*args)`` runs the d3 app in this process with the installed plugins; returns click's Result."""
+    return make_d3_invoker()
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_run(tmp_path_factory, deepstarr_file) -> tuple[Path, str]:
+    """``(run directory, d3 train's output)``: ``d3 train`` of Tran tiny for 20 steps (validation and a checkpoint at
+    steps 10 and 20, CSV logger) on ``deepstarr_file``, once per session. Only read it: tests that resume or change a
+    run take ``copied_tiny_run``."""
+    run = tmp_path_factory.mktemp("finished-run") / "run"
+    result = make_d3_invoker()("train", *TINY_TRAIN, "--data", deepstarr_file, "--work_dir", run, "--max_steps", "20",
+                               "--logger", "csv")
+    assert result.exit_code == 0, result.output
+    return run, result.output
+
+
+@pytest.fixture
+def copied_tiny_run(finished_tiny_run, tmp_path) -> Path:
+    """A copy of ``finished_tiny_run``'s directory, ``tmp_path / "run"``, for this test to resume or change."""
+    return Path(shutil.copytree(finished_tiny_run[0], tmp_path / "run"))

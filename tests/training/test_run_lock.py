@@ -64,22 +64,20 @@ def test_a_live_holder_is_named_and_a_dead_ones_lock_is_taken_over(tmp_path, hol
             pass
 
 
-def test_d3_train_refuses_a_held_run_directory_and_resumes_after_its_holder_died(d3_cli, tiny_args, tmp_path,
+def test_d3_train_refuses_a_held_run_directory_and_resumes_after_its_holder_died(d3_cli, tiny_args, copied_tiny_run,
                                                                                   holder):
-    run = tmp_path / "run"
-    first = d3_cli("train", *tiny_args, "--work_dir", run, "--max_steps", "2")
-    assert first.exit_code == 0, first.output
+    run = copied_tiny_run  # finished at step 20
     assert not (run / LOCK_NAME).exists(), "a finished run releases its directory"
     process = holder(run)
     for extra in ((), ("--dry_run",)):
-        refused = d3_cli("train", *tiny_args, "--work_dir", run, "--resume_from", "last", "--max_steps", "4", *extra)
+        refused = d3_cli("train", *tiny_args, "--work_dir", run, "--resume_from", "last", "--max_steps", "22", *extra)
         assert refused.exit_code == 2
         assert f"is in use by another d3 train (host {socket.gethostname()}, pid {process.pid}" in refused.output
     _kill(process)
     with pytest.warns(UserWarning, match=f"taking over the lock .*pid {process.pid}"):
-        resumed = d3_cli("train", *tiny_args, "--work_dir", run, "--resume_from", "last", "--max_steps", "4")
+        resumed = d3_cli("train", *tiny_args, "--work_dir", run, "--resume_from", "last", "--max_steps", "22")
     assert resumed.exit_code == 0, resumed.output
-    assert "finished at step 4" in resumed.output and not (run / LOCK_NAME).exists()
+    assert "finished at step 22" in resumed.output and not (run / LOCK_NAME).exists()
 
 
 def test_a_dead_runs_lock_alone_does_not_make_the_directory_a_run(d3_cli, tiny_args, tmp_path, holder):

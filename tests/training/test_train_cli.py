@@ -6,11 +6,9 @@ import torch
 from omegaconf import OmegaConf
 
 
-def test_train_writes_a_complete_run_directory(d3_cli, tiny_args, tmp_path):
-    run = tmp_path / "run"
-    result = d3_cli("train", *tiny_args, "--work_dir", run, "--max_steps", "20", "--logger", "csv")
-    assert result.exit_code == 0, result.output
-    assert "d3: finished at step 20" in result.output
+def test_train_writes_a_complete_run_directory(finished_tiny_run):
+    run, output = finished_tiny_run  # d3 train --max_steps 20 --logger csv, shared by the tests that need a run
+    assert "d3: finished at step 20" in output
     config = OmegaConf.load(run / "config.yaml")
     assert config.dataset == "deepstarr" and config.arch == "Tran" and config.model.hidden_size == 64
     assert config.model.length == 249 and config.model.num_labels == 2 and config.training.max_steps == 20
