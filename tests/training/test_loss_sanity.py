@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 
@@ -22,6 +23,7 @@ def test_initial_loss_of_zero_initialised_tran_is_about_L_ln4(deepstarr_file):
     assert abs(loss - 249 * math.log(4)) / (249 * math.log(4)) < 0.03, loss  # 345.2
 
 
+@pytest.mark.slow  # 100 training steps of Tran tiny: the heaviest unmarked test was this one (make test-slow runs it)
 def test_trained_model_is_clearly_below_the_uniform_model(d3_cli, tmp_path):
     """Paired comparison on identical stratified draws, so that the noise of the loss estimate cancels.
 
