@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from d3core.errors import D3UserError
-from d3core.evaluation.oracle import default_oracle_path, load_oracle, oracle_network_class
+from d3core.evaluation.oracle import default_oracle_path, load_oracle
+from d3core.evaluation.oracle_networks import oracle_network_class
 
 
 def test_deepstarr_oracle_architecture():
@@ -36,7 +37,7 @@ def test_datasets_register_their_oracles():
     manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
     for name, cls_name in (("deepstarr", "DeepSTARROracle"), ("mpra", "MPRAOracle")):
         entry = manager.get("datasets", name)
-        assert entry.metadata["oracle"].endswith(cls_name)
+        assert manager.get("oracles", name).metadata["network"].endswith(cls_name)  # derived from the class
         assert oracle_network_class(entry.load()()).__name__ == cls_name
 
     class NoOracle:
