@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from d3core.errors import D3UserError
 from d3core.evaluation.oracle import resolve_oracle
@@ -20,19 +19,12 @@ def test_the_dataset_plugins_register_their_oracles():
     assert registry.get("deepstarr").metadata["label_names"] == ["dev", "hk"]
 
 
-def test_a_dataset_oracle_is_the_file_d3_oracle_train_left_beside_the_data(tmp_path, monkeypatch):
+def test_a_dataset_oracle_is_the_file_d3_oracle_train_left_beside_the_data(tmp_path, monkeypatch, request):
     monkeypatch.setenv("D3_DATA_DIR", str(tmp_path))
     manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
     with pytest.raises(D3UserError, match="no trained oracle at .*'d3 oracle train --dataset deepstarr'"):
         resolve_oracle("deepstarr", manager=manager)
-    from d3_deepstarr.oracle import DeepSTARROracle
-
-    from d3core.evaluation.oracle import save_oracle
-
-    trained = tmp_path / "DeepSTARR_data.oracle.ckpt"  # what d3 oracle train --dataset deepstarr writes there
-    save_oracle(trained, DeepSTARROracle(2, 249).eval(), {
-        "dataset": "deepstarr", "network": "d3_deepstarr.oracle:DeepSTARROracle", "num_outputs": 2, "length": 249,
-        "label_names": ["dev", "hk"]})
+    trained = request.getfixturevalue("trained_deepstarr_oracle")  # what d3 oracle train --dataset deepstarr writes
     oracle = resolve_oracle("deepstarr", manager=manager)
     assert oracle.label_names == ["dev", "hk"] and oracle.length == 249 and oracle.path == trained
     same = resolve_oracle(trained, manager=manager)
@@ -56,24 +48,11 @@ def test_oracles_trained_with_other_seeds_and_a_fraction_see_other_rows():
     assert 150 < len(set(first) & set(second)) < 350  # independent halves overlap by about a quarter
 
 
-def _trained_deepstarr_oracle(data_dir):
-    """A DeepSTARR oracle file where 'd3 oracle train --dataset deepstarr' leaves it (``$D3_DATA_DIR``)."""
-    from d3_deepstarr.oracle import DeepSTARROracle
-
-    from d3core.evaluation.oracle import save_oracle
-
-    torch.manual_seed(0)
-    return save_oracle(data_dir / "DeepSTARR_data.oracle.ckpt", DeepSTARROracle(2, 249).eval(), {
-        "dataset": "deepstarr", "network": "d3_deepstarr.oracle:DeepSTARROracle", "num_outputs": 2, "length": 249,
-        "label_names": ["dev", "hk"]})
-
-
-def test_evaluate_takes_a_dataset_oracle_by_name_as_design_does(d3_cli, trained_checkpoint, tmp_path, monkeypatch):
+def test_evaluate_takes_a_dataset_oracle_by_name_as_design_does(d3_cli, trained_checkpoint, trained_deepstarr_oracle,
+                                                              tmp_path):
     """One resolver: 'd3 evaluate --oracle deepstarr' and 'd3 design --oracle deepstarr' both score with the oracle
     d3 oracle train left beside the dataset's default file; an unknown name is the same one line in both, listing
     the registered and the published oracles."""
-    monkeypatch.setenv("D3_DATA_DIR", str(tmp_path))
-    trained = _trained_deepstarr_oracle(tmp_path)
     ckpt, data = trained_checkpoint
     samples = tmp_path / "designs.npz"
     design = d3_cli("design", ckpt, "--oracle", "deepstarr", "--objective", "dev", "--labels", "dev=1,hk=0",
@@ -84,7 +63,7 @@ def test_evaluate_takes_a_dataset_oracle_by_name_as_design_does(d3_cli, trained_
                       "--no-attributions", "--no-motifs", "--no-progress", "--no-cache")
     assert evaluate.exit_code == 0, evaluate.output
     report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert report["inputs"]["oracle"] == str(trained)
+    assert report["inputs"]["oracle"] == str(trained_deepstarr_oracle)
     unknown = [d3_cli("evaluate", samples, "--dataset", "deepstarr", "--data", data, "--oracle", "nosuch",
                       "--out", tmp_path / "eval2"),
                d3_cli("design", ckpt, "--oracle", "nosuch", "--objective", "dev", "--labels", "dev=1,hk=0",
@@ -125,10 +104,10 @@ def test_a_dataset_declares_its_oracle_once_and_the_core_registers_it():
         assert "register_oracles" not in manager.records[plugin.replace("_", "-")].hooks
 
 
-def test_oracle_info_takes_a_dataset_oracle_by_name(d3_cli, tmp_path, monkeypatch):
+def test_oracle_info_takes_a_dataset_oracle_by_name(d3_cli, tmp_path, monkeypatch, request):
     monkeypatch.setenv("D3_DATA_DIR", str(tmp_path))
     result = d3_cli("oracle", "info", "deepstarr")
     assert result.exit_code == 2 and "d3 oracle train --dataset deepstarr" in result.output
-    trained = _trained_deepstarr_oracle(tmp_path)
+    trained = request.getfixturevalue("trained_deepstarr_oracle")
     result = d3_cli("oracle", "info", "deepstarr")
     assert result.exit_code == 0 and result.output.startswith(f"{trained}: d3 oracle file, oracle for deepstarr")
