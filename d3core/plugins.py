@@ -96,6 +96,8 @@ class D3PluginManager:
             self.pm.enable_tracing()
         self.records: dict[str, PluginRecord] = {}
         self._registries: dict[str, Registry] | None = None
+        #: the registries the datasets' oracles were added to (:meth:`_add_dataset_oracles`, on first use)
+        self._dataset_oracles_of: dict[str, Registry] | None = None
         self._calling: list[PluginRecord] = []  # the plugin whose hook implementation is running (innermost last)
         disabled = _env_list(self.env.get("D3_DISABLE_PLUGINS")) or []
         self._disabled = {normalize_distribution(name) for name in disabled}
@@ -264,12 +266,12 @@ class D3PluginManager:
             for entry in entries:
                 if entry.provider.distribution not in failed:
                     registries[kind].add(entry)
-        self._add_dataset_oracles(registries)
         return registries
 
     def _add_dataset_oracles(self, registries: dict[str, Registry]) -> None:
         """Register, for every dataset that declares an oracle network, its trained oracle under the dataset's name
-        (:class:`TrainedDatasetOracle`), unless a plugin registers an oracle of that name itself."""
+        (:class:`TrainedDatasetOracle`), unless a plugin registers an oracle of that name itself. Done when the
+        oracles are first asked for, not with the other kinds: it imports the dataset classes (numpy, h5py)."""
         oracles = registries["oracles"]
         for name, (entry, cls) in _oracle_declaring_datasets(registries["datasets"]).items():
             if name in oracles:
@@ -295,7 +297,11 @@ class D3PluginManager:
         return self._registries
 
     def registry(self, kind: str) -> Registry:
-        return self.registries[kind]
+        registries = self.registries
+        if kind == "oracles" and self._dataset_oracles_of is not registries:
+            self._dataset_oracles_of = registries
+            self._add_dataset_oracles(registries)
+        return registries[kind]
 
     def get(self, kind: str, name: str) -> Entry:
         """Resolve a component name of one kind (see :meth:`Registry.get`)."""
@@ -356,18 +362,17 @@ class D3PluginManager:
 
     def plugin_summaries(self, include_builtins: bool = False) -> list[dict[str, Any]]:
         """The ``d3 plugins list --json`` array, sorted by name."""
-        registries = self.registries  # runs the registration hooks first, so their errors are recorded
+        self.registry("oracles")  # runs the registration hooks first, so their errors are recorded
         rows = []
         for record in sorted(self.records.values(), key=lambda r: r.name.lower()):
             if record.builtin and not include_builtins:
                 continue
-            provides = {kind: [e.name for e in registries[kind].entries() if e.provider.distribution == record.name]
-                        for kind in KINDS}
+            provides = {kind: [e.name for e in self.registry(kind).entries()
+                               if e.provider.distribution == record.name] for kind in KINDS}
             rows.append({"name": record.name, "version": record.version, "module": record.module,
                          "hooks": record.hooks, "provides": provides, "builtin": record.builtin,
                          "error": record.error})
         return rows
-
 
 
 def _oracle_declaring_datasets(datasets: Registry) -> dict[str, tuple[Entry, type]]:

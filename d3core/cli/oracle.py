@@ -126,8 +126,8 @@ def info_cmd(ctx: click.Context, oracle_spec: str) -> None:
 @option("--device", default=None, help="cpu or cuda (default: cuda if available).")
 @option("--force", is_flag=True, default=None, help="Replace an existing output file.")
 @click.pass_context
-def predict_cmd(ctx: click.Context, oracle_spec: str, sequences: Path, out: Path, embedding: bool | None, key: str | None,
-                batch_size: int | None, device: str | None, force: bool | None) -> None:
+def predict_cmd(ctx: click.Context, oracle_spec: str, sequences: Path, out: Path, embedding: bool | None,
+                key: str | None, batch_size: int | None, device: str | None, force: bool | None) -> None:
     """Predict the activities of SEQUENCES (FASTA, d3 sample files .npz/.h5/.csv, or an array of an .npz/.h5 file)
     with ORACLE (a file, a registered or a published oracle name): one row per sequence (id, the label columns;
     --embedding adds the embedding)."""
