@@ -20,7 +20,7 @@ checkpoint formats     ``CheckpointBundle``, ``FormatCannotHold``, ``safe_torch_
                        ``build_network``, ``architecture_class``, ``run_config``, ``to_plain``, ``warmup_factor``,
                        ``lr_after``, ``optimizer_by_name``, ``optimizer_by_index`` (Adam state by index <-> by name)
 oracles                ``Oracle`` (what d3 oracle files load as), ``load_oracle(path, device)``,
-                       ``dataset_oracle(name, device)`` (a dataset plugin's trained oracle, for ``register_oracles``)
+                       ``dataset_oracle(name, device)`` (a dataset's trained oracle: what ``--oracle NAME`` gives)
 writing files          ``atomic_torch_save``, ``atomic_write_text``, ``atomic_write_bytes``, ``write_atomically``,
                        ``AtomicWriter``
 the running d3         ``get_registry``, ``make_plugin_manager``, ``load_model_local``
@@ -68,7 +68,7 @@ PUBLIC_NAMES: dict[str, str] = {
     "optimizer_by_name": "d3core.checkpoints.optimizer",
     "optimizer_by_index": "d3core.checkpoints.optimizer",
     # oracles
-    "Oracle": "d3core.evaluation.oracle",
+    "Oracle": "d3core.evaluation.oracle_interface",
     "load_oracle": "d3core.evaluation.oracle",
     "dataset_oracle": "d3core.evaluation.oracle",
     # writing files

@@ -132,7 +132,9 @@ def register_oracles(register):
     (d3 passes soft one-hots too: the posterior mean of a partly denoised sequence); optional ``forward(x)``,
     differentiable. A :class:`d3core.api.Oracle` (e.g. from :func:`d3core.api.load_oracle`) fits. Useful metadata:
     ``label_names``, ``length``, ``differentiable``. Oracle files (``d3 oracle train``, the original D3 oracles) need
-    no registration: ``--oracle FILE``.
+    no registration: ``--oracle FILE``. Nor does a dataset's oracle: a dataset that declares its network (class
+    attribute ``oracle = "module:Class"``) has its trained oracle registered under its own name by d3; this hook is
+    for oracles no dataset declares (one registered here under a dataset's name comes first).
 
     Example::
 

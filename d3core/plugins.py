@@ -13,6 +13,11 @@ Discovery goes through ``importlib.metadata`` entry points in the group ``d3``, 
 
 ``D3_STRICT_PLUGINS=1`` turns every such failure into a :class:`~d3core.errors.PluginError` (tests, CI).
 Nothing here imports torch.
+
+A dataset whose class declares an oracle network (``oracle = "module:Class"``) registers, under its own name, the
+oracle that ``d3 oracle train --dataset NAME`` trains (:class:`TrainedDatasetOracle`): the core derives it from the
+declaration, so a dataset plugin has no ``register_oracles`` of its own (``register_oracles`` is for oracles no
+dataset declares; one registered under a dataset's name comes first).
 """
 from __future__ import annotations
 
@@ -22,12 +27,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
+from pkgutil import resolve_name
 from typing import Any, Callable, Iterable, Mapping
 
 import pluggy
 
 from d3core import PROJECT_NAME, hookspecs
-from d3core.errors import PluginError, one_line
+from d3core.errors import D3UserError, PluginError, one_line
 from d3core.registry import KINDS, Entry, FailedProvider, Provider, Registry, normalize_distribution
 
 ENTRY_POINT_GROUP = PROJECT_NAME
@@ -36,6 +42,22 @@ ENTRY_POINT_GROUP = PROJECT_NAME
 BUILTIN_MODULES = ("d3core.builtin.loggers", "d3core.builtin.callbacks", "d3core.builtin.checkpoint_lightning")
 
 _HOOK_OF_KIND = {kind: f"register_{kind}" for kind in KINDS}
+
+#: the loader of a dataset's trained oracle, named by string as every factory is (this layer imports no evaluation code)
+TRAINED_ORACLE_LOADER = "d3core.evaluation.oracle:dataset_oracle"
+
+
+@dataclass(frozen=True)
+class TrainedDatasetOracle:
+    """The factory of the oracle a dataset registers by declaring its network: ``factory(device)`` -> the network as
+    ``d3 oracle train --dataset NAME`` left it beside the dataset's default data file
+    (:func:`d3core.evaluation.oracle.dataset_oracle`)."""
+
+    dataset: str
+    manager: "D3PluginManager" = field(repr=False, compare=False)
+
+    def __call__(self, device: str = "cpu"):
+        return resolve_name(TRAINED_ORACLE_LOADER)(self.dataset, device, manager=self.manager)
 
 
 @dataclass
@@ -74,6 +96,8 @@ class D3PluginManager:
             self.pm.enable_tracing()
         self.records: dict[str, PluginRecord] = {}
         self._registries: dict[str, Registry] | None = None
+        #: the registries the datasets' oracles were added to (:meth:`_add_dataset_oracles`, on first use)
+        self._dataset_oracles_of: dict[str, Registry] | None = None
         self._calling: list[PluginRecord] = []  # the plugin whose hook implementation is running (innermost last)
         disabled = _env_list(self.env.get("D3_DISABLE_PLUGINS")) or []
         self._disabled = {normalize_distribution(name) for name in disabled}
@@ -244,6 +268,27 @@ class D3PluginManager:
                     registries[kind].add(entry)
         return registries
 
+    def _add_dataset_oracles(self, registries: dict[str, Registry]) -> None:
+        """Register, for every dataset that declares an oracle network, its trained oracle under the dataset's name
+        (:class:`TrainedDatasetOracle`), unless a plugin registers an oracle of that name itself. Done when the
+        oracles are first asked for, not with the other kinds: it imports the dataset classes (numpy, h5py)."""
+        oracles = registries["oracles"]
+        for name, (entry, cls) in _oracle_declaring_datasets(registries["datasets"]).items():
+            if name in oracles:
+                continue
+            oracles.add(Entry(kind="oracles", name=name, factory=TrainedDatasetOracle(name, self),
+                              provider=entry.provider,
+                              description=f"dataset {name}'s oracle network as 'd3 oracle train --dataset {name}' "
+                                          "left it beside the data",
+                              metadata={"dataset": name, "network": cls.oracle, "label_names": list(cls.label_names),
+                                        "length": int(cls.length), "differentiable": True}))
+
+    def dataset_oracle_networks(self) -> dict[str, str]:
+        """``{dataset name: "module:Class"}``: the oracle network each registered dataset declares (its class
+        attribute ``oracle``), in registration order. Imports the dataset classes (light: no torch); one that cannot
+        be imported is left out here, and reported where it is used."""
+        return {name: cls.oracle for name, (_, cls) in _oracle_declaring_datasets(self.registry("datasets")).items()}
+
     # -- registries -------------------------------------------------------------------------------------------------
     @property
     def registries(self) -> dict[str, Registry]:
@@ -252,7 +297,11 @@ class D3PluginManager:
         return self._registries
 
     def registry(self, kind: str) -> Registry:
-        return self.registries[kind]
+        registries = self.registries
+        if kind == "oracles" and self._dataset_oracles_of is not registries:
+            self._dataset_oracles_of = registries
+            self._add_dataset_oracles(registries)
+        return registries[kind]
 
     def get(self, kind: str, name: str) -> Entry:
         """Resolve a component name of one kind (see :meth:`Registry.get`)."""
@@ -290,6 +339,8 @@ class D3PluginManager:
         factory = entry.load()
         try:
             oracle = factory(device)
+        except D3UserError:  # the user's to fix (e.g. an oracle not trained yet), not the plugin's: said as it is
+            raise
         except Exception as exc:
             raise PluginError(f"{entry.label} cannot be created: {one_line(exc)}; fix the plugin, or "
                               f"'pip uninstall {entry.provider.distribution}'") from exc
@@ -311,18 +362,31 @@ class D3PluginManager:
 
     def plugin_summaries(self, include_builtins: bool = False) -> list[dict[str, Any]]:
         """The ``d3 plugins list --json`` array, sorted by name."""
-        registries = self.registries  # runs the registration hooks first, so their errors are recorded
+        self.registry("oracles")  # runs the registration hooks first, so their errors are recorded
         rows = []
         for record in sorted(self.records.values(), key=lambda r: r.name.lower()):
             if record.builtin and not include_builtins:
                 continue
-            provides = {kind: [e.name for e in registries[kind].entries() if e.provider.distribution == record.name]
-                        for kind in KINDS}
+            provides = {kind: [e.name for e in self.registry(kind).entries()
+                               if e.provider.distribution == record.name] for kind in KINDS}
             rows.append({"name": record.name, "version": record.version, "module": record.module,
                          "hooks": record.hooks, "provides": provides, "builtin": record.builtin,
                          "error": record.error})
         return rows
 
+
+def _oracle_declaring_datasets(datasets: Registry) -> dict[str, tuple[Entry, type]]:
+    """``{dataset name: (entry, class)}`` of the registered datasets whose class declares an oracle network
+    (``oracle = "module:Class"``); a dataset whose class cannot be imported is skipped (using it reports why)."""
+    found: dict[str, tuple[Entry, type]] = {}
+    for entry in datasets.entries():
+        try:
+            cls = entry.load()
+        except PluginError:
+            continue
+        if isinstance(getattr(cls, "oracle", None), str):
+            found.setdefault(entry.name, (entry, cls))
+    return found
 
 
 def make_plugin_manager(*, load_entrypoints: bool = True, load_builtins: bool = True,

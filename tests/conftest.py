@@ -31,6 +31,21 @@ def bare_pm(warnings_seen):
     return make_plugin_manager(load_entrypoints=False, env={}, warn=warnings_seen.append)
 
 
+@pytest.fixture
+def trained_deepstarr_oracle(tmp_path, monkeypatch) -> Path:
+    """The file 'd3 oracle train --dataset deepstarr' leaves beside the dataset's default file (``$D3_DATA_DIR`` is
+    ``tmp_path``): an untrained DeepSTARR CNN, seeded. What ``--oracle deepstarr`` resolves to."""
+    from d3_deepstarr.oracle import DeepSTARROracle
+
+    from d3core.evaluation.oracle import save_oracle
+
+    monkeypatch.setenv("D3_DATA_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    return save_oracle(tmp_path / "DeepSTARR_data.oracle.ckpt", DeepSTARROracle(2, 249).eval(), {
+        "dataset": "deepstarr", "network": "d3_deepstarr.oracle:DeepSTARROracle", "num_outputs": 2, "length": 249,
+        "label_names": ["dev", "hk"]})
+
+
 @pytest.fixture(scope="session")
 def plugin_site(tmp_path_factory) -> Path:
     """The fixture plugins of tests/fixtures/plugins, really pip-installed into a temporary PYTHONPATH folder."""

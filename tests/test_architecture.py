@@ -31,6 +31,21 @@ def test_import_contracts_are_kept():
     assert f"Contracts: {len(CONTRACTS)} kept, 0 broken." in result.stdout
 
 
+def test_the_oracle_modules_keep_their_order_and_a_circle_breaks_it():
+    """d3core.evaluation's oracle modules are layered (oracle > original_oracles > oracle_networks | oracle_interface):
+    the code keeps the contract, and the import circle oracle <-> original_oracles, were it back, breaks it."""
+    import grimp
+    from importlinter.contracts.layers import LayersContract
+
+    spec = next(c for c in CONTRACTS if c.get("containers") == ["d3core.evaluation"])
+    contract = LayersContract(name=spec["name"], session_options={"root_packages": ["d3core"]},
+                              contract_options={k: v for k, v in spec.items() if k not in ("name", "type")})
+    graph = grimp.build_graph("d3core", cache_dir=None)
+    assert contract.check(graph, verbose=False).kept
+    graph.add_import(importer="d3core.evaluation.original_oracles", imported="d3core.evaluation.oracle")
+    assert not contract.check(graph, verbose=False).kept
+
+
 def test_the_plugin_contract_forbids_every_internal_module():
     forbidden = next(c for c in CONTRACTS if c["type"] == "forbidden")
     internal = {f"d3core.{m.name}" for m in pkgutil.iter_modules(d3core.__path__)} - {"d3core.api"}

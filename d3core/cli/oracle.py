@@ -13,12 +13,14 @@ from d3core.cli.options import FiniteFloat, PathOrPublished, option
 def oracle() -> None:
     """Oracles: CNNs that predict a dataset's activities from sequence (DeepSTARR CNN, MPRA CNN).
 
-    Every command takes d3 oracle files (d3 oracle train) and the original D3 code's oracle checkpoints
-    (oracle_DeepSTARR_DeepSTARR_data.ckpt, oracle_mpra_mpra_data.ckpt).
+    Every command takes what --oracle takes elsewhere: d3 oracle files (d3 oracle train), the original D3 code's
+    oracle checkpoints (oracle_DeepSTARR_DeepSTARR_data.ckpt, oracle_mpra_mpra_data.ckpt), a dataset's name for the
+    oracle d3 oracle train left beside its data (deepstarr), or a published oracle (d3 models list).
 
     \b
       d3 oracle train --dataset deepstarr --data ds.h5     writes ds.oracle.ckpt beside the data
       d3 oracle info ds.oracle.ckpt                        dataset, labels, test Pearson/Spearman
+      d3 oracle info deepstarr                             the same for deepstarr's trained oracle
       d3 oracle predict ds.oracle.ckpt designs.fasta -o predictions.tsv [--embedding]
     """
 
@@ -90,12 +92,14 @@ def train_cmd(ctx: click.Context, dataset: str, data: Path | None, out: Path | N
 
 
 @oracle.command("info")
-@click.argument("path", type=PathOrPublished(("oracle",), dir_okay=False))
-def info_cmd(path: Path) -> None:
-    """Show what an oracle file holds: kind, dataset, labels, network, and its test metrics or training state."""
-    from d3core.evaluation.oracle import load_oracle
+@click.argument("oracle_spec", metavar="ORACLE")
+@click.pass_context
+def info_cmd(ctx: click.Context, oracle_spec: str) -> None:
+    """Show what ORACLE (a file, a registered or a published oracle name) holds: kind, dataset, labels, network, and
+    its test metrics or training state."""
+    from d3core.evaluation.oracle import resolve_oracle
 
-    loaded = load_oracle(path)
+    loaded = resolve_oracle(oracle_spec, manager=manager_of(ctx), what="ORACLE", need_file=True)
     info = loaded.info
     click.echo(loaded.describe())
     if info.get("data"):
@@ -111,7 +115,7 @@ def info_cmd(path: Path) -> None:
 
 
 @oracle.command("predict")
-@click.argument("oracle_path", metavar="ORACLE", type=PathOrPublished(("oracle",), dir_okay=False))
+@click.argument("oracle_spec", metavar="ORACLE")
 @click.argument("sequences", type=click.Path(dir_okay=False, path_type=Path))
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
         help="Predictions table to write (.tsv; .csv for commas).")
@@ -121,17 +125,20 @@ def info_cmd(path: Path) -> None:
 @option("--batch-size", type=click.IntRange(min=1), default=None, help="Sequences per network call (default 512).")
 @option("--device", default=None, help="cpu or cuda (default: cuda if available).")
 @option("--force", is_flag=True, default=None, help="Replace an existing output file.")
-def predict_cmd(oracle_path: Path, sequences: Path, out: Path, embedding: bool | None, key: str | None,
-                batch_size: int | None, device: str | None, force: bool | None) -> None:
+@click.pass_context
+def predict_cmd(ctx: click.Context, oracle_spec: str, sequences: Path, out: Path, embedding: bool | None,
+                key: str | None, batch_size: int | None, device: str | None, force: bool | None) -> None:
     """Predict the activities of SEQUENCES (FASTA, d3 sample files .npz/.h5/.csv, or an array of an .npz/.h5 file)
-    with ORACLE: one row per sequence (id, the label columns; --embedding adds the embedding)."""
-    from d3core.evaluation.oracle import load_oracle
+    with ORACLE (a file, a registered or a published oracle name): one row per sequence (id, the label columns;
+    --embedding adds the embedding)."""
+    from d3core.evaluation.oracle import resolve_oracle
     from d3core.evaluation.prediction import read_sequences, write_predictions
     from d3core.generation.sampler import default_device
 
     hold_output(out, force=force)
-    loaded = load_oracle(oracle_path, device or default_device())
+    loaded = resolve_oracle(oracle_spec, device or default_device(), manager=manager_of(ctx), what="ORACLE",
+                            need_file=True)
     ids, tokens = read_sequences(sequences, key=key)
     written = write_predictions(out, loaded, ids, tokens, embedding=bool(embedding), batch_size=batch_size or 512)
-    click.echo(f"d3: {len(ids)} sequences scored with {oracle_path} ({', '.join(loaded.label_names)}"
+    click.echo(f"d3: {len(ids)} sequences scored with {loaded.path} ({', '.join(loaded.label_names)}"
                f"{', embedding' if embedding else ''}) -> {written}")

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from d3core.errors import D3UserError
+from d3core.evaluation.oracle_interface import one_hot_tensor
 
 STRANDS = ("forward", "both")
 
@@ -30,7 +31,7 @@ def as_one_hot(x, device) -> torch.Tensor:
     """Tokens ``[N, L]`` (integers) or a (soft) one-hot ``[N, 4, L]`` -> float one-hot ``[N, 4, L]`` on ``device``."""
     x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x)
     if x.ndim == 2 and not x.dtype.is_floating_point:
-        x = torch.nn.functional.one_hot(x.long(), 4).permute(0, 2, 1)
+        x = one_hot_tensor(x)
     return x.float().to(device)
 
 

@@ -1,7 +1,9 @@
 """Evaluation of generated sequences: the oracles, every metric of the D3 paper (spec §9) and the peers' checks, reports.
 
-- :mod:`~d3core.evaluation.oracle`           the one oracle loader and the :class:`Oracle` interface (predict, embed);
+- :mod:`~d3core.evaluation.oracle`           the one oracle resolver (file, registered or published name) and loader;
 - :mod:`~d3core.evaluation.original_oracles` the original D3 oracle checkpoints (PL_DeepSTARR, PL_mpra);
+- :mod:`~d3core.evaluation.oracle_networks`  the oracle networks datasets declare, found by name; state-dict fit;
+- :mod:`~d3core.evaluation.oracle_interface` the :class:`Oracle` interface (predict, embed) and its one-hot tensor;
 - :mod:`~d3core.evaluation.oracle_training`  ``d3 oracle train`` (Lightning, early stopping);
 - :mod:`~d3core.evaluation.prediction`       ``d3 oracle predict``: a sequence file -> a predictions table;
 - :mod:`~d3core.evaluation.metrics`          set statistics (scipy, scikit-learn): k-mer KL/JS, Fréchet, identity;
@@ -26,7 +28,7 @@ _LAZY = {
     "train_oracle": "d3core.evaluation.oracle_training",
     "load_oracle": "d3core.evaluation.oracle",
     "default_oracle_path": "d3core.evaluation.oracle",
-    "Oracle": "d3core.evaluation.oracle",
+    "Oracle": "d3core.evaluation.oracle_interface",
     "SPMSECallback": "d3core.evaluation.sp_mse",
 }
 

@@ -54,7 +54,7 @@ def discriminability_auroc(real: np.ndarray, generated: np.ndarray, *, seed: int
     is called after each epoch (progress)."""
     import torch
 
-    from d3core.evaluation.oracle import one_hot
+    from d3core.evaluation.oracle_interface import one_hot_tensor
 
     rng = np.random.default_rng(seed)
     n = int(min(len(real), len(generated), max_per_class))
@@ -75,7 +75,7 @@ def discriminability_auroc(real: np.ndarray, generated: np.ndarray, *, seed: int
         out = []
         with torch.no_grad():
             for s in range(0, len(index), 512):
-                out.append(model(one_hot(x[index[s:s + 512]]).to(device)).reshape(-1).float().cpu().numpy())
+                out.append(model(one_hot_tensor(x[index[s:s + 512]]).to(device)).reshape(-1).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
     best_loss, best_state, wait, epochs = float("inf"), None, 0, 0
@@ -87,7 +87,7 @@ def discriminability_auroc(real: np.ndarray, generated: np.ndarray, *, seed: int
             index = perm[s:s + batch_size]
             if len(index) < 2:  # BatchNorm needs two rows
                 continue
-            logits = model(one_hot(x[index]).to(device)).reshape(-1)
+            logits = model(one_hot_tensor(x[index]).to(device)).reshape(-1)
             loss = loss_fn(logits, torch.from_numpy(y[index]).to(device))
             optimizer.zero_grad()
             loss.backward()

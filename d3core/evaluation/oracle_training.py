@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from d3core.errors import D3UserError
-from d3core.evaluation.oracle import Oracle, default_oracle_path, one_hot, oracle_network_class, save_oracle
+from d3core.evaluation.oracle import default_oracle_path, save_oracle
+from d3core.evaluation.oracle_interface import Oracle, one_hot_tensor
+from d3core.evaluation.oracle_networks import oracle_network_class
 
 #: spec §8.1 hyper-parameters
 TRAINING_DEFAULTS = {"batch_size": 128, "max_epochs": 100, "patience": 10, "min_delta": 1e-3, "lr": 2e-3,
@@ -71,7 +73,7 @@ def _lightning_module(network, *, lr: float, weight_decay: float, lr_patience: i
 
         def _step(self, batch):
             tokens, labels = batch
-            prediction = self.network(one_hot(tokens).to(self.device))
+            prediction = self.network(one_hot_tensor(tokens).to(self.device))
             return prediction, labels.float(), masked_mse(prediction, labels.float())
 
         def training_step(self, batch, batch_idx):

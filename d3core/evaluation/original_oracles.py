@@ -4,8 +4,8 @@
 The original loads them with ``PL_DeepSTARR.load_from_checkpoint(ckpt, input_h5_file=...)``, whose constructor reads
 the whole data file. d3 needs no data file and never unpickles the original's classes: the checkpoint's
 ``state_dict`` (``model.conv1_filters``, ``model.fc7.weight``, ... -- weights-only or the full Trainer state, read with
-``torch.load(weights_only=True)``) is matched against the oracle network that each installed dataset plugin
-registers, by parameter names; the best match must then fit exactly (every tensor present, of the same shape, none
+``torch.load(weights_only=True)``) is matched against the oracle network that each installed dataset
+declares, by parameter names; the best match must then fit exactly (every tensor present, of the same shape, none
 extra), or the error names the first key that does not. Predictions then equal the original's (same operations in
 eval mode: Dropout off, BatchNorm on its running statistics).
 
@@ -19,27 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from d3core.errors import D3UserError
-from d3core.evaluation.oracle import Oracle, import_network_class, state_dict_problem
+from d3core.evaluation.oracle_interface import Oracle
+from d3core.evaluation.oracle_networks import import_network_class, state_dict_problem
 
 #: the least share of parameter names a network must have in common with a checkpoint to be taken as its network
 MIN_NAME_OVERLAP = 0.5
 
 
 def _candidates(manager) -> list[tuple[Any, type]]:
-    """``(dataset, oracle network class)`` of every installed dataset plugin that registers an oracle."""
+    """``(dataset, oracle network class)`` of every registered dataset that declares an oracle network."""
     if manager is None:
         from d3core.plugins import get_plugin_manager
 
         manager = get_plugin_manager()
-    found = []
-    for entry in manager.registry("datasets").entries():
-        if not entry.metadata.get("oracle"):
-            continue
-        dataset = manager.dataset(entry)
-        target = getattr(dataset, "oracle", None)
-        if target:
-            found.append((dataset, import_network_class(target, what=f"dataset {dataset.name!r}")))
-    return found
+    return [(manager.dataset(name), import_network_class(target, what=f"dataset {name!r}"))
+            for name, target in manager.dataset_oracle_networks().items()]
 
 
 def _strip(state: dict, prefix: str) -> dict:

@@ -5,7 +5,8 @@ subset, with the EMA weights, every N validation runs.
 one, else these defaults):
 
 ==========================  ==========================================================================================
-``sp_mse.oracle``           oracle file; default ``<data dir>/<data stem>.oracle.ckpt`` (``d3 oracle train``)
+``sp_mse.oracle``           oracle: a file, a registered or a published name (as ``--oracle``); default
+                            ``<data dir>/<data stem>.oracle.ckpt`` (``d3 oracle train``)
 ``sp_mse.every_n_val``      sample every N validation runs (default 1; sanity checks do not count)
 ``sp_mse.num_sequences``    size of the fixed subset: evenly spaced rows of the split (default 256)
 ``sp_mse.split``            ``valid`` (default) or ``test``
@@ -41,23 +42,25 @@ DEFAULTS = {"oracle": None, "every_n_val": 1, "num_sequences": 256, "split": "va
 class SPMSECallback(pl.Callback):
     """Logs ``sp_mse`` = mean over the subset and the oracle outputs of (f(x_real) - f(x_generated))^2."""
 
-    def __init__(self, *, dataset, data_path: str | Path, oracle_path: str | Path, every_n_val: int = 1,
+    def __init__(self, *, dataset, data_path: str | Path, oracle: str | Path | None = None, every_n_val: int = 1,
                  num_sequences: int = 256, split: str = "valid", steps: int | None = None, batch_size: int = 64,
                  predictor: str = "analytic", seed: int = 0, denoise: bool = True, guidance: float = 1.0):
-        from d3core.evaluation.oracle import load_oracle
+        from d3core.evaluation.oracle import default_oracle_path, find_oracle
 
         if every_n_val < 1 or num_sequences < 1 or (steps is not None and steps < 1) or batch_size < 1:
             raise D3UserError("sp_mse: every_n_val, num_sequences, steps and batch_size must be at least 1")
-        self.oracle = load_oracle(oracle_path)  # checked now, before training starts
-        if self.oracle.dataset != dataset.name:
-            raise D3UserError(f"sp_mse.oracle {oracle_path}: an oracle for {self.oracle.dataset!r}, not "
-                              f"{dataset.name!r}")
+        # resolved as --oracle is, and checked now, before training starts
+        self.oracle = find_oracle(dataset, data_path, oracle, what="sp_mse.oracle")
+        if self.oracle is None:
+            raise D3UserError(f"--callback sp_mse needs an oracle: {default_oracle_path(data_path)} does not exist. "
+                              f"Train one with 'd3 oracle train --dataset {dataset.name} --data {data_path}' (or set "
+                              "sp_mse.oracle=PATH|NAME)")
         split_data = dataset.open_split(data_path, split)
         n = min(int(num_sequences), len(split_data))
         self.rows = np.unique(np.linspace(0, len(split_data) - 1, n).round().astype(np.int64))
         tokens, labels = split_data.read_batch(self.rows)
         if tokens.shape[1] != self.oracle.length:
-            raise D3UserError(f"sp_mse.oracle {oracle_path}: scores {self.oracle.length} bp, the data is "
+            raise D3UserError(f"sp_mse.oracle {self.oracle.path}: scores {self.oracle.length} bp, the data is "
                               f"{tokens.shape[1]} bp")
         self.labels = labels.numpy()
         self.reference = self.oracle.predict(tokens.numpy())
@@ -112,7 +115,6 @@ class SPMSECallback(pl.Callback):
 
 def make_sp_mse(config: Any = None) -> SPMSECallback:
     """Factory registered as callback ``sp_mse``: settings from the run config (see the module docstring)."""
-    from d3core.evaluation.oracle import default_oracle_path
     from d3core.plugins import get_plugin_manager
 
     if config is None:
@@ -120,12 +122,8 @@ def make_sp_mse(config: Any = None) -> SPMSECallback:
     dataset = get_plugin_manager().dataset(select_value(config, "dataset", None))
     data_path = select_value(config, "data.path", None)
     data_path = dataset.require(data_path)
-    oracle = select_value(config, "sp_mse.oracle", None) or default_oracle_path(data_path)
-    if not Path(oracle).is_file():
-        raise D3UserError(f"--callback sp_mse needs an oracle: {oracle} does not exist. Train one with 'd3 oracle "
-                          f"train --dataset {dataset.name} --data {data_path}' (or set sp_mse.oracle=PATH)")
     return SPMSECallback(
-        dataset=dataset, data_path=data_path, oracle_path=oracle,
+        dataset=dataset, data_path=data_path, oracle=select_value(config, "sp_mse.oracle", None),
         every_n_val=int(select_value(config, "sp_mse.every_n_val", DEFAULTS["every_n_val"])),
         num_sequences=int(select_value(config, "sp_mse.num_sequences", DEFAULTS["num_sequences"])),
         split=str(select_value(config, "sp_mse.split", DEFAULTS["split"])),

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from d3core.errors import D3UserError
-from d3core.evaluation.oracle import default_oracle_path, load_oracle, oracle_network_class
+from d3core.evaluation.oracle import default_oracle_path, load_oracle
+from d3core.evaluation.oracle_networks import oracle_network_class
 
 
 def test_deepstarr_oracle_architecture():
@@ -36,7 +37,7 @@ def test_datasets_register_their_oracles():
     manager = make_plugin_manager(env={"D3_STRICT_PLUGINS": "1"})
     for name, cls_name in (("deepstarr", "DeepSTARROracle"), ("mpra", "MPRAOracle")):
         entry = manager.get("datasets", name)
-        assert entry.metadata["oracle"].endswith(cls_name)
+        assert manager.get("oracles", name).metadata["network"].endswith(cls_name)  # derived from the class
         assert oracle_network_class(entry.load()()).__name__ == cls_name
 
     class NoOracle:
@@ -104,3 +105,18 @@ def test_evaluate_finds_an_oracle_by_registered_name_as_design_does(tmp_path):
         find_oracle(deepstarr, None, "bare", manager=manager)
     with pytest.raises(D3UserError, match="no such oracle file and no registered oracle of that name"):
         find_oracle(deepstarr, None, str(tmp_path / "missing.ckpt"), manager=manager)
+
+
+def test_sp_mse_takes_an_oracle_by_name_as_the_commands_do(tiny_data, tmp_path, monkeypatch, request):
+    """The sp_mse callback's ``sp_mse.oracle`` goes through the one resolver: a dataset's name is its trained oracle,
+    an unknown name is the resolver's one line naming the key."""
+    from d3_deepstarr.dataset import DeepSTARR
+
+    from d3core.evaluation.sp_mse import SPMSECallback
+
+    monkeypatch.setenv("D3_DATA_DIR", str(tmp_path))
+    with pytest.raises(D3UserError, match=r"sp_mse.oracle nosuch: no such oracle file .*registered: .*deepstarr"):
+        SPMSECallback(dataset=DeepSTARR(), data_path=tiny_data, oracle="nosuch")
+    trained = request.getfixturevalue("trained_deepstarr_oracle")
+    callback = SPMSECallback(dataset=DeepSTARR(), data_path=tiny_data, oracle="deepstarr", num_sequences=4)
+    assert callback.oracle.path == trained and callback.reference.shape == (4, 2)

@@ -19,7 +19,7 @@ def compute(run: Run) -> None:
         real = run.ref_tokens
     network = None
     if p.discriminator == "oracle":
-        from d3core.evaluation.oracle import oracle_network_class
+        from d3core.evaluation.oracle_networks import oracle_network_class
 
         cls = oracle_network_class(run.dataset)
         length = run.gen.shape[1]

@@ -19,8 +19,7 @@ names that `d3 models fetch` and every path option take.
 from d3core.api import hookimpl
 
 _LENTIMPRA = {"length": 230, "label_names": ["activity"], "label_mode": "global",
-              "keys": "onehot_{split} [N,230,4] channels-last, y_{split} [N,1]",
-              "oracle": "d3_ckpt_d3dna.legnet:LegNetOracle"}
+              "keys": "onehot_{split} [N,230,4] channels-last, y_{split} [N,1]"}
 
 
 @hookimpl(tryfirst=True)

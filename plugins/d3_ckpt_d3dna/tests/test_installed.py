@@ -16,8 +16,8 @@ def test_registers_its_components_and_comes_before_the_generic_formats():
     assert manager.get("checkpoint_formats", "d3dna").provider.distribution == "d3-ckpt-d3dna"
     assert {"d3dna-Tran", "d3dna-Conv"} <= set(manager.registry("architectures").names())
     for name in ("lentimpra-hepg2", "lentimpra-k562"):
-        entry = manager.get("datasets", name)
-        assert entry.metadata["oracle"] == "d3_ckpt_d3dna.legnet:LegNetOracle" and entry.metadata["length"] == 230
+        assert manager.get("datasets", name).metadata["length"] == 230
+        assert manager.get("oracles", name).metadata["network"] == "d3_ckpt_d3dna.legnet:LegNetOracle"
 
 
 def test_the_original_d3_pth_is_still_the_legacy_formats():

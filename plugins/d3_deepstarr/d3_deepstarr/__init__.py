@@ -11,12 +11,4 @@ def register_datasets(register):
     register("deepstarr", "d3_deepstarr.dataset:DeepSTARR",
              description="Drosophila S2 enhancers, 249 bp, dev/hk (de Almeida et al. 2022)",
              length=249, label_names=["dev", "hk"], label_mode="global",
-             keys="X_{split} [N,4,249] channels-first, Y_{split} [N,2]", file="DeepSTARR_data.h5",
-             oracle="d3_deepstarr.oracle:DeepSTARROracle")
-
-
-@hookimpl
-def register_oracles(register):
-    register("deepstarr", "d3_deepstarr.oracle:trained",
-             description="the DeepSTARR oracle CNN as 'd3 oracle train --dataset deepstarr' left it beside the data",
-             label_names=["dev", "hk"], length=249, differentiable=True)
+             keys="X_{split} [N,4,249] channels-first, Y_{split} [N,2]", file="DeepSTARR_data.h5")

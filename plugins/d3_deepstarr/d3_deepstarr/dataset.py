@@ -36,7 +36,8 @@ class DeepSTARR(SequenceDataset):
     length = 249
     label_names = ("dev", "hk")
     label_mode = "global"
-    #: the oracle network (spec §8.2) that d3 oracle train fits and d3 evaluate scores samples with
+    #: the oracle network (spec §8.2) that d3 oracle train fits and d3 evaluate scores samples with; declaring it
+    #: registers the trained oracle under the dataset's name (--oracle NAME)
     oracle = "d3_deepstarr.oracle:DeepSTARROracle"
     #: motif scans in d3 evaluate use this JASPAR taxonomic group
     jaspar_tax_group = "insects"

@@ -63,12 +63,3 @@ class DeepSTARROracle(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc7(self.embed(x))
-
-
-def trained(device: str = "cpu"):
-    """The registered oracle 'deepstarr': this network as 'd3 oracle train --dataset deepstarr' trained it (the file beside the
-    dataset's default data file)."""
-    from d3core.api import dataset_oracle
-    from d3_deepstarr.dataset import DeepSTARR
-
-    return dataset_oracle(DeepSTARR(), device)

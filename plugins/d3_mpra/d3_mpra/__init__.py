@@ -11,12 +11,4 @@ def register_datasets(register):
     register("mpra", "d3_mpra.dataset:MPRA",
              description="human lentiMPRA elements, 200 bp, HepG2/K562/WTC11 (Agarwal et al. 2023)",
              length=200, label_names=["HepG2", "K562", "WTC11"], label_mode="global",
-             keys="x_{split} [N,200,4] channels-last, y_{split} [N,3]", file="mpra_data.h5",
-             oracle="d3_mpra.oracle:MPRAOracle")
-
-
-@hookimpl
-def register_oracles(register):
-    register("mpra", "d3_mpra.oracle:trained",
-             description="the lentiMPRA oracle CNN as 'd3 oracle train --dataset mpra' left it beside the dataset file",
-             label_names=["HepG2", "K562", "WTC11"], length=200, differentiable=True)
+             keys="x_{split} [N,200,4] channels-last, y_{split} [N,3]", file="mpra_data.h5")

@@ -37,7 +37,8 @@ class MPRA(SequenceDataset):
     length = 200
     label_names = ("HepG2", "K562", "WTC11")
     label_mode = "global"
-    #: the oracle network (spec §8.2) that d3 oracle train fits and d3 evaluate scores samples with
+    #: the oracle network (spec §8.2) that d3 oracle train fits and d3 evaluate scores samples with; declaring it
+    #: registers the trained oracle under the dataset's name (--oracle NAME)
     oracle = "d3_mpra.oracle:MPRAOracle"
     #: motif scans in d3 evaluate use this JASPAR taxonomic group
     jaspar_tax_group = "vertebrates"

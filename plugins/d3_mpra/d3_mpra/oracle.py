@@ -98,12 +98,3 @@ class MPRAOracle(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc6(self.embed(x))
-
-
-def trained(device: str = "cpu"):
-    """The registered oracle 'mpra': this network as 'd3 oracle train --dataset mpra' trained it (the file beside the
-    dataset's default data file)."""
-    from d3core.api import dataset_oracle
-    from d3_mpra.dataset import MPRA
-
-    return dataset_oracle(MPRA(), device)
