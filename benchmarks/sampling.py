@@ -306,7 +306,7 @@ def quality(args, previous: dict | None = None) -> dict:
     from d3_deepstarr.dataset import DeepSTARR
 
     from d3core.data.synth import effect_matrix
-    from d3core.evaluation.metrics import js_distance, kmer_spectrum, motif_counts
+    from d3core.evaluation.metrics import js_distance_base2, kmer_spectrum, motif_counts
     from d3core.evaluation.oracle import load_oracle
     from d3core.generation import SamplingModel
 
@@ -334,7 +334,7 @@ def quality(args, previous: dict | None = None) -> dict:
         high, low = tokens[:num], tokens[num:]
         predicted = oracle.predict(tokens)
         true = true_activity(tokens)
-        return {"kmer4_js_distance_to_test": round(js_distance(kmer_spectrum(tokens, 4), real_spectrum), 4),
+        return {"kmer4_js_distance_to_test": round(js_distance_base2(kmer_spectrum(tokens, 4), real_spectrum), 4),
                 "true_dev_difference": round(float(true[:num, 0].mean() - true[num:, 0].mean()), 3),
                 "predicted_dev_difference": round(float(predicted[:num, 0].mean() - predicted[num:, 0].mean()), 3),
                 "ap1_count_difference": round(float(motif_counts(high, "TGASTCA").mean()
