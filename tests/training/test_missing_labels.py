@@ -100,6 +100,14 @@ def test_an_architecture_without_per_label_nulls_is_told_in_one_line(tmp_path, m
     assert "\n" not in message and "no per-label null condition" in message and "--join inner" in message
 
 
+def test_per_position_labels_with_missing_values_are_refused_in_one_line(tmp_path, missing_file):
+    with pytest.raises(D3UserError) as error:
+        _plan(tmp_path, missing_file, **{"model.label_mode": "per_position"})
+    message = str(error.value)
+    assert "\n" not in message and str(missing_file) in message and "measured in the train split: dev " in message
+    assert "only global labels support" in message and "--join inner" in message
+
+
 def test_a_row_with_every_label_missing_trains_the_unconditional_path(tmp_path, missing_file):
     module = _module(_plan(tmp_path, missing_file, **{"training.label_dropout": 0.0}))
     tokens, labels = _batch(missing_file, range(8))
