@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import h5py
@@ -117,20 +116,16 @@ def test_score_split_scores_each_row_under_the_labels_it_has(real_run):
 @pytest.fixture
 def deepstarr_with_missing(trained_checkpoint, tmp_path):
     """``(checkpoint without per-label nulls, its data file with hk missing in rows 2 and 5 of every split)``."""
-    from d3core.data.importing import measured_counts
+    from d3core.testing.helpers import with_missing_labels
 
     checkpoint, data = trained_checkpoint
-    path = tmp_path / "missing.h5"
-    shutil.copy(data, path)
-    with h5py.File(path, "r+", locking=False) as f:
-        labels = {}
-        for split in ("train", "valid", "test"):
-            y = f[f"Y_{split}"][:]
-            y[[2, 5], 1] = np.nan
-            f[f"Y_{split}"][...] = y
-            labels[split] = y
-        f.attrs["d3_measured"] = json.dumps(measured_counts(labels, ["dev", "hk"]))
-    return checkpoint, path
+
+    def rows_2_and_5_of_hk(y):
+        mask = np.zeros(y.shape, dtype=bool)
+        mask[[2, 5], 1] = True
+        return mask
+
+    return checkpoint, with_missing_labels(data, tmp_path / "missing.h5", rows_2_and_5_of_hk)
 
 
 def test_a_model_without_per_label_nulls_refuses_missing_labels_in_one_line(deepstarr_with_missing, d3_cli):
