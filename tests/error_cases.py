@@ -8,6 +8,7 @@ from the same cases and their real messages.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -396,6 +397,15 @@ CASES += (
     Case("score-split-nan", "data files", "scored a split whose labels hold a NaN",
          ("score", "--split", "train", "--data", "nan.h5", "--checkpoint", RUN),
          ("nan.h5: 'Y_train' row 3 column 0 ('dev') is nan", "labels must be finite numbers")),
+    Case("score-split-missing-labels", "data files",
+         "scored a split with missing labels (not measured) with a model trained on fully measured rows",
+         ("score", "--split", "test", "--data", "unmeasured.h5", "--checkpoint", RUN),
+         ("unmeasured.h5 (test split) has missing labels (not measured: hk in 1 of", "has no per-label nulls",
+          "--labels dev=1.0,hk=1.0", "--unconditional")),
+    Case("sample-labels-from-missing", "data files",
+         "sampled for the label rows of a split with missing labels with a model trained on fully measured rows",
+         ("sample", RUN, "--labels-from", "test", "--data", "unmeasured.h5", "-o", "new.fasta"),
+         ("unmeasured.h5 (test split) has missing labels", "give --labels instead")),
     Case("option-not-finite", "command line", "gave NaN as the guidance strength",
          ("sample", RUN, "-o", "new.fasta", "--labels", "1,1", "--guidance", "nan"),
          ("'--guidance': 'nan' is not a finite number",)),
@@ -516,6 +526,15 @@ def build_workspace(workspace: Path) -> Path:
         labels = f["Y_train"][:]
         labels[3, 0] = float("nan")
         f["Y_train"][:] = labels
+    shutil.copyfile(workspace / "ds.h5", workspace / "unmeasured.h5")  # hk not measured in row 2 of every split
+    with h5py.File(workspace / "unmeasured.h5", "r+") as f:
+        measured = {}
+        for split in ("train", "valid", "test"):
+            labels = f[f"Y_{split}"][:]
+            labels[2, 1] = float("nan")
+            f[f"Y_{split}"][:] = labels
+            measured[split] = {"dev": len(labels), "hk": len(labels) - 1}
+        f.attrs["d3_measured"] = json.dumps(measured)
     data = (workspace / "ds.h5").read_bytes()
     (workspace / "truncated.h5").write_bytes(data[: len(data) // 4])
     (workspace / "samples.fasta").write_text(">earlier\n" + "ACGT" * 62 + "A\n")

@@ -26,10 +26,14 @@ def oracle() -> None:
 
 
 def _metrics_table(metrics: dict) -> str:
+    """Per label: test Pearson and Spearman; with missing labels also the measured test rows they are over."""
     pearson, spearman = metrics.get("test_pearson", {}), metrics.get("test_spearman", {})
-    lines = [f"{'label':<12} {'test Pearson':>12} {'test Spearman':>13}"]
+    measured = metrics.get("test_measured")
+    lines = [f"{'label':<12} {'test Pearson':>12} {'test Spearman':>13}" + (f" {'measured rows':>13}" if measured
+                                                                              else "")]
     for name in pearson:
-        lines.append(f"{name:<12} {pearson[name]:>12.4f} {spearman.get(name, float('nan')):>13.4f}")
+        lines.append(f"{name:<12} {pearson[name]:>12.4f} {spearman.get(name, float('nan')):>13.4f}"
+                     + (f" {measured.get(name, 0):>13}" if measured else ""))
     return "\n".join(lines)
 
 

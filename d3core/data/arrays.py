@@ -8,7 +8,9 @@ and the key. The checks turn arrays into what d3 computes with, or say which key
 - :func:`token_array`: integer token indices ``[N, L]`` in 0..3 (A, C, G, T) -> ``uint8 [N, L]``;
 - :func:`label_array`: numbers ``[N, C]`` -> ``float32 [N, C]``;
 - :func:`row_array`: integers ``[N]`` -> ``int64 [N]``;
-- :func:`check_finite_labels`: the finite-label check shared with dataset files (:mod:`d3core.data.validation`).
+- :func:`check_finite_labels`: the finite-label check shared with dataset files (:mod:`d3core.data.validation`);
+- :func:`describe_missing_labels`: which labels of which rows are NaN (not measured), for the one-line refusals of
+  models that cannot leave a label unconditioned.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numpy as np
 
 from d3core.errors import D3UserError
 
-__all__ = ["ArrayReader", "check_finite_labels", "label_array", "open_arrays", "row_array", "token_array"]
+__all__ = ["ArrayReader", "check_finite_labels", "describe_missing_labels", "label_array", "open_arrays", "row_array", "token_array"]
 
 _NAMES = {"npz": "NPZ", "h5": "HDF5"}
 #: what goes wrong while unpacking a damaged .npz (zip) or HDF5 file
@@ -137,6 +139,18 @@ def check_finite_labels(where: str, block: np.ndarray, names: Sequence[str], *, 
         name = f" ({names[column]!r})" if column < len(names) else ""
         raise D3UserError(f"{where} row {first_row + row} column {column}{name} is {block[row, column]}; labels must "
                           f"be finite numbers; {fix}")
+
+
+def describe_missing_labels(labels: np.ndarray, names: Sequence[str]) -> str:
+    """Which labels of ``labels [n, C]`` are NaN (not measured), in words: ``"WTC11 in 36 of 70 rows (first: row
+    0)"``, one clause per label with NaN (rows counted from 0); ``""`` when every label is measured."""
+    missing = np.isnan(np.asarray(labels, dtype=np.float64))
+    clauses = []
+    for column in np.flatnonzero(missing.any(axis=0)):
+        first = int(np.argmax(missing[:, column]))
+        name = names[column] if column < len(names) else f"column {column}"
+        clauses.append(f"{name} in {int(missing[:, column].sum())} of {len(missing)} rows (first: row {first})")
+    return ", ".join(clauses)
 
 
 def label_array(path: str | os.PathLike, key: str, array: np.ndarray, rows: int, names: Sequence[str], *,

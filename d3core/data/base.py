@@ -199,7 +199,8 @@ class SequenceDataset:
         outer ``join`` (the default) leaves unmeasured are NaN, counted per split and label in the file's
         ``d3_measured`` attribute.
         """
-        from d3core.data.importing import DEFAULT_FRACTIONS, DEFAULT_JOIN, MEASURED_ATTR, build_import
+        from d3core.data.importing import (DEFAULT_FRACTIONS, DEFAULT_JOIN, MEASURED_ATTR, build_import,
+                                           refuse_partial_tracks)
         from d3core.data.layout import H5Writer
 
         out = Path(out)
@@ -210,6 +211,12 @@ class SequenceDataset:
                               fractions=fractions or DEFAULT_FRACTIONS, replace_n=replace_n,
                               trim=self.adapters if trim is None else tuple(trim), sequence_column=sequence_column,
                               join=join or DEFAULT_JOIN)
+        if result.measured is not None:
+            rows = sum(len(y) for _, y in result.splits.values())
+            measured = ", ".join(f"{name} {sum(m[name] for m in result.measured.values())}/{rows}"
+                                 for name in result.label_names)
+            refuse_partial_tracks(f"{out}: the {join or DEFAULT_JOIN} join of the inputs", self.label_mode,
+                                  f"measured: {measured}")
         attrs = {"d3_dataset": self.name, "d3_source": result.source}
         if result.measured is not None:
             attrs[MEASURED_ATTR] = result.measured

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from d3core.data.encoding import tokens_from_one_hot
-from d3core.data.layout import H5Layout
+from d3core.data.layout import MEASURED_ATTR, H5Layout
 
 
 class RowBatch(SequenceABC):
@@ -75,6 +75,9 @@ class H5SequenceDataset(Dataset):
         self.y_key = layout.y_name(split)
         with h5py.File(self.path, "r", locking=False) as f:
             self._n = int(f[self.x_key].shape[0])
+            #: the file counts its measured rows per label (:data:`~d3core.data.layout.MEASURED_ATTR`): NaN there
+            #: means "not measured"
+            self.counts_missing_labels = MEASURED_ATTR in f.attrs
         self._file: h5py.File | None = None
         self._pid: int | None = None
         self._x: h5py.Dataset | None = None
@@ -111,11 +114,12 @@ class H5SequenceDataset(Dataset):
     def check_finite(self, labels: np.ndarray, *, first_row: int = 0, missing: bool = False) -> None:
         """Refuse a NaN or infinite value in ``labels [n, C]`` read from rows ``first_row ...`` of this split (what
         training's file check refuses, for readers that skip it: ``--labels-from``, ``d3 score --split``);
-        ``missing``: NaN (a label not measured) is allowed, for a model that conditions on a subset of its labels."""
+        ``missing``: NaN (a label not measured) is allowed in a file that counts its measured rows (as
+        ``d3 data import`` writes them), for a caller that handles missing labels."""
         from d3core.data.arrays import check_finite_labels
 
         check_finite_labels(f"{self.path}: '{self.y_key}'", labels, self.label_names, first_row=first_row,
-                            missing=missing,
+                            missing=missing and self.counts_missing_labels,
                             fix=f"drop or fix that row ('d3 data info {self.path}' checks the whole file)")
 
     def __len__(self) -> int:

@@ -330,6 +330,16 @@ def measured_counts(labels: Mapping[str, np.ndarray], names: Sequence[str]) -> d
     return {split: {name: int(n) for name, n in zip(names, (~np.isnan(y)).sum(axis=0))} for split, y in labels.items()}
 
 
+def refuse_partial_tracks(where: str, label_mode: str, missing: str) -> None:
+    """Refuse missing labels (``missing``: which, in words; ``""`` for none) for labels other than global ones, in one
+    line: a per-position label track has no per-label null condition, so a row cannot condition on part of it."""
+    if missing and label_mode != "global":
+        raise D3UserError(f"{where} has missing labels ({missing}), which only global labels support; this dataset's "
+                          f"labels are {label_mode} (a track per base: no learned null per label), so a row cannot "
+                          "condition on part of them: import with --join inner (only the sequences every table "
+                          "measures) or fill in the missing values")
+
+
 def build_import(*, length: int, label_names: Sequence[str], aliases: Mapping[str, Sequence[str]],
                  fasta: Iterable[str] = (), activity: Iterable[str] = (), tables: Iterable[str] = (),
                  labels: Iterable[str] = (), split_seed: int | None = None,

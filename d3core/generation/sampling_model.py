@@ -205,11 +205,24 @@ class SamplingModel:
         labels = np.empty((n, len(opened.label_names)), dtype=np.float32)
         for start in range(0, n, 65536):
             labels[start:start + 65536] = opened.read_batch(rows[start:start + 65536])[1].numpy()
-            opened.check_finite(labels[start:start + 65536], first_row=start, missing=self.supports_label_subsets)
+            opened.check_finite(labels[start:start + 65536], first_row=start, missing=True)
         if labels.shape[1] != self.num_labels:
             raise D3UserError(f"{path}: split {split!r} has {labels.shape[1]} label column(s) but the model takes "
                               f"{self.num_labels}; use the data file the model was trained on (--data)")
+        self.check_measured(labels, f"{path} ({split} split)", fix="give --labels instead")
         return labels, rows
+
+    def check_measured(self, labels: np.ndarray, where: str, *, fix: str) -> None:
+        """Refuse NaN (not measured) in ``labels [R, C]`` from ``where`` for a model without per-label nulls, in one
+        line naming the labels and rows and ``fix``; a model with them conditions such a row on what it has."""
+        from d3core.data.arrays import describe_missing_labels
+
+        missing = describe_missing_labels(labels, self.label_names)
+        if missing and not self.supports_label_subsets:
+            raise D3UserError(f"{where} has missing labels (not measured: {missing}); {self.checkpoint} has no "
+                              "per-label nulls (it was trained on fully measured rows), so it cannot condition a row "
+                              f"on the labels it has: {fix}, or use a model trained on this data (d3 train learns a "
+                              "null per label from missing labels)")
 
     # -- templates -------------------------------------------------------------------------------------------------
     def template(self, value: str | None = None, fixes: Sequence[str] = ()) -> Template | None:

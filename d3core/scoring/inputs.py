@@ -108,7 +108,8 @@ def _check_h5(path: Path) -> None:
 
 
 def read_split(model, split: str, *, data: str | os.PathLike | None = None, limit: int | None = None) -> ScoringInput:
-    """The sequences of a split of the model's dataset file (or ``data``), with their measured labels."""
+    """The sequences of a split of the model's dataset file (or ``data``), with their measured labels (NaN where a
+    file with missing labels has no measurement)."""
     dataset = model.dataset()
     path = Path(data) if data is not None else model.data_path()
     opened = dataset.open_split(path, split)
@@ -118,7 +119,7 @@ def read_split(model, split: str, *, data: str | os.PathLike | None = None, limi
         x, y = opened.read_batch(np.arange(start, min(start + 65536, n)))
         tokens.append(x.numpy().astype(np.uint8))
         labels.append(y.numpy().astype(np.float32))
-        opened.check_finite(labels[-1], first_row=start)
+        opened.check_finite(labels[-1], first_row=start, missing=True)  # NaN: not measured (labels_for decides)
     if not tokens:
         raise D3UserError(f"{path}: split {split!r} holds no sequences")
     tokens_all = np.concatenate(tokens)
@@ -137,6 +138,10 @@ def labels_for(model, scored: ScoringInput, *, labels: Sequence[str] = (), label
     Order: ``--labels`` (one row for all, or one per sequence) > ``--labels-from SPLIT`` (the sequence's recorded
     reference row, else row i for sequence i) > the labels stored with the sequences (FASTA headers of ``d3 sample``,
     NPZ/HDF5 ``labels``, a split's measurements). None: unconditional.
+
+    Stored labels with NaN (a split of a file with missing labels): a model with per-label nulls scores each row
+    under the labels it has (the missing ones unconditioned, as it was trained); any other model refuses them in one
+    line (:meth:`~d3core.generation.sampling_model.SamplingModel.check_measured`).
     """
     if unconditional or not model.num_labels:
         if labels or labels_from:
@@ -154,9 +159,14 @@ def labels_for(model, scored: ScoringInput, *, labels: Sequence[str] = (), label
         return rows, f"--labels ({len(rows)} row(s))"
     if labels_from:
         return _split_rows(model, scored, labels_from, data), f"--labels-from {labels_from}"
-    if scored.labels is not None and scored.label_names:
-        return _in_model_order(model, scored), f"the labels stored in {scored.source}"
     example = ",".join(f"{name}=1.0" for name in model.label_names)
+    if scored.labels is not None and scored.label_names:
+        rows = _in_model_order(model, scored)
+        model.check_measured(rows, scored.source, fix=f"score under labels you give (--labels {example}, one row for "
+                                                      "all) or --unconditional")
+        missing = int(np.isnan(rows).any(axis=1).sum())
+        return rows, f"the labels stored in {scored.source}" + (
+            f"; {missing} row(s) lack a measured label, scored unconditioned on it" if missing else "")
     raise D3UserError(f"{scored.source} carries no labels and the model is conditioned on "
                       f"{', '.join(model.label_names)}: give --labels {example} (or a CSV of one row per sequence), "
                       "--labels-from test, or --unconditional")

@@ -21,8 +21,8 @@ from d3core.plugins import D3PluginManager, PluginRecord, get_plugin_manager, ma
 from d3core.registry import normalize_name
 from d3core.testing import plugin as testing_plugin
 
-__all__ = ["fresh_manager", "registered", "process_manager", "write_tiny_h5", "tiny_batch", "train_smoke",
-           "check_null_condition", "check_label_nulls", "SMOKE_OVERRIDES"]
+__all__ = ["fresh_manager", "registered", "process_manager", "write_tiny_h5", "with_missing_labels", "tiny_batch",
+           "train_smoke", "check_null_condition", "check_label_nulls", "SMOKE_OVERRIDES"]
 
 #: settings of :func:`train_smoke`: a few rows per batch, validation after the last step, no loggers, CPU, fp32
 SMOKE_OVERRIDES: dict[str, Any] = {
@@ -105,6 +105,30 @@ def write_tiny_h5(path: str | os.PathLike, *, n: int = 64, length: int = 32,
     return synthesize_file(path, dataset="tiny-dna", layout=H5Layout("X_{split}", "Y_{split}", True, int(length)),
                            label_names=names, motifs=motifs, baseline={name: 0.0 for name in names}, noise=0.2,
                            gc=0.5, n_train=int(n), seed=seed, overwrite=overwrite)
+
+
+def with_missing_labels(source: str | os.PathLike, out: str | os.PathLike, missing) -> Path:
+    """A copy of the dataset file ``source`` (``Y_{split}`` labels, ``label_names`` attribute, as :func:`write_tiny_h5`
+    and DeepSTARR files) at ``out`` with the labels ``missing(y [N, C]) -> bool [N, C]`` marks set to NaN (not
+    measured) in every split, and the measured rows counted in the file as ``d3 data import`` counts them."""
+    import json
+    import shutil
+
+    import h5py
+    import numpy as np
+
+    from d3core.data.importing import measured_counts
+    from d3core.data.layout import MEASURED_ATTR, SPLITS, read_label_names
+
+    out = Path(shutil.copyfile(source, out))
+    with h5py.File(out, "r+", locking=False) as f:
+        labels = {}
+        for split in SPLITS:
+            y = f[f"Y_{split}"][:]
+            y[np.asarray(missing(y), dtype=bool)] = np.nan
+            f[f"Y_{split}"][...] = labels[split] = y
+        f.attrs[MEASURED_ATTR] = json.dumps(measured_counts(labels, read_label_names(f)))
+    return out
 
 
 def tiny_batch(batch: int = 4, length: int = 32, num_labels: int = 1, *, label_mode: str = "global",

@@ -113,16 +113,16 @@ def _default_run_dir(config: DictConfig) -> Path:
 def _missing_labels(config: DictConfig, summary, data_path: Path) -> str | None:
     """For a train file with missing labels (NaN, counted in the file): set ``model.label_nulls`` (each row conditions
     on what was measured) and return the note that says so; None for files without."""
+    from d3core.data.importing import refuse_partial_tracks
     from d3core.data.validation import has_missing_labels
 
     if not has_missing_labels(summary):
         return None
-    if config.model.get("label_mode", "global") != "global":
-        raise D3UserError(f"{data_path} has missing labels (NaN), which only global labels support "
-                          f"(model.label_mode is {config.model.label_mode!r})")
-    config.model.label_nulls = True
     train = summary.splits["train"]
     measured = ", ".join(f"{n} {m}/{train.rows}" for n, m in zip(summary.label_names, train.measured))
+    refuse_partial_tracks(str(data_path), config.model.get("label_mode", "global"),
+                          f"measured in the train split: {measured}")
+    config.model.label_nulls = True
     return (f"the data has missing labels (measured in the train split: {measured}): each row conditions on what "
             "was measured, a learned null per label (model.label_nulls)")
 

@@ -107,3 +107,26 @@ def test_infinity_stays_an_error_in_files_with_missing_labels(h, tmp_path, deeps
                       attrs={"d3_dataset": "deepstarr", MEASURED_ATTR: counts})
     with pytest.raises(D3UserError, match="row 2 column 1 .* is inf"):
         deepstarr.validate(path)
+
+
+def test_per_position_labels_with_missing_values_are_refused_at_import(h, tmp_path, mpra):
+    """A dataset whose labels are a track per base has no per-label null: the outer join that would leave values
+    missing is refused in one line with the fix, and the inner join (fully measured rows) still imports."""
+    import pytest
+
+    from d3core.errors import D3UserError
+
+    class Tracks(type(mpra)):
+        label_mode = "per_position"
+
+    tables = [str(h.real / "lentimpra_val_HepG2_mpramnist_slice.tsv"),
+              str(h.real / "lentimpra_val_WTC11_mpramnist_slice.tsv")]
+    out = tmp_path / "tracks.h5"
+    with pytest.raises(D3UserError) as error:
+        Tracks().import_files(out, tables=tables)
+    message = str(error.value)
+    assert "\n" not in message and "measured: HepG2 40/70, WTC11 40/70" in message
+    assert "only global labels support" in message and "per_position" in message and "--join inner" in message
+    assert not out.exists()
+    result = Tracks().import_files(out, tables=tables, join="inner")
+    assert result.measured is None and out.is_file()

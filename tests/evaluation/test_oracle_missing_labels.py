@@ -2,17 +2,12 @@
 label use the rows where it was measured."""
 from __future__ import annotations
 
-import json
-import shutil
-
-import h5py
 import numpy as np
 import torch
 
-from d3core.data.importing import measured_counts
-from d3core.data.layout import MEASURED_ATTR
 from d3core.evaluation.metrics import pearson
 from d3core.evaluation.oracle_training import masked_mse, train_oracle
+from d3core.testing.helpers import with_missing_labels
 
 
 def test_masked_mse_ignores_missing_targets_and_is_mse_without_them():
@@ -39,16 +34,12 @@ def test_per_label_metrics_use_the_measured_rows():
 def test_oracle_trains_on_data_with_missing_labels(tiny_data, tmp_path):
     from d3_deepstarr.dataset import DeepSTARR
 
-    path = tmp_path / "missing.h5"
-    shutil.copy(tiny_data, path)
-    with h5py.File(path, "r+", locking=False) as f:
-        labels = {}
-        for split in ("train", "valid", "test"):
-            y = f[f"Y_{split}"][:]
-            y[: len(y) // 2, 1] = np.nan  # hk measured in half of the rows
-            f[f"Y_{split}"][...] = y
-            labels[split] = y
-        f.attrs[MEASURED_ATTR] = json.dumps(measured_counts(labels, ["dev", "hk"]))
+    def first_half_of_hk(y):  # hk measured in half of the rows
+        mask = np.zeros(y.shape, dtype=bool)
+        mask[: len(y) // 2, 1] = True
+        return mask
+
+    path = with_missing_labels(tiny_data, tmp_path / "missing.h5", first_half_of_hk)
     out, metrics = train_oracle(DeepSTARR(), path, tmp_path / "o.ckpt", max_epochs=2, batch_size=32,
                                 accelerator="cpu")
     assert out.exists() and np.isfinite(metrics["test_mse"])

@@ -3,19 +3,14 @@ the network a learned null per label; a missing label takes its null, a row with
 unconditional path, label dropout drops single labels too; files without missing labels train as before."""
 from __future__ import annotations
 
-import json
-import shutil
-
-import h5py
 import numpy as np
 import pytest
 import torch
 
 from d3core.config import ConfigSources
-from d3core.data.importing import measured_counts
-from d3core.data.layout import MEASURED_ATTR
 from d3core.errors import D3UserError
 from d3core.testing.components import TinyArchitecture
+from d3core.testing.helpers import with_missing_labels
 from d3core.training.plan import build_run_network, plan_run
 
 
@@ -37,19 +32,13 @@ class _Plugin:
 @pytest.fixture(scope="module")
 def missing_file(deepstarr_file, tmp_path_factory):
     """The synthesized DeepSTARR file with ``dev`` missing in a third of the rows and ``hk`` in another third."""
-    path = tmp_path_factory.mktemp("missing") / "missing.h5"
-    shutil.copy(deepstarr_file, path)
-    with h5py.File(path, "r+", locking=False) as f:
-        labels = {}
-        for split in ("train", "valid", "test"):
-            y = f[f"Y_{split}"][:]
-            third = len(y) // 3
-            y[:third, 0] = np.nan
-            y[third:2 * third, 1] = np.nan
-            f[f"Y_{split}"][...] = y
-            labels[split] = y
-        f.attrs[MEASURED_ATTR] = json.dumps(measured_counts(labels, ["dev", "hk"]))
-    return path
+    def thirds(y):
+        mask = np.zeros(y.shape, dtype=bool)
+        third = len(y) // 3
+        mask[:third, 0] = mask[third:2 * third, 1] = True
+        return mask
+
+    return with_missing_labels(deepstarr_file, tmp_path_factory.mktemp("missing") / "missing.h5", thirds)
 
 
 def _plan(tmp_path, data, arch="Tran", **flags):
@@ -98,6 +87,14 @@ def test_an_architecture_without_per_label_nulls_is_told_in_one_line(tmp_path, m
         build_run_network(plan)
     message = str(error.value)
     assert "\n" not in message and "no per-label null condition" in message and "--join inner" in message
+
+
+def test_per_position_labels_with_missing_values_are_refused_in_one_line(tmp_path, missing_file):
+    with pytest.raises(D3UserError) as error:
+        _plan(tmp_path, missing_file, **{"model.label_mode": "per_position"})
+    message = str(error.value)
+    assert "\n" not in message and str(missing_file) in message and "measured in the train split: dev " in message
+    assert "only global labels support" in message and "--join inner" in message
 
 
 def test_a_row_with_every_label_missing_trains_the_unconditional_path(tmp_path, missing_file):
