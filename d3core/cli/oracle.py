@@ -123,7 +123,7 @@ def info_cmd(path: Path) -> None:
 @option("--force", is_flag=True, default=None, help="Replace an existing output file.")
 def predict_cmd(oracle_path: Path, sequences: Path, out: Path, embedding: bool | None, key: str | None,
                 batch_size: int | None, device: str | None, force: bool | None) -> None:
-    """Predict the activities of SEQUENCES (FASTA, d3 sample files .npz/.h5/.csv, or an array of an .npz/.h5 file)
+    """Predict the activities of SEQUENCES (FASTA, d3 sample or design files .npz/.h5/.csv/.tsv, or an array of an .npz/.h5 file)
     with ORACLE: one row per sequence (id, the label columns; --embedding adds the embedding)."""
     from d3core.evaluation.oracle import load_oracle
     from d3core.evaluation.prediction import read_sequences, write_predictions

@@ -142,8 +142,9 @@ def format_labels(names: Sequence[str], values: Sequence[float]) -> str:
     return " ".join(f"{n}={format_value(v)}" for n, v in zip(names, values))
 
 
-def format_value(value: float) -> str:
-    value = np.float32(value)
+def format_value(value: float, dtype: type = np.float32) -> str:
+    """The shortest text that reads back to the same ``dtype`` value (``4``, ``0.33333334``, ``3e+09``, ``nan``)."""
+    value = dtype(value)
     if value != 0 and not 1e-4 <= abs(value) < 1e7:
         return np.format_float_scientific(value, unique=True, trim="-")
     text = np.format_float_positional(value, unique=True, trim="-")

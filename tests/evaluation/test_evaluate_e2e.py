@@ -78,7 +78,7 @@ def test_groups_without_pairing_and_without_oracle(d3_cli, tiny_checkpoint, tiny
 
 
 def test_wrong_length_samples_are_refused(d3_cli, tiny_data, tiny_oracle, tmp_path):
-    from d3core.generation.io import SampleSet, write_samples
+    from d3core.generation import SampleSet, write_samples
 
     path = write_samples(tmp_path / "short.npz", SampleSet(np.zeros((3, 100), np.uint8)))
     result = d3_cli("evaluate", path, "--dataset", "deepstarr", "--data", tiny_data)
