@@ -1,7 +1,8 @@
 """Writing and reading a sequence file in the format its suffix names (:mod:`d3core.seqfiles.table`).
 
 :class:`SequenceWriter` streams (no format holds more than one chunk in memory but an ``.npz``'s text columns) and
-commits atomically: the file appears under its name only when complete. Each format module holds a ``Writer`` with
+commits atomically: the file appears under its name only when complete. Each format module
+(:data:`~d3core.seqfiles.table.IMPLEMENTATIONS`) holds a ``Writer`` with
 ``__init__(tmp, label_names, column_names, stored_metadata, length)``, ``write(index, tokens, labels, rows,
 columns)``, ``finish()`` and ``discard()``, and a ``read(path) -> SequenceSet``. :func:`read_sequence_file` checks
 what every reader hands on: sequences present, labels finite (NaN only in files of models with per-label nulls).
@@ -20,15 +21,11 @@ from d3core.data.arrays import check_finite_labels
 from d3core.errors import D3UserError
 from d3core.seqfiles.array_file import FIXED
 from d3core.seqfiles.records import FIX, SequenceSet, column_array, stored_metadata
-from d3core.seqfiles.table import format_of
-
-#: format -> (module, its writer class)
-_MODULES = {"fasta": ("fasta", "Writer"), "npz": ("npz", "Writer"), "h5": ("h5", "Writer"),
-            "csv": ("delimited", "Writer"), "tsv": ("delimited", "TabWriter")}
+from d3core.seqfiles.table import IMPLEMENTATIONS, format_of
 
 
 def _module(kind: str):
-    return importlib.import_module(f"d3core.seqfiles.{_MODULES[kind][0]}")
+    return importlib.import_module(f"d3core.seqfiles.{IMPLEMENTATIONS[kind].partition(':')[0]}")
 
 
 class SequenceWriter(AtomicWriter):
@@ -57,7 +54,7 @@ class SequenceWriter(AtomicWriter):
         self.next_index = int(first_index)
         self.count = 0
         super().__init__(self.path)
-        self._writer = getattr(_module(self.format), _MODULES[self.format][1])(
+        self._writer = getattr(_module(self.format), IMPLEMENTATIONS[self.format].partition(":")[2])(
             self.tmp, self.label_names, self.column_names, stored_metadata(self.metadata, self.column_names),
             int(self.metadata.get("length", 0)))
 

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from d3core.errors import D3UserError
 
-__all__ = ["FORMATS", "SUFFIXES", "format_of", "suffix_list"]
+__all__ = ["FORMATS", "IMPLEMENTATIONS", "SUFFIXES", "format_of", "suffix_list"]
 
 #: file suffix (lower case) -> format; each format is the module ``d3core.seqfiles.<format>``
 FORMATS = {".fasta": "fasta", ".fa": "fasta", ".fna": "fasta", ".npz": "npz", ".h5": "h5", ".hdf5": "h5",
            ".csv": "csv", ".tsv": "tsv"}
+#: format -> ``module:Writer`` of ``d3core.seqfiles``: the module's ``read`` reads it, its ``Writer`` writes it
+IMPLEMENTATIONS = {"fasta": "fasta:Writer", "npz": "npz:Writer", "h5": "h5:Writer", "csv": "delimited:Writer",
+                   "tsv": "delimited:TabWriter"}
 #: every suffix d3 reads and writes sequences in, in the order help texts list them
 SUFFIXES = tuple(FORMATS)
 
