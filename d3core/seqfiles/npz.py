@@ -1,5 +1,5 @@
 """``.npz`` sequence files (arrays: :mod:`d3core.seqfiles.array_file`), written chunk by chunk
-(:class:`d3core.generation.npz_stream.NpzColumns`: every numeric array spooled to disk; text columns, short, kept in
+(:class:`d3core.seqfiles.npz_stream.NpzColumns`: every numeric array spooled to disk; text columns, short, kept in
 memory until the end)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from d3core.generation.npz_stream import NpzColumns
+from d3core.seqfiles.npz_stream import NpzColumns
 from d3core.seqfiles.array_file import read
 from d3core.seqfiles.records import metadata_text
 

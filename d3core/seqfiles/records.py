@@ -23,7 +23,6 @@ import numpy as np
 
 from d3core.data.encoding import decode, encode
 from d3core.errors import D3UserError
-from d3core.generation.labels import format_value
 
 FORMAT_VERSION = 1
 #: how to mend a sequence file d3 cannot read (ends every such error)
@@ -84,6 +83,15 @@ def column_array(values) -> np.ndarray:
     """An extra column as ``float64 [N]``, or ``str [N]`` when it holds text (``edits``: ``12:A>G;40:C>T``)."""
     values = np.asarray(values)
     return values.astype(str) if values.dtype.kind in "USO" else values.astype(np.float64)
+
+
+def format_value(value: float, dtype: type = np.float32) -> str:
+    """The shortest text that reads back to the same ``dtype`` value (``4``, ``0.33333334``, ``3e+09``, ``nan``)."""
+    value = dtype(value)
+    if value != 0 and not 1e-4 <= abs(value) < 1e7:
+        return np.format_float_scientific(value, unique=True, trim="-")
+    text = np.format_float_positional(value, unique=True, trim="-")
+    return "0" if text == "-0" else text
 
 
 def column_text(value) -> str:

@@ -6,8 +6,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from d3core.data.encoding import decode
-from d3core.generation.labels import format_value
-from d3core.seqfiles.records import column_text, flanks_of, ref_text, sequence_id
+from d3core.seqfiles.records import column_text, flanks_of, format_value, ref_text, sequence_id
 
 
 class TextRows:
