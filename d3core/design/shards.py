@@ -1,9 +1,10 @@
 """Joining the shards of ``d3 design --shard K/N``: the designs a single process would have written.
 
-Each shard is a design file (:mod:`d3core.design.output`) holding its designs' indices in the whole set (``index``), the shard and the
-total in its metadata, and the indices the synthesis rules left out (``synthesis.left_out``). :func:`merge_designs`
-checks that the shards come from one run (the metadata that identifies it is equal), that every index of the set is
-written or left out exactly once, and writes the designs in index order, in any design format.
+Each shard is a design file (:mod:`d3core.design.output`) holding its designs' indices in the whole set (ids
+``d3_<i>``), the shard and the total in its metadata, and the indices the synthesis rules left out
+(``synthesis.left_out``). :func:`merge_designs` checks that the shards come from one run (the metadata that
+identifies it is equal), that every index of the set is written or left out exactly once, and writes the designs in
+index order, in any design format.
 """
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Sequence files: the one table of formats d3 reads and writes sequences in (samples, designs, shards).
 
 ==========  =====================================================================================================
-``.fasta``  ``>d3_<i> dev=4 hk=1.5 objective=1.93 oracle:dev=2.1 ref=test:17`` then the sequence (``.fa``,
+``.fasta``  ``>d3_<i> objective=1.93 oracle:dev=2.1 dev=4 hk=1.5 ref=test:17`` then the sequence (``.fa``,
             ``.fna`` too); the first header ends with ``d3:meta=<JSON>`` (:mod:`~d3core.seqfiles.fasta`).
 ``.npz``    arrays ``tokens`` uint8 [N, L], ``index`` int64 [N], ``labels`` float32 [N, C], ``rows`` int64 [N], one
             array per extra column, ``label_names``, ``column_names``, ``metadata`` (JSON) (:mod:`~.npz`).
 ``.h5``     the same as datasets; names and metadata as attributes (``.hdf5`` too) (:mod:`~.h5`).
-``.csv``    columns ``id, sequence, <labels>, <extra columns>, ref, d3:meta``; the metadata in the first row
+``.csv``    columns ``id, sequence, <extra columns>, <labels>, ref, d3:meta``; the metadata in the first row
             (:mod:`~d3core.seqfiles.delimited`).
 ``.tsv``    the same, tab-separated.
 ==========  =====================================================================================================

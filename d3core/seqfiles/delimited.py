@@ -1,4 +1,4 @@
-"""CSV and TSV sequence files: columns ``id, sequence, <labels...>, <extra columns...>, ref, d3:meta``.
+"""CSV and TSV sequence files: columns ``id, sequence, <extra columns...>, <labels...>, ref, d3:meta``.
 
 The metadata (JSON) is in the first row's ``d3:meta`` cell. Rows are read by
 :func:`d3core.data.readers.read_delimited` (the delimiter from the first line: a tab makes it TSV); every row must
@@ -28,7 +28,7 @@ class Writer:
         self._meta = stored
         self._handle = open(tmp, "w", newline="")
         self._csv = csv.writer(self._handle, delimiter=self.delimiter, lineterminator="\n")
-        self._csv.writerow(["id", "sequence", *label_names, *column_names, "ref", META_FIELD])
+        self._csv.writerow(["id", "sequence", *column_names, *label_names, "ref", META_FIELD])
         self._first = True
 
     def write(self, index, tokens, labels, rows, columns) -> None:

@@ -1,4 +1,4 @@
-"""FASTA sequence files (``.fasta``, ``.fa``, ``.fna``): ``>d3_<i> dev=4 hk=1.5 objective=1.93 ref=test:17``.
+"""FASTA sequence files (``.fasta``, ``.fa``, ``.fna``): ``>d3_<i> objective=1.93 dev=4 hk=1.5 ref=test:17``.
 
 The header holds the labels, the extra columns and the reference row as ``name=value`` fields (values
 percent-encoded where they hold whitespace or ``%``); the first record's header ends with ``d3:meta=<JSON>``. Any
@@ -25,13 +25,15 @@ class Writer:
 
     def __init__(self, tmp: Path, label_names, column_names, stored: dict, length: int):
         self._rows = TextRows(label_names, column_names, stored)
+        self._columns = set(column_names)
         self._meta = stored
         self._handle = open(tmp, "w", newline="")
         self._first = True
 
     def write(self, index, tokens, labels, rows, columns) -> None:
         for sequence_id, sequence, cells in self._rows.rows(index, tokens, labels, rows, columns):
-            fields = [sequence_id, *(f"{n}={quote(v, safe=_SAFE)}" for n, v in cells if v != "")]
+            kept = [(n, v) for n, v in cells if v != "" or n in self._columns]  # an empty label or ref: none
+            fields = [sequence_id, *(f"{n}={quote(v, safe=_SAFE)}" for n, v in kept)]
             if self._first:
                 fields.append(f"{META_FIELD}={quote(metadata_text(self._meta), safe=_SAFE)}")
                 self._first = False

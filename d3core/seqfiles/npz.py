@@ -20,7 +20,8 @@ class Writer:
     def __init__(self, tmp: Path, label_names, column_names, stored: dict, length: int):
         self._tmp, self._length = tmp, length
         self._fixed = {"label_names": np.asarray(label_names, dtype=str),
-                       "column_names": np.asarray(column_names, dtype=str), "metadata": np.asarray(metadata_text(stored))}
+                       "column_names": np.asarray(column_names, dtype=str),
+                       "metadata": np.asarray(metadata_text(stored))}
         self._arrays = NpzColumns(tmp)
         self._text: dict[str, list[np.ndarray]] = {}
 

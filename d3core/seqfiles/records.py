@@ -166,7 +166,6 @@ def from_text(path: Path, records: list[TextRecord], stored: dict, *, unit: str)
     names = list(dict.fromkeys(k for r in records for k in r.fields if k not in RESERVED))
     if extra is not None:
         label_names = [n for n in names if n not in extra]
-        extra = [n for n in names if n in extra]
     elif any(n.startswith(LABEL_TAG) for n in names):
         label_names = [n for n in names if n.startswith(LABEL_TAG)]
         extra = [n for n in names if n not in label_names]

@@ -46,13 +46,14 @@ def test_every_format_round_trips_labels_columns_and_metadata(tmp_path, suffix, 
 def test_text_designs_are_plain_tables_with_one_id_scheme(tmp_path):
     write_designs(tmp_path / "d.tsv", _designs(["GGTCTC", "AAGC"]))
     header, first = (tmp_path / "d.tsv").read_text().splitlines()[:2]
-    assert header.split("\t") == ["id", "sequence", "dev", "hk", "objective", "oracle:dev", "oracle:hk",
-                                  "bits_per_base", "judge:dev", "edits", "edit_count", "ref", "d3:meta"]
+    assert header.split("\t") == ["id", "sequence", "objective", "oracle:dev", "oracle:hk", "bits_per_base",
+                                  "judge:dev", "edits", "edit_count", "dev", "hk", "ref", "d3:meta"]
     cells = first.split("\t")
-    assert cells[0] == "d3_0" and cells[1].startswith("GGTCTC") and cells[1].endswith("AAGC") and cells[4] == "1.93"
+    assert cells[0] == "d3_0" and cells[1].startswith("GGTCTC") and cells[1].endswith("AAGC") and cells[2] == "1.93"
     write_designs(tmp_path / "d.fasta", _designs())
-    assert (tmp_path / "d.fasta").read_text().splitlines()[2].startswith(
-        ">d3_2 dev=2 hk=0 objective=-0.1 oracle:dev=1 oracle:hk=-0.5 bits_per_base=1.5")
+    assert (tmp_path / "d.fasta").read_text().splitlines()[2] == (
+        ">d3_2 objective=-0.1 oracle:dev=1 oracle:hk=-0.5 bits_per_base=1.5 judge:dev=0.2 edits= edit_count=0 dev=2 "
+        "hk=0")
 
 
 def test_older_tagged_design_tables_read(tmp_path):
