@@ -1,6 +1,6 @@
 """``d3 oracle predict``: sequences from a file -> a table of oracle predictions (and embeddings).
 
-Inputs: FASTA (ids from the headers), d3 sample files (``.npz``/``.h5``/``.csv`` with tokens; read by
+Inputs: FASTA (ids from the headers), d3 sample and design files (any format of :mod:`d3core.seqfiles`; read by
 :func:`d3core.seqfiles.read_sequence_file`), or one array of any ``.npz``/``.h5`` file (``--key``; one-hot ``[N, 4, L]``
 or ``[N, L, 4]``, or tokens ``[N, L]``; e.g. a dataset file's ``X_test`` or the original's ``arr_0`` sample arrays).
 Output: a tab-separated table (comma-separated for ``.csv``), one row per sequence: ``id``, one column per oracle
