@@ -69,8 +69,7 @@ class SequenceWriter(AtomicWriter):
             if labels.shape[1] != len(self.label_names):
                 raise ValueError(f"labels have {labels.shape[1]} columns for names {self.label_names}")
         rows = None if rows is None else np.asarray(rows, dtype=np.int64).reshape(b)
-        columns = {name: column_array(columns[name]).reshape(b) for name in self.column_names} if columns or \
-            self.column_names else {}
+        columns = {name: column_array(columns[name]).reshape(b) for name in self.column_names}
         index = self.next_index + np.arange(b, dtype=np.int64) if index is None else \
             np.asarray(index, np.int64).reshape(b)
         self._writer.write(index, tokens, labels, rows, columns)
