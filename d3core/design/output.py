@@ -42,7 +42,7 @@ def write_designs(path: str | os.PathLike, designs: DesignSet, *, overwrite: boo
 def read_designs(path: str | os.PathLike) -> DesignSet:
     """Read a design file of any format back (a file without an ``objective`` column is a :class:`D3UserError`)."""
     design_format(path)
-    sequences = read_sequence_file(path)
+    sequences = read_sequence_file(path, empty_ok=True)
     columns = dict(sequences.columns)
     if "objective" not in columns or columns["objective"].dtype.kind != "f":
         raise D3UserError(f"{path}: not a d3 design file (no numeric 'objective' column; columns: "

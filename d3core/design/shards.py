@@ -27,7 +27,7 @@ PER_SHARD = ("synthesis", "total", "seconds_per_design")
 def is_design_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` (a sequence file of any format) is a design file: it holds an ``objective`` column. An
     unreadable file is the reader's one-line :class:`D3UserError`."""
-    return "objective" in read_sequence_file(path).columns
+    return "objective" in read_sequence_file(path, empty_ok=True).columns
 
 
 def merge_designs(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, overwrite: bool = False) -> dict:

@@ -65,9 +65,10 @@ class SequenceWriter(AtomicWriter):
         tokens = np.asarray(tokens, dtype=np.uint8)
         b = tokens.shape[0]
         if labels is not None:
-            labels = np.asarray(labels, dtype=np.float32).reshape(b, -1)
-            if labels.shape[1] != len(self.label_names):
-                raise ValueError(f"labels have {labels.shape[1]} columns for names {self.label_names}")
+            labels = np.asarray(labels, dtype=np.float32)
+            if labels.size != b * len(self.label_names):
+                raise ValueError(f"labels of shape {labels.shape} for {b} sequences and names {self.label_names}")
+            labels = labels.reshape(b, len(self.label_names))
         rows = None if rows is None else np.asarray(rows, dtype=np.int64).reshape(b)
         columns = {name: column_array(columns[name]).reshape(b) for name in self.column_names}
         index = self.next_index + np.arange(b, dtype=np.int64) if index is None else \
@@ -93,15 +94,16 @@ def write_sequence_file(path: str | os.PathLike, sequences: SequenceSet, *, over
     return Path(path)
 
 
-def read_sequence_file(path: str | os.PathLike) -> SequenceSet:
+def read_sequence_file(path: str | os.PathLike, *, empty_ok: bool = False) -> SequenceSet:
     """Read a sequence file written by :func:`write_sequence_file` (or any FASTA/CSV/TSV of equal-length ACGT
-    sequences); every bad file is a one-line :class:`D3UserError` naming the file and the line or key."""
+    sequences); every bad file is a one-line :class:`D3UserError` naming the file and the line or key. ``empty_ok``:
+    a file of no sequences is a set of none (a design shard whose designs the synthesis rules all left out)."""
     path = Path(path)
     kind = format_of(path)
     if not path.is_file():
         raise D3UserError(f"{path}: no such sequence file")
     sequences = _module(kind).read(path)
-    if len(sequences) == 0:
+    if len(sequences) == 0 and not empty_ok:
         raise D3UserError(f"{path}: holds no sequences; {FIX}")
     if sequences.labels is not None:
         check_finite_labels(f"{path}: labels of sequence", sequences.labels, sequences.label_names, fix=FIX,

@@ -50,7 +50,7 @@ class Writer:
     def finish(self) -> None:
         if "tokens" not in self._h5:
             self._append("tokens", np.zeros((0, self._length), np.uint8))
-        self._h5.attrs["has_labels"] = self._has_labels and self._count > 0
+        self._h5.attrs["has_labels"] = self._has_labels
         self._h5.close()
 
     def discard(self) -> None:

@@ -70,3 +70,15 @@ def test_a_sample_file_is_not_a_design_file(tmp_path):
     plain.write_text("id,sequence,dev\nd3_0,ACGT,1\n")
     with pytest.raises(D3UserError, match=r"plain.csv: not a d3 design file \(no numeric 'objective' column"):
         read_designs(plain)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".h5"])
+def test_a_design_shard_of_no_designs_reads_back(tmp_path, suffix):
+    """Every design of a shard left out by the synthesis rules: the shard still says what it is."""
+    full = _designs()
+    empty = DesignSet(full.tokens[:0], full.labels[:0], full.label_names, full.predictions[:0], full.prediction_names,
+                      full.objective[:0], {**full.metadata, "total": 4}, {k: v[:0] for k, v in full.columns.items()},
+                      full.ids[:0])
+    back = read_designs(write_designs(tmp_path / f"shard{suffix}", empty))
+    assert len(back) == 0 and back.tokens.shape == (0, 20) and back.labels.shape == (0, 2)
+    assert list(back.columns) == list(full.columns) and back.metadata["total"] == 4
