@@ -37,7 +37,7 @@ ORACLE = ROOT / "tests" / "fixtures" / "original_oracles" / "oracle_DeepSTARR_De
 def make_inputs(folder: Path, n: int, generated_rows: int | None = None):
     from d3_deepstarr.dataset import DeepSTARR
 
-    from d3core.generation.io import SampleSet
+    from d3core.generation import SampleSet
 
     dataset = DeepSTARR()
     data = folder / f"ds_{n}.h5"

@@ -22,7 +22,7 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 import numpy as np
-from d3core.generation.io import SampleWriter
+from d3core.generation import SampleWriter
 rows, chunk, length = int(sys.argv[2]), 4096, 249
 block = np.random.default_rng(0).integers(0, 4, (chunk, length), dtype=np.uint8)
 labels = np.zeros((chunk, 2), np.float32)

@@ -391,6 +391,19 @@ CASES += (
     Case("samples-nan-label", "data files", "scored sequences whose FASTA headers carry a NaN label",
          ("score", "nan_label.fasta", "--checkpoint", RUN),
          ("nan_label.fasta: labels of sequence row 0 column 0 ('dev') is nan", "labels must be finite numbers")),
+    Case("sequences-csv-not-utf8", "data files", "scored a CSV saved in Latin-1",
+         ("score", "latin1.csv", "--checkpoint", RUN), ("latin1.csv: not UTF-8 text", "save it as UTF-8")),
+    Case("sequences-tsv-no-sequence-column", "data files", "evaluated a TSV whose sequence column has another name",
+         ("evaluate", "no_sequence.tsv", "--dataset", "deepstarr", "--data", "ds.h5"),
+         ("no_sequence.tsv line 1: no 'sequence' column (columns: id, seq)", "name the column of sequences")),
+    Case("sequences-tsv-bad-base", "data files", "scored a TSV with an N in a sequence",
+         ("score", "bad_base.tsv", "--checkpoint", RUN),
+         ("bad_base.tsv line 3: letter 'N' at position 249 is not A, C, G or T",)),
+    Case("sequences-tsv-empty", "data files", "merged an empty TSV", ("merge", "empty.tsv", "-o", "all.tsv"),
+         ("empty.tsv: holds no sequences", "write it again with d3 sample or d3 design")),
+    Case("sequences-h5-truncated", "data files", "evaluated a truncated .h5 sample file",
+         ("evaluate", "truncated.h5", "--dataset", "deepstarr", "--data", "ds.h5"),
+         ("truncated.h5: not a readable .h5 file",)),
     Case("sample-labels-from-nan", "data files", "sampled for the label rows of a split holding a NaN",
          ("sample", RUN, "--labels-from", "train", "--data", "nan.h5", "-o", "new.fasta"),
          ("nan.h5: 'Y_train' row 3 column 0 ('dev') is nan", "drop or fix that row")),
@@ -449,6 +462,17 @@ def _bad_sample_files(workspace: Path) -> None:
     sequence = "ACGT" * 62 + "A"
     (workspace / "short_row.csv").write_text(f"id,sequence,dev\nd3_0,{sequence},1.5\nd3_1,{sequence}\n")
     (workspace / "nan_label.fasta").write_text(f">d3_0 dev=nan hk=1\n{sequence}\n")
+    (workspace / "latin1.csv").write_bytes(f"id,sequence,note\nd3_0,{sequence},caf\xe9\n".encode("latin-1"))
+    (workspace / "no_sequence.tsv").write_text(f"id\tseq\nd3_0\t{sequence}\n")
+    (workspace / "bad_base.tsv").write_text(f"id\tsequence\nd3_0\t{sequence}\nd3_1\t{sequence[:-1]}N\n")
+    (workspace / "empty.tsv").write_text("")
+    import h5py
+
+    with h5py.File(workspace / "whole.h5", "w") as f:
+        f["tokens"] = np.tile(tokens, (64, 1))
+    data = (workspace / "whole.h5").read_bytes()
+    (workspace / "truncated.h5").write_bytes(data[: len(data) // 2])
+    (workspace / "whole.h5").unlink()
 
 
 # -- the workspace ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from d3core.config import ConfigSources, _all_keys, assemble_config, load_base, peek_selection
 from d3core.data.readers import read_delimited, read_fasta_records
 from d3core.errors import D3UserError
-from d3core.generation.io import read_samples
+from d3core.generation import read_samples
 from d3core.generation.labels import label_rows, parse_label_values, read_label_table
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

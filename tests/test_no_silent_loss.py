@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from d3core.atomic import atomic_write_text
-from d3core.generation.io import SampleWriter, read_samples
+from d3core.generation import SampleWriter, read_samples
 from d3core.locks import OutputInUse, claim_output
 from installed_d3 import D3_SCRIPT, user_env
 
@@ -122,7 +122,7 @@ def test_written_files_follow_the_umask(tmp_path, umask):
 STREAM_UNDER_LIMIT = """
 import resource, sys
 import numpy as np
-from d3core.generation.io import SampleWriter
+from d3core.generation import SampleWriter
 resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 with SampleWriter(sys.argv[1], ["dev"], {"length": 200}) as writer:
     for _ in range(100):

@@ -9,6 +9,7 @@ import click
 from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import FiniteFloat, PathOrPublished, TimeOrPercent, option, synthesis_options
 from d3core.progress import progress_bar
+from d3core.seqfiles.table import suffix_list
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -27,7 +28,7 @@ from d3core.progress import progress_bar
         help="forward (default): the oracles score the sequence as written; both: the mean over the sequence and its "
              "reverse complement (orientation unknown in the final construct).")
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
-        help="Design file: .fasta (measurements in the headers), .npz, .tsv or .csv.")
+        help=f"Design file: {suffix_list()} (labels, objective, oracle predictions and metadata in every format).")
 @option("--num", "-n", type=click.IntRange(min=1), default=None, help="Designs per label row (default 10).")
 @option("--method", type=click.Choice(["svdd", "smc", "evolve", "none"], case_sensitive=False), default=None,
         help="svdd (default): M candidates per step, keep one by the value of its denoised estimate; smc: K "
@@ -277,7 +278,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     if judge is not None:
         add_judge(designs, judge, judge_objective)
     designs.metadata["construct_flanks"] = list(flanks) if constructs else None
-    write_designs(out, designs, overwrite=bool(force), flanks=flanks)
+    write_designs(out, designs, overwrite=bool(force))
     if rules is not None:
         failed = designs.metadata["synthesis"]["failed"]
         rules_line = ", ".join(f"{k} {v}" for k, v in designs.metadata["synthesis"]["failed_by_rule"].items())

@@ -88,7 +88,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
              identity_rows: int | None,
              checkpoint: Path | None, score_samples: int | None, seed: int | None, device: str | None,
              no_progress: bool | None, cache_dir: Path | None, no_cache: bool | None) -> None:
-    """Evaluate generated SAMPLES (.fasta, .npz, .h5, .csv) against real sequences of a dataset.
+    """Evaluate generated SAMPLES (.fasta, .npz, .h5, .csv, .tsv: sample or design files) against real sequences of a dataset.
 
     \b
     Metrics (definitions, units, better direction, the paper's values: docs/evaluation.md):
@@ -112,7 +112,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
     from d3core.evaluation.protocols import protocol as get_protocol
     from d3core.evaluation.activity_thresholds import parse_thresholds
     from d3core.evaluation.report import evaluate_samples
-    from d3core.generation.io import read_samples
+    from d3core.seqfiles import read_sequence_file
     from d3core.generation.sampler import default_device
 
     from d3core.evaluation.reference_cache import default_cache_dir
@@ -122,7 +122,7 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str | None, data: Path 
     if no_cache and cache_dir is not None:
         raise D3UserError("--cache-dir and --no-cache: give one")
     out = hold_output(out or samples.with_name(f"{samples.stem}_eval"), force=True, flag="--out", folder=True)
-    sample_set = read_samples(samples)
+    sample_set = read_sequence_file(samples)
     meta = sample_set.metadata
     dataset = dataset or meta.get("dataset")
     if not dataset:

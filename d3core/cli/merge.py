@@ -7,12 +7,13 @@ import click
 
 from d3core.cli.app import hold_output
 from d3core.cli.options import option
+from d3core.seqfiles.table import suffix_list
 
 
 @click.command(context_settings={"max_content_width": 110})
 @click.argument("shards", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
-        help="The joined file; the format follows the extension (.fasta, .npz, .h5, .csv), any shard format in.")
+        help=f"The joined file; the format follows the extension ({suffix_list()}), any shard format in.")
 @option("--force", is_flag=True, default=None, help="Replace an existing output file.")
 def merge(shards: tuple[Path, ...], out: Path, force: bool | None) -> None:
     """Join SHARDS written by 'd3 sample --shard K/N' or 'd3 design --shard K/N' (or under torchrun/srun) into OUT.

@@ -132,9 +132,9 @@ def info_cmd(ctx: click.Context, oracle_spec: str) -> None:
 @click.pass_context
 def predict_cmd(ctx: click.Context, oracle_spec: str, sequences: Path, out: Path, embedding: bool | None,
                 key: str | None, batch_size: int | None, device: str | None, force: bool | None) -> None:
-    """Predict the activities of SEQUENCES (FASTA, d3 sample files .npz/.h5/.csv, or an array of an .npz/.h5 file)
-    with ORACLE (a file, a registered or a published oracle name): one row per sequence (id, the label columns;
-    --embedding adds the embedding)."""
+    """Predict the activities of SEQUENCES (FASTA, d3 sample or design files .npz/.h5/.csv/.tsv, or an array of an
+    .npz/.h5 file) with ORACLE (a file, a registered or a published oracle name): one row per sequence (id, the label
+    columns; --embedding adds the embedding)."""
     from d3core.evaluation.oracle import resolve_oracle
     from d3core.evaluation.prediction import read_sequences, write_predictions
     from d3core.generation.sampler import default_device

@@ -8,13 +8,14 @@ import click
 from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_options
 from d3core.progress import progress_bar
+from d3core.seqfiles.table import suffix_list
 
 
 @click.command(context_settings={"max_content_width": 110})
 @click.argument("checkpoint", type=PathOrPublished(("model",)))
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
-        help="Output file; the format follows the extension: .fasta/.fa (labels in the headers), .npz (tokens, "
-             "labels, metadata), .h5, .csv. With --shard K/N: <stem>.shard<K>of<N><ext> beside it.")
+        help=f"Output file; the format follows the extension: {suffix_list()} (labels, ids and metadata in every "
+             "format). With --shard K/N: <stem>.shard<K>of<N><ext> beside it.")
 @option("--labels", "labels", multiple=True,
         help="Conditioning: name=value pairs (dev=4,hk=1), positional values (4,1), or a CSV/TSV file of label rows "
              "(a header naming the labels). Repeatable; each label row gets --num sequences.")
@@ -94,12 +95,12 @@ def sample(ctx: click.Context, checkpoint: Path, out: Path, labels: tuple[str, .
     from d3core.generation.allocator import keep_freed_memory
     from d3core.generation.sampling_model import SamplingModel
     from d3core.generation.constraints import rules_from_flags
-    from d3core.generation.io import format_of
+    from d3core.seqfiles import format_of
     from d3core.generation.memory import FLOAT_BYTES, check_request
     from d3core.generation.sampler import DEFAULT_BATCH_SIZE
     from d3core.generation.shards import local_device, parse_shard, shard_from_environment
 
-    format_of(out)  # an unknown extension fails before the model loads
+    format_of(out, "sample")  # an unknown extension fails before the model loads
     rules = rules_from_flags(gc, max_homopolymer, avoid, attempts=synthesis_attempts)
     keep_freed_memory()  # reuse freed activations instead of page-faulting them in at every step (CPU)
     if labels and labels_from:

@@ -55,7 +55,7 @@ def score(ctx: click.Context, sequences: Path | None, checkpoint: Path, split: s
           unconditional: bool | None, per_position: bool | None, mutations: bool | None, record: str | None,
           samples: int | None, seed: int | None, batch_size: int | None, device: str | None, force: bool | None,
           no_progress: bool | None) -> None:
-    """Likelihood of SEQUENCES (.fasta, .npz, .h5, .csv) under the model of CHECKPOINT.
+    """Likelihood of SEQUENCES (.fasta, .npz, .h5, .csv, .tsv: sample or design files) under the model of CHECKPOINT.
 
     Per sequence: the bound on -log p(x | labels) in nats and in bits per base, with its Monte Carlo standard
     error (lower = more likely; the uniform model scores 2 bits per base). It is the model's training loss (the

@@ -1,7 +1,7 @@
 """Text inputs: FASTA records and delimited (CSV/TSV) rows, plain or gzip-compressed, with their line numbers.
 
 The one place d3 parses these formats: ``d3 data import`` (:mod:`d3core.data.importing`), sample files
-(:mod:`d3core.generation.io`) and label tables (:mod:`d3core.generation.labels`) build on it. Errors name the file
+(:mod:`d3core.seqfiles`) and label tables (:mod:`d3core.generation.labels`) build on it. Errors name the file
 and line.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@
 - :mod:`~d3core.design.svdd`, :mod:`~d3core.design.smc`: the two guided transitions of the sampler loop;
 - :mod:`~d3core.design.evolve`: population search with the model as mutation kernel (``--method evolve``);
 - :mod:`~d3core.design.driver`: chunked, seeded design from a :class:`~d3core.generation.SamplingModel`;
-- :mod:`~d3core.design.output`: design files (FASTA, NPZ, TSV).
+- :mod:`~d3core.design.output`: design files (every format of :mod:`d3core.seqfiles`).
 """
 from d3core.design.driver import (DEFAULT_DESIGN_BATCH, METHODS, DesignChunk, DesignSet, DesignSettings, design,
                                   iter_designs)

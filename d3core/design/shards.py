@@ -1,9 +1,10 @@
 """Joining the shards of ``d3 design --shard K/N``: the designs a single process would have written.
 
-Each shard is a ``.npz`` design file holding its designs' indices in the whole set (``index``), the shard and the
-total in its metadata, and the indices the synthesis rules left out (``synthesis.left_out``). :func:`merge_designs`
-checks that the shards come from one run (the metadata that identifies it is equal), that every index of the set is
-written or left out exactly once, and writes the designs in index order, in any design format.
+Each shard is a design file (:mod:`d3core.design.output`) holding its designs' indices in the whole set (ids
+``d3_<i>``), the shard and the total in its metadata, and the indices the synthesis rules left out
+(``synthesis.left_out``). :func:`merge_designs` checks that the shards come from one run (the metadata that
+identifies it is equal), that every index of the set is written or left out exactly once, and writes the designs in
+index order, in any design format.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from d3core.design.driver import DesignSet
 from d3core.design.output import read_designs, write_designs
 from d3core.errors import D3UserError
+from d3core.seqfiles import read_sequence_file
 from d3core.generation.shards import SHARD_KEYS, check_same_run
 
 #: metadata that differs between shards of one design run: how long each took, what each left out
@@ -23,17 +25,9 @@ PER_SHARD = ("synthesis", "total", "seconds_per_design")
 
 
 def is_design_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a ``.npz`` design file (it holds an ``objective`` array), without reading it whole."""
-    import zipfile
-
-    path = Path(path)
-    if path.suffix.lower() != ".npz" or not path.is_file():
-        return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return "objective.npy" in archive.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
+    """Whether ``path`` (a sequence file of any format) is a design file: it holds an ``objective`` column. An
+    unreadable file is the reader's one-line :class:`D3UserError`."""
+    return "objective" in read_sequence_file(path, empty_ok=True).columns
 
 
 def merge_designs(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, overwrite: bool = False) -> dict:
@@ -59,11 +53,10 @@ def merge_designs(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     if len(counts) > total or (counts != 1).any():
         where = int(np.nonzero(counts != 1)[0][0])
         problem = "is in more than one file" if where < len(counts) and counts[where] > 1 else "is in none of them"
-        raise D3UserError(f"d3 merge: design d3_design_{where} of {total} {problem}; give every shard of the design "
+        raise D3UserError(f"d3 merge: design d3_{where} of {total} {problem}; give every shard of the design "
                           "run exactly once")
     merged = _concatenate([d for _, d in parts], first, left_out, [str(p) for p, _ in parts])
-    flanks = tuple(first.metadata.get("construct_flanks") or ("", ""))
-    write_designs(out, merged, overwrite=overwrite, flanks=flanks)
+    write_designs(out, merged, overwrite=overwrite)
     return {"path": Path(out), "num": len(merged), "shards": len(parts), "left_out": len(left_out)}
 
 

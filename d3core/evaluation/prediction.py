@@ -1,7 +1,7 @@
 """``d3 oracle predict``: sequences from a file -> a table of oracle predictions (and embeddings).
 
-Inputs: FASTA (ids from the headers), d3 sample files (``.npz``/``.h5``/``.csv`` with tokens; read by
-:func:`d3core.generation.io.read_samples`), or one array of any ``.npz``/``.h5`` file (``--key``; one-hot ``[N, 4, L]``
+Inputs: FASTA (ids from the headers), d3 sample and design files (any format of :mod:`d3core.seqfiles`; read by
+:func:`d3core.seqfiles.read_sequence_file`), or one array of any ``.npz``/``.h5`` file (``--key``; one-hot ``[N, 4, L]``
 or ``[N, L, 4]``, or tokens ``[N, L]``; e.g. a dataset file's ``X_test`` or the original's ``arr_0`` sample arrays).
 Output: a tab-separated table (comma-separated for ``.csv``), one row per sequence: ``id``, one column per oracle
 label, then ``emb_0 ... emb_{E-1}`` with ``embedding=True``; written in chunks to a temporary file, then renamed.
@@ -52,7 +52,9 @@ def _read_array(path: Path, key: str | None) -> tuple[list[str], np.ndarray]:
 
 def read_sequences(path: str | os.PathLike, *, key: str | None = None) -> tuple[list[str], np.ndarray]:
     """``(ids, tokens uint8 [N, L])`` of a sequence file (see the module docstring)."""
-    from d3core.generation.io import FORMATS, read_samples
+    from d3core.seqfiles import FORMATS, read_sequence_file
+    from d3core.seqfiles.records import sequence_id
+    from d3core.seqfiles.table import suffix_list
 
     path = Path(path)
     if not path.is_file():
@@ -68,15 +70,16 @@ def read_sequences(path: str | os.PathLike, *, key: str | None = None) -> tuple[
     if kind in ("npz", "h5") and key is not None:
         return _read_array(path, key)
     if kind is None:
-        raise D3UserError(f"{path}: unknown sequence file type {path.suffix or '(no extension)'!r}; use FASTA, a d3 "
-                          "sample file (.npz, .h5, .csv), or an .npz/.h5 array with --key")
+        raise D3UserError(f"{path}: unknown sequence file type {path.suffix or '(no extension)'!r}; use a d3 sequence "
+                          f"file ({suffix_list()}) or an .npz/.h5 array with --key")
     try:
-        samples = read_samples(path)
+        samples = read_sequence_file(path)
     except D3UserError as exc:
         if kind in ("npz", "h5") and "tokens" in str(exc):
             return _read_array(path, None)
         raise
-    return [f"d3_{i}" for i in range(len(samples))], samples.tokens
+    index = samples.index if samples.index is not None else range(len(samples))
+    return [sequence_id(int(i)) for i in index], samples.tokens
 
 
 def write_predictions(out: str | os.PathLike, oracle, ids: list[str], tokens: np.ndarray, *,

@@ -53,7 +53,7 @@ def evaluate_samples(samples, dataset, data_path: str | os.PathLike, out_dir: st
                      likelihood_model=None, likelihood_samples: int | None = None,
                      cache_dir: str | os.PathLike | None = None, reference_rows: int | None = None,
                      progress: bool = False, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Evaluate a :class:`~d3core.generation.io.SampleSet` against the ``reference`` split of the dataset file.
+    """Evaluate a :class:`~d3core.seqfiles.records.SequenceSet` against the ``reference`` split of the dataset file.
 
     ``protocol`` is ``"quick"``, ``"paper"`` or a :class:`~d3core.evaluation.protocols.Protocol`; ``kmer_ks`` and
     ``identity_rows`` override its settings; ``arch`` (default: the sample file's) picks the published figures.

@@ -6,8 +6,8 @@
 - :mod:`~d3core.generation.templates`   ``--template`` / ``--fix`` / ``--start-from`` parsing (:class:`Template`);
 - :mod:`~d3core.generation.shards`      ``--shard K/N``, torchrun/srun ranks, ``d3 merge`` (:func:`merge_shards`);
 - :mod:`~d3core.generation.labels`      ``--labels`` parsing (name=value, positional, CSV/TSV tables);
-- :mod:`~d3core.generation.io`          FASTA / NPZ / HDF5 / CSV sample files (:func:`write_samples`,
-  :func:`read_samples`, :class:`SampleSet`);
+- sample files (:func:`write_samples`, :func:`read_samples`, :class:`SampleSet`, :class:`SampleWriter`) are
+  sequence files of :mod:`d3core.seqfiles` (FASTA / NPZ / HDF5 / CSV / TSV);
 - :mod:`~d3core.generation.allocator`   ``d3 sample``'s malloc setting for CPU speed.
 
 Names are imported lazily (PEP 562), so ``import d3core.generation`` does not import torch.
@@ -21,10 +21,10 @@ _LAZY = {
     "merge_shards": "d3core.generation.shards",
     "generate": "d3core.generation.sampler",
     "iter_chunks": "d3core.generation.sampler",
-    "SampleSet": "d3core.generation.io",
-    "SampleWriter": "d3core.generation.io",
-    "read_samples": "d3core.generation.io",
-    "write_samples": "d3core.generation.io",
+    "SampleSet": "d3core.seqfiles.records:SequenceSet",
+    "SampleWriter": "d3core.seqfiles.files:SequenceWriter",
+    "read_samples": "d3core.seqfiles.files:read_sequence_file",
+    "write_samples": "d3core.seqfiles.files:write_sequence_file",
     "label_rows": "d3core.generation.labels",
     "parse_label_values": "d3core.generation.labels",
     "read_label_table": "d3core.generation.labels",

@@ -23,6 +23,7 @@ import numpy as np
 
 from d3core.data.readers import read_delimited
 from d3core.errors import D3UserError
+from d3core.seqfiles.records import format_value
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -140,11 +141,3 @@ def expand(rows: np.ndarray, num: int) -> np.ndarray:
 def format_labels(names: Sequence[str], values: Sequence[float]) -> str:
     """``dev=4 hk=1.5``: the shortest text that reads back to the same float32 values."""
     return " ".join(f"{n}={format_value(v)}" for n, v in zip(names, values))
-
-
-def format_value(value: float) -> str:
-    value = np.float32(value)
-    if value != 0 and not 1e-4 <= abs(value) < 1e7:
-        return np.format_float_scientific(value, unique=True, trim="-")
-    text = np.format_float_positional(value, unique=True, trim="-")
-    return "0" if text == "-0" else text

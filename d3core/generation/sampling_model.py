@@ -6,7 +6,7 @@
 
     sm = SamplingModel.load("runs/x/checkpoints/last.ckpt")            # EMA weights, eval mode
     rows = sm.parse_labels(["dev=4,hk=1", "dev=0,hk=0"])                # [2, C]
-    samples = sm.sample(rows, num=100, seed=0)                          # SampleSet: 200 sequences
+    samples = sm.sample(rows, num=100, seed=0)                          # SequenceSet: 200 sequences
     samples = sm.sample(rows, num=100, seed=0, guidance=2.0)            # classifier-free guidance
     template = sm.template("ACGT" + "N" * 241 + "ACGT")                 # fixed flanks, free middle
     sm.sample_to_file("designed.fasta", rows, num=100, seed=0, template=template)   # streamed, atomic
@@ -33,7 +33,8 @@ from d3core.errors import D3UserError
 from d3core.generation import labels as label_parsing
 from d3core.generation import templates as template_parsing
 from d3core.generation.constraints import SEED_STRIDE, SynthesisLog, SynthesisRules
-from d3core.generation.io import SampleSet, SampleWriter
+from d3core.seqfiles.files import SequenceWriter
+from d3core.seqfiles.records import SequenceSet
 from d3core.generation.sampler import (DEFAULT_BATCH_SIZE, check_precision, check_predictor, default_device,
                                        default_precision, has_null_condition, iter_chunks)
 from d3core.generation.shards import Shard
@@ -414,8 +415,8 @@ class SamplingModel:
 
     def sample(self, label_rows: np.ndarray | None = None, num: int = 1, *, source_rows: np.ndarray | None = None,
                reference_split: str | None = None, on_step: Callable[[int, int], None] | None = None,
-               resolved: SamplingOptions | None = None, **options) -> SampleSet:
-        """``num`` sequences per label row, in memory, as a :class:`SampleSet` (tokens ``[R * num, L]``)."""
+               resolved: SamplingOptions | None = None, **options) -> SequenceSet:
+        """``num`` sequences per label row, in memory, as a :class:`SequenceSet` (tokens ``[R * num, L]``)."""
         resolved = resolved or self.resolve(SamplingOptions(**options))
         parts, labels_out = [], []
         for _, tokens, labels in self.iter_samples(label_rows, num, on_step=on_step, resolved=resolved):
@@ -426,7 +427,7 @@ class SamplingModel:
         rows = None if source_rows is None else np.repeat(np.asarray(source_rows, np.int64), num)
         meta = self.metadata(**resolved.describe(), device=self.device, num_per_row=num,
                              reference_split=reference_split)
-        return SampleSet(tokens, labels, list(self.label_names), rows, meta, np.arange(len(tokens)))
+        return SequenceSet(tokens, labels, list(self.label_names), rows, meta, np.arange(len(tokens)))
 
     def sample_to_file(self, path: str | os.PathLike, label_rows: np.ndarray | None = None, num: int = 1, *,
                        source_rows: np.ndarray | None = None, reference_split: str | None = None,
@@ -448,7 +449,7 @@ class SamplingModel:
                              reference_split=reference_split, **sharding, **(extra_metadata or {}))
         started = time.perf_counter()
         count, log = 0, SynthesisLog()
-        with SampleWriter(path, self.label_names, meta, overwrite=overwrite, first_index=first) as writer:
+        with SequenceWriter(path, self.label_names, meta, overwrite=overwrite, first_index=first) as writer:
             for start, tokens, labels in self.iter_samples(label_rows, num, shard=shard, on_step=on_step,
                                                            resolved=resolved, synthesis_log=log):
                 keep = log.written(first + start, len(tokens))

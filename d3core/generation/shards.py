@@ -97,7 +97,7 @@ def merge_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
     Returns ``{"path", "num", "shards"}``. Raises :class:`D3UserError` naming the file for gaps, overlaps,
     mismatched metadata or labels.
     """
-    from d3core.generation.io import SampleSet, format_of, read_samples, write_samples
+    from d3core.seqfiles import SequenceSet, format_of, read_sequence_file, write_sequence_file
 
     format_of(out)
     if Path(out).exists() and not overwrite:
@@ -106,7 +106,7 @@ def merge_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
         raise D3UserError("d3 merge: give the shard files to join")
     parts = []
     for path in paths:
-        samples = read_samples(path)
+        samples = read_sequence_file(path)
         if samples.index is None:
             raise D3UserError(f"{path}: its sequences carry no d3 index (ids d3_<n>, or first_index in the "
                               "metadata); only files written by d3 sample can be merged")
@@ -130,8 +130,10 @@ def merge_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
     metadata = {k: v for k, v in first.metadata.items() if k not in SHARD_KEYS}
     if first.metadata:
         metadata.update(num=int(len(index)), merged_from=[str(p) for p, _ in parts])
-    merged = SampleSet(np.concatenate([s.tokens for _, s in parts]), labels, list(first.label_names), rows, metadata)
-    write_samples(out, merged, overwrite=overwrite)
+    columns = {name: np.concatenate([s.columns[name] for _, s in parts]) for name in first.columns}
+    merged = SequenceSet(np.concatenate([s.tokens for _, s in parts]), labels, list(first.label_names), rows, metadata,
+                         index, columns)
+    write_sequence_file(out, merged, overwrite=overwrite)
     return {"path": Path(out), "num": len(merged), "shards": len(parts)}
 
 
@@ -143,6 +145,9 @@ def _check_consistent(parts) -> None:
         if (samples.labels is None) != (first.labels is None) or list(samples.label_names) != list(first.label_names):
             raise D3UserError(f"{path}: labels {samples.label_names or 'none'} differ from {first_path}'s "
                               f"({first.label_names or 'none'})")
+        if list(samples.columns) != list(first.columns):
+            raise D3UserError(f"{path}: columns {list(samples.columns) or 'none'} differ from {first_path}'s "
+                              f"({list(first.columns) or 'none'})")
         check_same_run(first_path, first.metadata, path, samples.metadata)
 
 

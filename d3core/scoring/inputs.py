@@ -56,7 +56,7 @@ class ScoringInput:
 
 def read_sequences(path: str | os.PathLike, length: int) -> ScoringInput:
     """Read a sequence file for scoring (format from the extension), checking every record against ``length``."""
-    from d3core.generation.io import format_of, read_samples
+    from d3core.seqfiles import format_of, read_sequence_file
 
     path = Path(path)
     kind = format_of(path)
@@ -67,7 +67,7 @@ def read_sequences(path: str | os.PathLike, length: int) -> ScoringInput:
         ids = _check_fasta(path, length)
     elif kind == "h5":
         _check_h5(path)
-    samples = read_samples(path)
+    samples = read_sequence_file(path)
     if ids is None:
         ids = [f"d3_{i}" for i in samples.index] if samples.index is not None else \
             [str(i + 1) for i in range(len(samples))]
@@ -98,7 +98,7 @@ def _check_fasta(path: Path, length: int) -> list[str]:
 
 def _check_h5(path: Path) -> None:
     from d3core.data.arrays import open_arrays
-    from d3core.generation.io import SAMPLE_FIX
+    from d3core.seqfiles.records import FIX as SAMPLE_FIX
 
     with open_arrays(path, fix=SAMPLE_FIX) as f:
         keys = f.keys

@@ -63,7 +63,7 @@ def test_fasta_output_carries_every_measurement(d3_cli, trained_checkpoint, tmp_
             "2")
     header = out.read_text().splitlines()[0]
     for field in ("objective=", "oracle:dev=", "oracle:hk=", "bits_per_base=", "judge:dev=", "judge:objective=",
-                  "label:dev=1"):
+                  " dev=1 "):
         assert field in header, header
 
 

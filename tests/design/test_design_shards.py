@@ -36,7 +36,7 @@ def test_shards_merge_to_the_single_process_designs(trained_checkpoint, d3_cli, 
     assert joined.metadata["synthesis"]["left_out"] == left_out
     assert sorted(one.ids.tolist() + left_out) == list(range(5))
     rows = (tmp_path / "merged.tsv").read_text().splitlines()[1:]
-    assert [r.split("\t")[0] for r in rows] == [f"d3_design_{i}" for i in one.ids]
+    assert [r.split("\t")[0] for r in rows] == [f"d3_{i}" for i in one.ids]
     missing = d3_cli("merge", shards[0], "-o", tmp_path / "half.npz")
     assert missing.exit_code == 2 and "is in none of them" in missing.output
 

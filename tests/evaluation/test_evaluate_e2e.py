@@ -77,8 +77,31 @@ def test_groups_without_pairing_and_without_oracle(d3_cli, tiny_checkpoint, tiny
     assert "predicted_vs_requested" not in report["plots"]
 
 
+def test_evaluates_a_design_table(d3_cli, tiny_checkpoint, tiny_data, tiny_oracle, tmp_path):
+    """d3 evaluate reads a design .tsv or .csv: its labels are the conditioning, its objective and oracle columns
+    are not."""
+    from d3core.design import write_designs
+    from d3core.design.driver import DesignSet
+
+    samples = tmp_path / "groups.npz"
+    assert d3_cli("sample", tiny_checkpoint, "--labels", "dev=3,hk=0", "--num", "4", "--steps", "2", "-o", samples,
+                  "--no-progress").exit_code == 0
+    s = read_samples(samples)
+    objective = np.linspace(0, 1, len(s))
+    designs = DesignSet(s.tokens, s.labels, s.label_names, np.stack([objective, -objective], 1).astype(np.float32),
+                        ["dev", "hk"], objective, s.metadata, {}, s.index)
+    for suffix in (".tsv", ".csv"):
+        path = write_designs(tmp_path / f"designs{suffix}", designs)
+        result = d3_cli("evaluate", path, "--data", tiny_data, "--out", tmp_path / f"e{suffix}", "--device", "cpu",
+                        "--no-discriminator", "--kmer-ks", "3", "--no-attributions", "--no-motifs")
+        assert result.exit_code == 0, result.output
+        assert "conditioning: requested dev=3, hk=0" in result.output
+        report = json.loads((tmp_path / f"e{suffix}" / "metrics.json").read_text())
+        assert [g["n"] for g in report["groups"]] == [4]
+
+
 def test_wrong_length_samples_are_refused(d3_cli, tiny_data, tiny_oracle, tmp_path):
-    from d3core.generation.io import SampleSet, write_samples
+    from d3core.generation import SampleSet, write_samples
 
     path = write_samples(tmp_path / "short.npz", SampleSet(np.zeros((3, 100), np.uint8)))
     result = d3_cli("evaluate", path, "--dataset", "deepstarr", "--data", tiny_data)

@@ -136,7 +136,7 @@ def test_oracle_predict_cli_fasta_npz_and_embedding(d3_cli, tmp_path, reference)
 
 
 def test_d3_oracle_files_go_through_the_same_loader(d3_cli, tiny_oracle, tmp_path):
-    from d3core.generation.io import SampleSet, write_samples
+    from d3core.generation import SampleSet, write_samples
 
     samples = write_samples(tmp_path / "s.npz", SampleSet(np.zeros((3, 249), np.uint8)))
     out = tmp_path / "pred.tsv"

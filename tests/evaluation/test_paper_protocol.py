@@ -53,7 +53,7 @@ def test_paper_protocol_with_the_original_deepstarr_oracle(d3_cli, tiny_checkpoi
 def test_original_mpra_oracle_scores_its_label_column(d3_cli, tmp_path):
     from d3_mpra.dataset import MPRA
 
-    from d3core.generation.io import SampleSet, write_samples
+    from d3core.generation import SampleSet, write_samples
 
     data = tmp_path / "mpra.h5"
     MPRA().synthesize(data, 64, seed=3)
@@ -84,7 +84,7 @@ def test_original_mpra_oracle_scores_its_label_column(d3_cli, tmp_path):
 def test_paper_protocol_needs_the_motifs_extra(d3_cli, tiny_data, tmp_path, monkeypatch):
     import sys
 
-    from d3core.generation.io import SampleSet, write_samples
+    from d3core.generation import SampleSet, write_samples
 
     samples = write_samples(tmp_path / "s.npz", SampleSet(np.zeros((6, 249), np.uint8),
                                                           metadata={"dataset": "deepstarr"}))

@@ -16,7 +16,7 @@ def inputs(tiny_data, tiny_oracle):
     from d3_deepstarr.dataset import DeepSTARR
 
     from d3core.evaluation.oracle import load_oracle
-    from d3core.generation.io import SampleSet
+    from d3core.generation import SampleSet
 
     dataset = DeepSTARR()
     test = dataset.open_split(tiny_data, "test")
@@ -104,7 +104,7 @@ def test_a_damaged_entry_is_recomputed_never_trusted(inputs, tiny_data, tmp_path
 
 def test_cli_reports_the_cache_and_no_cache_writes_nothing(d3_cli, tiny_data, tiny_oracle, inputs, tmp_path,
                                                           monkeypatch):
-    from d3core.generation.io import write_samples
+    from d3core.generation import write_samples
 
     samples = tmp_path / "s.npz"
     write_samples(samples, inputs[1])

@@ -16,7 +16,7 @@ def _evaluate(tiny_data, out):
     from d3_deepstarr.dataset import DeepSTARR
 
     from d3core.evaluation.report import evaluate_samples
-    from d3core.generation.io import SampleSet
+    from d3core.generation import SampleSet
 
     dataset = DeepSTARR()
     test = dataset.open_split(tiny_data, "test")

@@ -32,7 +32,7 @@ def test_evaluate_with_reference_rows(tiny_data, tiny_oracle, tmp_path):
     from d3core.evaluation.oracle import load_oracle
     from d3core.evaluation.protocols import protocol
     from d3core.evaluation.report import evaluate_samples, render_report
-    from d3core.generation.io import SampleSet
+    from d3core.generation import SampleSet
 
     dataset = DeepSTARR()
     test = dataset.open_split(tiny_data, "test")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from d3core.errors import D3UserError
-from d3core.generation.io import SampleSet, SampleWriter, read_samples, write_samples
+from d3core.generation import SampleSet, SampleWriter, read_samples, write_samples
 
-FORMATS = ["fasta", "fa", "npz", "h5", "csv"]
+FORMATS = ["fasta", "fa", "npz", "h5", "csv", "tsv"]  # every format of d3core.seqfiles.table
 
 
 def _samples(with_labels=True, with_rows=True) -> SampleSet:
@@ -29,6 +29,8 @@ def test_round_trip(tmp_path, ext, with_labels):
     back = read_samples(path)
     np.testing.assert_array_equal(back.tokens, original.tokens)
     assert back.sequences == original.sequences
+    np.testing.assert_array_equal(back.index, np.arange(7))  # ids d3_0 .. d3_6
+    assert back.columns == {}
     if with_labels:
         np.testing.assert_array_equal(back.labels, original.labels)  # exact float32 values, also through text
         assert back.label_names == ["dev", "hk"]
@@ -60,7 +62,7 @@ def test_fasta_headers_and_npz_keys(tmp_path):
     assert (tmp_path / "s.csv").read_text().splitlines()[0] == "id,sequence,dev,hk,ref,d3:meta"
     write_samples(tmp_path / "s.npz", _samples())
     with np.load(tmp_path / "s.npz", allow_pickle=False) as f:
-        assert set(f.keys()) == {"tokens", "labels", "label_names", "rows", "metadata"}
+        assert set(f.keys()) == {"tokens", "index", "labels", "label_names", "column_names", "rows", "metadata"}
         assert f["tokens"].dtype == np.uint8 and f["tokens"].shape == (7, 30)
 
 
@@ -89,7 +91,7 @@ def test_atomic_and_refuses_to_overwrite(tmp_path):
 
 
 def test_unknown_extension_and_foreign_files(tmp_path):
-    with pytest.raises(D3UserError, match="unknown sample file type '.txt'"):
+    with pytest.raises(D3UserError, match="unknown sequence file type '.txt'"):
         write_samples(tmp_path / "s.txt", _samples())
     plain = tmp_path / "plain.fasta"
     plain.write_text(">a some description\nACGT\nAC\n>b\nTTTTGG\n")
@@ -99,5 +101,5 @@ def test_unknown_extension_and_foreign_files(tmp_path):
     bad.write_text(">a\nACGN\n")
     with pytest.raises(D3UserError, match="letter 'N'"):
         read_samples(bad)
-    with pytest.raises(D3UserError, match="no such sample file"):
+    with pytest.raises(D3UserError, match="no such sequence file"):
         read_samples(tmp_path / "none.npz")

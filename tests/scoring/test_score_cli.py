@@ -129,3 +129,28 @@ def test_requests_that_cannot_be_served_are_one_line_errors(sampled, d3_cli, tmp
     for args, says in cases:
         result = d3_cli("score", *args, "-c", ckpt, "--no-progress")
         assert result.exit_code == 2 and says in result.output, (args, result.output)
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".csv"])
+def test_scores_a_design_table_under_its_labels_not_its_measurements(sampled, d3_cli, suffix):
+    """A design file (objective, oracle predictions and construct adapters beside the labels) scores as the sample
+    file it was made from: the same ids, labels and numbers."""
+    from d3core.design import write_designs
+    from d3core.design.driver import DesignSet
+    from d3core.generation import read_samples
+
+    ckpt, _, root = sampled
+    samples = read_samples(root / "designs.npz")
+    objective = np.arange(len(samples), dtype=np.float64)
+    designs = DesignSet(samples.tokens, samples.labels, samples.label_names, objective[:, None].astype(np.float32),
+                        ["dev"], objective, {**samples.metadata, "construct_flanks": ["GGTC", "AA"]},
+                        {"bits_per_base": objective / 10}, samples.index)
+    path = write_designs(root / f"as_designs{suffix}", designs, overwrite=True)
+    plain, designed = root / f"plain{suffix}.tsv", root / f"designed{suffix}.tsv"
+    for source, out in ((root / "designs.npz", plain), (path, designed)):
+        result = d3_cli("score", source, "-c", ckpt, "--samples", "4", "-o", out, "--no-progress", "--force")
+        assert result.exit_code == 0, result.output
+    rows, expected = _table(designed), _table(plain)
+    assert [r["id"] for r in rows] == [r["id"] for r in expected] == [f"d3_{i}" for i in range(6)]
+    assert [(r["dev"], r["hk"]) for r in rows] == [(r["dev"], r["hk"]) for r in expected]
+    np.testing.assert_allclose([float(r["nats"]) for r in rows], [float(r["nats"]) for r in expected], rtol=1e-5)

@@ -52,6 +52,9 @@ class NpzColumns:
             self._spools[name] = _Spool(temporary_path_beside(self.beside), array.dtype, array.shape[1:])
         self._spools[name].append(array)
 
+    def __contains__(self, name: str) -> bool:
+        return name in self._spools
+
     def drop(self, name: str) -> None:
         """Leave array ``name`` out of the archive (and remove its spool)."""
         spool = self._spools.pop(name, None)
