@@ -24,16 +24,17 @@ against likelihood, one line per temperature, M along it).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from design_bench import design_parser, parse, save  # noqa: E402  (the flags and results file they all share)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "design.json"
@@ -132,28 +133,18 @@ def plot(report: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "d3-bench-design"),
-                        help="where the data, model and oracles are trained once and reused")
-    parser.add_argument("--num", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=32)
+    parser = design_parser(__doc__, work="d3-bench-design", num=16, steps=32)
     parser.add_argument("--candidates", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.05])
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--add", action="store_true",
                         help="keep the rows of other temperatures already in the results file (add a temperature)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    args = parse(parser, argv)
     report = measure(args)
     if args.add and RESULTS.is_file():
         earlier = json.loads(RESULTS.read_text())
         kept = [r for r in earlier["results"] if r["temperature"] not in args.temperatures]
         report["results"] = sorted(kept + report["results"], key=lambda r: (r["temperature"], r["candidates"]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    plot(report, PLOT)
-    print(f"wrote {RESULTS} and {PLOT}")
-    return 0
+    return save(report, RESULTS, plot, PLOT)
 
 
 if __name__ == "__main__":

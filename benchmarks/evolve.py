@@ -16,12 +16,10 @@ Results: ``benchmarks/results/evolve.json`` and ``docs/images/evolve_budgets.png
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from design import AP1, setup  # noqa: E402  (benchmarks/design.py: the shared planted-motif setup)
+from design_bench import design_parser, parse, save  # noqa: E402  (the flags and results file they all share)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "evolve.json"
@@ -117,23 +116,11 @@ def plot(report: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "d3-bench-design"),
-                        help="where the data, model and oracles are trained once and reused")
-    parser.add_argument("--num", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=32)
+    parser = design_parser(__doc__, work="d3-bench-design", num=16, steps=32)
     parser.add_argument("--budgets", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--population", type=int, default=16)
     parser.add_argument("--renoise", type=float, default=0.2)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    report = measure(args)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    plot(report, PLOT)
-    print(f"wrote {RESULTS} and {PLOT}")
-    return 0
+    return save(measure(parse(parser, argv)), RESULTS, plot, PLOT)
 
 
 if __name__ == "__main__":

@@ -27,15 +27,16 @@ plot ``docs/images/specificity_frontier.png`` (true MinGap against likelihood).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import platform
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from design_bench import design_parser, parse, save  # noqa: E402  (the flags and results file they all share)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "specificity.json"
@@ -144,18 +145,13 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "d3-bench-specificity")
-    parser.add_argument("--num", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=40)
+    parser = design_parser(__doc__, work="d3-bench-specificity", num=32, steps=40)
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--train-steps", type=int, default=600)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--pool", type=int, default=0, help="also audit a pool of N constructs (0: skip)")
     parser.add_argument("--pool-only", action="store_true", help="only the pool; keep the other rows' results")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    args = parse(parser, argv)
     if args.pool_only:
         report = json.loads(RESULTS.read_text())
         report["pool"] = audit_pool(args)
@@ -168,11 +164,7 @@ def main(argv=None) -> int:
               "rules": " ".join(RULES), "results": results}
     if args.pool:
         report["pool"] = audit_pool(args)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    plot(results, PLOT)
-    print(f"wrote {RESULTS} and {PLOT}")
-    return 0
+    return save(report, RESULTS, plot, PLOT, plotted=results)
 
 
 if __name__ == "__main__":

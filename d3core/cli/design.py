@@ -8,6 +8,8 @@ import click
 
 from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import FiniteFloat, PathOrPublished, TimeOrPercent, option, synthesis_options
+from d3core.design.methods import METHODS, methods_help
+from d3core.predictors import predictor_names
 from d3core.progress import progress_bar
 from d3core.seqfiles.table import suffix_list
 
@@ -30,11 +32,7 @@ from d3core.seqfiles.table import suffix_list
 @option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
         help=f"Design file: {suffix_list()} (labels, objective, oracle predictions and metadata in every format).")
 @option("--num", "-n", type=click.IntRange(min=1), default=None, help="Designs per label row (default 10).")
-@option("--method", type=click.Choice(["svdd", "smc", "evolve", "none"], case_sensitive=False), default=None,
-        help="svdd (default): M candidates per step, keep one by the value of its denoised estimate; smc: K "
-             "particles per design, resampled by weight; evolve: a population per request, partly re-noised and "
-             "denoised by the model each round, resampled by value, the best distinct designs kept in an archive; "
-             "none: plain sampling (the baseline, same seed).")
+@option("--method", type=click.Choice(list(METHODS), case_sensitive=False), default=None, help=methods_help())
 @option("--population", type=click.IntRange(min=2), default=None,
         help="evolve: members P per request (default 32); each round costs P oracle calls.")
 @option("--rounds", type=click.IntRange(min=0), default=None, help="evolve: rounds R (default 8).")
@@ -89,7 +87,8 @@ from d3core.seqfiles.table import suffix_list
 @option("--data", type=PathOrPublished(("data",), dir_okay=False), default=None,
         help="The dataset file for --min-likelihood pN and the report (default: the one recorded in the checkpoint).")
 @option("--steps", type=click.IntRange(min=1), default=None, help="Predictor steps (default as d3 sample: L).")
-@option("--predictor", type=click.Choice(["analytic", "euler"], case_sensitive=False), default=None,
+@option("--predictor", type=click.Choice(predictor_names(calls_model=True), case_sensitive=False),
+        default=None,
         help="Reverse-diffusion predictor (default analytic).")
 @option("--batch-size", type=click.IntRange(min=1), default=None,
         help="Designs per chunk (default 32); the network sees candidates x this many rows. Does not change the "
@@ -146,12 +145,14 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     import numpy as np
 
     from d3core.design import DesignSettings, parse_objective, write_designs
-    from d3core.design.driver import DEFAULT_DESIGN_BATCH, check_oracle, design as run_design
+    from d3core.design.driver import check_oracle, design as run_design, design_count
     from d3core.design.measure import add_judge
     from d3core.design.constructs import construct_flanks
     from d3core.design.guides import make_guide
     from d3core.design.objective import specificity_objective
     from d3core.design.output import design_format
+    from d3core.design.session import (DEFAULT_LIKELIHOOD_SAMPLES, DEFAULT_NUM, DEFAULT_STRANDS, check_dataset,
+                                       design_report, resolve_design_options)
     from d3core.errors import D3UserError
     from d3core.evaluation.oracle import resolve_oracle
     from d3core.generation.sampling_model import SamplingModel
@@ -186,8 +187,8 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
 
         parse_threshold(min_likelihood)  # a bad value fails before the model loads
     manager = manager_of(ctx)
-    settings = DesignSettings(method=method or "svdd", candidates=8 if candidates is None else candidates,
-                              temperature=temperature, estimate=value_estimate or "mean").checked()
+    settings = DesignSettings(**_given(method=method, candidates=candidates, temperature=temperature,
+                                       estimate=value_estimate)).checked()
     evolve = _evolve_settings(settings.method, population=population, rounds=rounds, renoise=renoise, budget=budget,
                               ess=ess, distance=archive_distance, max_edits=max_edits, pareto=pareto,
                               start_from=start_from)
@@ -195,7 +196,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     flanks = construct_flanks(sm) if constructs else ("", "")
     if rules is not None and constructs:
         rules = replace(rules, flanks=flanks)
-    strands = (strands or "forward").lower()
+    strands = (strands or DEFAULT_STRANDS).lower()
     guide = make_guide([resolve_oracle(spec, sm.device, manager=manager, dataset=sm.dataset_name)
                         for spec in oracle_specs], strands)
     if specific_to is not None:
@@ -208,32 +209,24 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     check_oracle(sm, guide)
     if judge is not None:
         check_oracle(sm, judge)
-    judge_objective = parsed.text if judge is not None and set(parsed.names) <= set(judge.label_names) else None
-    if report_dir is not None or (min_likelihood or "").strip().lower().startswith("p"):
-        dataset_file = data or sm.data_path()
-        if dataset_file is None or not Path(dataset_file).is_file():
-            what = "--report" if report_dir is not None else f"--min-likelihood {min_likelihood}"
-            raise D3UserError(f"{what} needs the dataset's real sequences, but the data file {dataset_file} recorded "
-                              "in the checkpoint is not there; pass --data FILE")
+    check_dataset(sm, data, report=report_dir is not None, min_likelihood=min_likelihood)
     rows = sm.parse_labels(list(labels))
     label_rows = rows if sm.num_labels else None
-    options = sm.resolve(steps=steps, predictor=predictor, guidance=guidance, precision=precision,
-                         batch_size=DEFAULT_DESIGN_BATCH if batch_size is None else batch_size,
-                         seed=0 if seed is None else seed, template=sm.template(template, fixes), rules=rules)
-    num = 10 if num is None else num
+    options = resolve_design_options(sm, steps=steps, predictor=predictor, guidance=guidance, precision=precision,
+                                     batch_size=batch_size, seed=seed, template=sm.template(template, fixes),
+                                     rules=rules)
+    num = DEFAULT_NUM if num is None else num
     chunk = min(options.batch_size, num * max(len(rows), 1))
     check_request(sm, flag=f"--candidates {settings.candidates} x --batch-size {chunk}",
                   rows=settings.candidates * chunk * (1 if options.guidance == 1.0 else 2),
                   extra=len(rows) * num * sm.num_labels * FLOAT_BYTES, extra_detail=f"labels of --num {num} designs",
                   fix="lower --candidates, --batch-size (the designs do not depend on it) or --num")
-    _, total = sm.plan_rows(label_rows, num, options)
     starts = None if start_from is None else sm.start_sequences(start_from)
-    if starts is not None:
-        total = num * len(starts)
+    total = design_count(sm, label_rows, num, options, starts=starts)
     if chosen is not None:
         first, stop = chosen.rows(total)
         total = stop - first
-    samples = 16 if likelihood_samples is None else likelihood_samples
+    samples = DEFAULT_LIKELIHOOD_SAMPLES if likelihood_samples is None else likelihood_samples
     leash = None
     if min_likelihood is not None:
         from d3core.design.leash import make_leash
@@ -276,7 +269,7 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
         bar.close()
     designs.metadata["specific_to"] = specific_to
     if judge is not None:
-        add_judge(designs, judge, judge_objective)
+        add_judge(designs, judge)
     designs.metadata["construct_flanks"] = list(flanks) if constructs else None
     write_designs(out, designs, overwrite=bool(force))
     if rules is not None:
@@ -286,20 +279,10 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
                    + (f"; {failed} still broke a rule after {rules.attempts} in-fill redraws ({rules_line}) and were "
                       "not written" if failed else ""), err=True)
     if report_dir is not None:
-        from d3core.design.driver import oracle_name
-        from d3core.design.report import real_sequences, write_report
-
         click.echo("d3: report: the same request without guidance, and the validation sequences", err=True)
-        baseline = run_design(sm, guide, parsed, label_rows, num, settings=DesignSettings(method="none").checked(),
-                              resolved=options, likelihood_samples=samples)
-        if judge is not None:
-            add_judge(baseline, judge, judge_objective)
-        real = real_sequences(sm, guide, parsed, judge=judge, likelihood_samples=samples, seed=options.seed,
-                              data=data)
-        written = write_report(report_dir, designs, real, guide_name=oracle_name(guide),
-                               judge_name=None if judge is None else oracle_name(judge), baseline=baseline)
-        click.echo(f"d3: report: {written}")
-        _gain_line(designs, baseline, parsed.text, judge_spec)
+        report = design_report(report_dir, designs, judge=judge, data=data)
+        for line in report.render().splitlines():
+            click.echo(f"d3: {line}")
     seconds = designs.metadata["seconds"]
     summary = (f"; objective {parsed.text}: mean {designs.objective.mean():.3f}, median "
                f"{float(np.median(designs.objective)):.3f}") if len(designs) else ""
@@ -338,14 +321,19 @@ def _evolve_settings(method: str, *, start_from: str | None, **given):
     flags = {"population": "--population", "rounds": "--rounds", "renoise": "--renoise", "budget": "--budget",
              "ess": "--ess", "distance": "--archive-distance", "max_edits": "--max-edits", "pareto": "--pareto"}
     if method != "evolve":
-        used = [flags[k] for k, v in given.items() if v is not None] + (["--start-from"] if start_from else [])
+        used = [flags[k] for k in _given(**given)] + (["--start-from"] if start_from else [])
         if used:
             raise D3UserError(f"{', '.join(used)}: only --method evolve takes {'these' if len(used) > 1 else 'this'}")
         return None
-    chosen = {k: v for k, v in given.items() if v is not None}
+    chosen = _given(**given)
     if "renoise" in chosen:
         chosen["renoise"], chosen["renoise_positions"] = chosen["renoise"]
     return EvolveSettings(**chosen).checked_for(start_from is not None)
+
+
+def _given(**values):
+    """The options the user gave (not None): the library's defaults fill the rest."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _describe(settings) -> str:
@@ -353,16 +341,5 @@ def _describe(settings) -> str:
         return "evolve: population search"
     if settings.method == "none" or settings.candidates == 1:
         return "plain sampling"
-    what = "candidates" if settings.method == "svdd" else "particles"
-    return f"{settings.method}, {settings.candidates} {what}, temperature {settings.temperature:g}"
-
-
-def _gain_line(designs, baseline, objective: str, judge_spec: str | None) -> None:
-    """``d3: measured gain ...``: the designs' mean objective against plain sampling of the same request and seed,
-    under the judge when there is one (the honest figure), else under the guide."""
-    key = "judge:objective" if "judge:objective" in designs.columns else None
-    ours = designs.columns[key] if key else designs.objective
-    theirs = baseline.columns[key] if key else baseline.objective
-    who = f"the judge {judge_spec} (did not guide)" if key else "the guiding oracle (no --judge given)"
-    click.echo(f"d3: measured gain over plain conditional sampling (same request and seed), objective {objective} "
-               f"under {who}: {ours.mean():.3f} vs {theirs.mean():.3f} ({ours.mean() - theirs.mean():+.3f})")
+    return f"{settings.method}, {settings.candidates} {METHODS[settings.method].draws}, temperature " \
+           f"{settings.temperature:g}"

@@ -8,6 +8,7 @@ import click
 from d3core.cli.app import hold_output, manager_of
 from d3core.cli.options import FiniteFloat, PathOrPublished, option, synthesis_options
 from d3core.progress import progress_bar
+from d3core.predictors import predictor_names
 from d3core.seqfiles.table import suffix_list
 
 
@@ -45,7 +46,7 @@ from d3core.seqfiles.table import suffix_list
 @option("--steps", type=click.IntRange(min=1), default=None,
         help="Predictor steps (default: the run's sampling.steps, else the sequence length L, as the original "
              "generated; fewer steps are faster and slightly less faithful, see docs/sampling.md).")
-@option("--predictor", type=click.Choice(["analytic", "euler", "none"], case_sensitive=False), default=None,
+@option("--predictor", type=click.Choice(predictor_names(), case_sensitive=False), default=None,
         help="Reverse-diffusion predictor (default: the run's sampling.predictor, else analytic, as the original "
              "generated).")
 @click.option("--denoise/--no-denoise", default=None,

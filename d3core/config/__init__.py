@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, InterpolationResolutionError, OmegaConfBaseException
 
 from d3core.errors import D3UserError
+from d3core.predictors import predictor_names
 
 BASE_CONFIG = Path(__file__).with_name("base.yaml")
 SELECTION_KEYS = ("dataset", "arch", "preset")
@@ -293,7 +294,7 @@ _POSITIVE_INTS = ("tokens", "model.length", "training.batch_size", "training.acc
 _NON_NEGATIVE = ("optim.weight_decay", "optim.warmup", "optim.grad_clip", "model.num_labels", "data.num_workers",
                  "training.early_stopping_patience", "lightning.checkpoint.every_n_train_steps")
 _CHOICES = {"graph.type": ("uniform", "absorbing"), "noise.type": ("geometric", "loglinear"),
-            "sampling.predictor": ("euler", "analytic", "none"),
+            "sampling.predictor": predictor_names(),
             "optim.optimizer": ("AdamW",),
             "model.label_mode": ("global", "per_position", "none"),
             "lightning.checkpoint.on_full_disk": ("stop", "continue"),

@@ -28,26 +28,27 @@ import numpy as np
 
 from d3core.design.evolve import EvolveSettings, describe_edits, pareto_front, search
 from d3core.design.leash import ATTEMPT_SEED_STRIDE, Leash
+from d3core.design.methods import DEFAULT_METHOD, METHODS
 from d3core.design.objective import Objective, parse_objective
 from d3core.design.smc import SMCTransition
 from d3core.design.svdd import SVDDTransition
 from d3core.design.values import OracleValue, check_estimate
 from d3core.errors import D3UserError
 from d3core.generation.templates import Template
+from d3core.predictors import predictor_names
 
-METHODS = ("svdd", "smc", "evolve", "none")
 #: designs per chunk: the network sees candidates x this many rows per call
 DEFAULT_DESIGN_BATCH = 32
 
 
 @dataclass
 class DesignSettings:
-    """How to steer: ``method`` (``svdd``, ``smc``, ``evolve`` -- :mod:`d3core.design.evolve` -- or ``none``),
-    ``candidates`` (M of SVDD, K particles of SMC),
+    """How to steer: ``method`` (a name of :data:`d3core.design.methods.METHODS`: ``svdd``, ``smc``, ``evolve`` --
+    :mod:`d3core.design.evolve` -- or ``none``), ``candidates`` (M of SVDD, K particles of SMC),
     ``temperature`` (alpha: SVDD's selection softmax, 0 = the best; SMC's weights, > 0), ``estimate`` (the denoised
     estimate the oracle values: ``mean`` = posterior mean one-hot, ``mode`` = most likely letters)."""
 
-    method: str = "svdd"
+    method: str = DEFAULT_METHOD
     candidates: int = 8
     temperature: float | None = None
     estimate: str = "mean"
@@ -63,7 +64,7 @@ class DesignSettings:
             temperature = 0.1 if method == "smc" else 0.0
         if temperature < 0 or (method == "smc" and temperature == 0):
             raise D3UserError(f"--temperature {temperature:g}: must be >= 0 for svdd and > 0 for smc")
-        return DesignSettings(method, int(self.candidates) if method in ("svdd", "smc") else 1, float(temperature),
+        return DesignSettings(method, int(self.candidates) if METHODS[method].draws else 1, float(temperature),
                               check_estimate(self.estimate))
 
 
@@ -105,6 +106,8 @@ class DesignSet:
     #: each design's index in the whole design set (``d3_design_<i>``; gaps where a synthesis rule left one out, or
     #: outside a ``--shard``); None: 0 .. N - 1
     index: np.ndarray | None = None
+    #: what :func:`design` was asked (the report re-runs it without guidance); None for designs read from a file
+    request: "DesignRequest | None" = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
@@ -115,10 +118,44 @@ class DesignSet:
         return np.arange(len(self), dtype=np.int64) if self.index is None else np.asarray(self.index, np.int64)
 
 
+@dataclass(frozen=True)
+class DesignRequest:
+    """What :func:`design` was asked, kept on the :class:`DesignSet` it returns: the model ``sm``, the guiding
+    ``oracle``, the ``objective``, ``label_rows [R, C]`` (None: unconditional), ``num`` designs per row, the
+    ``resolved`` sampling options (:class:`d3core.generation.sampling_model.SamplingOptions`) and the likelihood
+    draws per design."""
+
+    sm: Any
+    oracle: Any
+    objective: Objective
+    label_rows: np.ndarray | None
+    num: int
+    resolved: Any
+    likelihood_samples: int
+
+    def plain(self) -> "DesignSet":
+        """The same request sampled without guidance (``--method none``, same seed and options): the baseline the
+        designs are measured against."""
+        return design(self.sm, self.oracle, self.objective, self.label_rows, self.num,
+                      settings=DesignSettings(method="none"), resolved=self.resolved,
+                      likelihood_samples=self.likelihood_samples)
+
+
+def design_count(sm, label_rows: np.ndarray | None, num: int, resolved, *, starts: Template | None = None) -> int:
+    """How many designs a request makes in all (every shard together): ``num`` per label row (checked by
+    :meth:`SamplingModel.plan_rows`), or ``num`` per start sequence (``--method evolve --start-from``)."""
+    total = sm.plan_rows(label_rows, num, resolved)[1]
+    return total if starts is None else num * len(starts)
+
+
 def make_transition(settings: DesignSettings, sm, value: OracleValue, steps: int, predictor: str):
-    """The sampler transition of ``settings`` (None for ``none`` and for one candidate: plain sampling)."""
+    """The sampler transition of ``settings`` (None for ``none`` and for one candidate: plain sampling); a guided
+    transition steers the model's steps, so it takes only a predictor that calls the model."""
     if settings.method == "none" or settings.candidates == 1:
         return None
+    if predictor not in predictor_names(calls_model=True):
+        raise D3UserError(f"--predictor {predictor}: --method {settings.method} steers the model's steps; use one of "
+                          f"{', '.join(predictor_names(calls_model=True))}")
     if settings.method == "svdd":
         return SVDDTransition(sm.graph, sm.noise, value, candidates=settings.candidates,
                               temperature=settings.temperature, estimate=settings.estimate)
@@ -197,8 +234,7 @@ def iter_designs(sm, oracle, objective: Objective | str, label_rows: np.ndarray 
                                                        transition=transition)]
         return np.concatenate(parts)
 
-    _, total = sm.plan_rows(label_rows, num, resolved)
-    offset = shard.rows(total)[0] if shard is not None else 0
+    offset = shard.rows(design_count(sm, label_rows, num, resolved))[0] if shard is not None else 0
     for start, tokens, labels in sm.iter_samples(label_rows, num, shard=shard, resolved=resolved,
                                                  on_step=step_progress, transition=transition):
         start += offset  # the index in the whole design set
@@ -384,7 +420,7 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
                    else np.zeros((0, len(oracle.label_names)), np.float32))
     values = np.concatenate([c.objective for c in chunks]) if chunks else np.zeros(0)
     index = np.concatenate([c.index for c in chunks]) if chunks else np.zeros(0, np.int64)
-    _, total = sm.plan_rows(label_rows, num, resolved)
+    total = None if shard is None else design_count(sm, label_rows, num, resolved)
     sharding = {} if shard is None else {"shard": {"index": shard.index, "count": shard.count},
                                          "first_index": shard.rows(total)[0], "total": total}
     metadata = sm.metadata(**resolved.describe(), device=sm.device, design=asdict(settings),
@@ -394,8 +430,9 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
                            **searched)
     columns = {name: np.concatenate([c.columns[name] for c in chunks]) for name in (chunks[0].columns if chunks
                                                                                     else {})}
+    request = DesignRequest(sm, oracle, objective, label_rows, num, resolved, likelihood_samples)
     return DesignSet(tokens, labels, list(sm.label_names) if labels is not None else [], predictions,
-                     list(oracle.label_names), values, metadata, columns, index)
+                     list(oracle.label_names), values, metadata, columns, index, request)
 
 
 def _meeting_rules(chunks: list[DesignChunk], rules) -> tuple[list[DesignChunk], dict | None]:

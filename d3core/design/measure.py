@@ -11,15 +11,17 @@ import numpy as np
 from d3core.design.driver import DesignSet, oracle_name
 
 
-def add_judge(designs: DesignSet, judge, objective: str | None = None) -> None:
-    """Add the judge's predictions as columns ``judge:<label>`` and name the judge in the metadata; with
-    ``objective`` (an expression the judge's labels can evaluate) also ``judge:objective``."""
+def add_judge(designs: DesignSet, judge) -> None:
+    """Add the judge's predictions as columns ``judge:<label>`` and name the judge in the metadata; when the judge's
+    labels cover the designs' objective (metadata ``objective``), also ``judge:objective``, the objective under it."""
     from d3core.design.objective import parse_objective
 
     predictions = np.asarray(judge.predict(designs.tokens.astype(np.int64)), dtype=np.float64)
     for i, name in enumerate(judge.label_names):
         designs.columns[f"judge:{name}"] = predictions[:, i]
-    if objective is not None:
+    objective = designs.metadata.get("objective")
+    if objective is not None and set(parse_objective(objective, designs.prediction_names).names) <= set(
+            judge.label_names):
         designs.columns["judge:objective"] = parse_objective(objective, judge.label_names, what="the judge's "
                                                              "objective")(predictions)
     designs.metadata["judge"] = oracle_name(judge)

@@ -67,6 +67,16 @@ def test_get_predictor():
         get_predictor("heun")
 
 
+def test_the_predictor_table_names_every_predictor_and_knows_which_call_the_model():
+    """d3core.predictors (torch-free, read by config checks and the CLI) and the step weights hold the same names,
+    and a predictor "calls the model" exactly when it has step weights."""
+    from d3core.predictors import PREDICTORS as TABLE
+
+    assert list(TABLE) == list(PREDICTORS)
+    assert {name: info.calls_model for name, info in TABLE.items()} == {
+        name: weights is not None for name, weights in PREDICTORS.items()}
+
+
 @pytest.mark.parametrize("predictor", ["analytic", "euler"])
 @pytest.mark.parametrize("setup", SETUPS)
 def test_sampler_recovers_a_known_distribution(setup, predictor):

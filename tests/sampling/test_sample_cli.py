@@ -97,3 +97,19 @@ def test_python_api(trained_checkpoint):
     b = sm.sample(rows, 3, steps=2, seed=5, batch_size=3)
     np.testing.assert_array_equal(a.tokens, b.tokens)
     assert json.dumps(a.metadata)  # JSON-able
+
+
+def test_the_predictor_and_method_choices_come_from_their_tables():
+    """d3 sample offers every predictor of d3core.predictors, d3 design those that call the model and every method of
+    d3core.design.methods: one table each, no list of its own in a command."""
+    from d3core.cli.design import design
+    from d3core.cli.sample import sample
+    from d3core.design.methods import METHODS
+    from d3core.predictors import predictor_names
+
+    def choices(command, name):
+        return list(next(p for p in command.params if p.name == name).type.choices)
+
+    assert choices(sample, "predictor") == list(predictor_names()) == ["analytic", "euler", "none"]
+    assert choices(design, "predictor") == list(predictor_names(calls_model=True)) == ["analytic", "euler"]
+    assert choices(design, "method") == list(METHODS) == ["svdd", "smc", "evolve", "none"]
