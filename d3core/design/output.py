@@ -40,8 +40,12 @@ def write_designs(path: str | os.PathLike, designs: DesignSet, *, overwrite: boo
 
 
 def read_designs(path: str | os.PathLike) -> DesignSet:
-    """Read a design file of any format back (a file without an ``objective`` column is a :class:`D3UserError`)."""
-    design_format(path)
+    """Read a design file of any format back (a file without an ``objective`` column is a :class:`D3UserError`);
+    ``.npz`` design files of d3 before the one format table (``predictions`` + ``prediction_names`` arrays) too."""
+    if design_format(path) == "npz":
+        earlier = _read_earlier_npz(path)
+        if earlier is not None:
+            return earlier
     sequences = read_sequence_file(path, empty_ok=True)
     columns = dict(sequences.columns)
     if "objective" not in columns or columns["objective"].dtype.kind != "f":
@@ -53,3 +57,32 @@ def read_designs(path: str | os.PathLike) -> DesignSet:
         np.zeros((len(sequences), 0), np.float32)
     return DesignSet(sequences.tokens, sequences.labels, list(sequences.label_names), predictions,
                      [n[len(ORACLE_TAG):] for n in names], objective, sequences.metadata, columns, sequences.index)
+
+
+#: the fixed arrays of a design .npz written before the one format table (every other array is an extra column)
+EARLIER_NPZ_ARRAYS = ("tokens", "objective", "predictions", "prediction_names", "labels", "label_names", "metadata",
+                      "index")
+
+
+def _read_earlier_npz(path: str | os.PathLike) -> DesignSet | None:
+    """The designs of an ``.npz`` written by d3 before the one format table (``tokens``, ``objective``,
+    ``predictions [N, K]`` with ``prediction_names``, ``labels``/``label_names``, ``index``, ``metadata``, one array
+    per extra column), or None when the file is not of that layout."""
+    import json
+
+    from d3core.data.arrays import open_arrays
+
+    fix = "write it again with d3 design"
+    with open_arrays(path, fix=fix) as arrays:
+        if not {"predictions", "prediction_names", "objective", "tokens"} <= set(arrays.keys):
+            return None
+        found = {key: arrays.array(key) for key in arrays.keys}
+    try:
+        metadata = json.loads(str(found["metadata"])) if "metadata" in found else {}
+    except ValueError as exc:
+        raise D3UserError(f"{path}: its 'metadata' array is not JSON ({exc}); {fix}") from None
+    return DesignSet(found["tokens"].astype(np.uint8), found.get("labels"),
+                     [str(n) for n in found.get("label_names", [])], found["predictions"].astype(np.float32),
+                     [str(n) for n in found["prediction_names"]], found["objective"].astype(np.float64), metadata,
+                     {k: v for k, v in found.items() if k not in EARLIER_NPZ_ARRAYS},
+                     found["index"].astype(np.int64) if "index" in found else None)

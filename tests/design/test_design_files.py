@@ -82,3 +82,26 @@ def test_a_design_shard_of_no_designs_reads_back(tmp_path, suffix):
     back = read_designs(write_designs(tmp_path / f"shard{suffix}", empty))
     assert len(back) == 0 and back.tokens.shape == (0, 20) and back.labels.shape == (0, 2)
     assert list(back.columns) == list(full.columns) and back.metadata["total"] == 4
+
+
+def test_a_design_npz_of_the_earlier_layout_reads(tmp_path):
+    """Design .npz files written before the one format table (``predictions`` + ``prediction_names`` arrays, one
+    array per extra column) still open, with their labels, predictions and columns apart."""
+    import json
+
+    path = tmp_path / "earlier.npz"
+    tokens = np.array([[0, 1, 2, 3], [3, 2, 1, 0]], np.uint8)
+    np.savez_compressed(path, tokens=tokens, objective=np.array([1.5, 0.5]),
+                        predictions=np.array([[2.0, 0.1], [1.0, 0.2]], np.float32),
+                        prediction_names=np.asarray(["dev", "hk"]), index=np.array([0, 3]),
+                        metadata=np.asarray(json.dumps({"objective": "dev - hk", "seed": 0})),
+                        labels=np.array([[2.0, 0.0], [2.0, 0.0]], np.float32), label_names=np.asarray(["dev", "hk"]),
+                        bits_per_base=np.array([1.9, 1.8]), edits=np.asarray(["1:A>C", ""]))
+    designs = read_designs(path)
+    np.testing.assert_array_equal(designs.tokens, tokens)
+    assert designs.label_names == ["dev", "hk"] and designs.prediction_names == ["dev", "hk"]
+    np.testing.assert_allclose(designs.predictions[:, 1], [0.1, 0.2])
+    assert designs.ids.tolist() == [0, 3] and designs.metadata["objective"] == "dev - hk"
+    assert sorted(designs.columns) == ["bits_per_base", "edits"]
+    written = write_designs(tmp_path / "now.tsv", designs)                 # and on into today's formats
+    assert read_designs(written).prediction_names == ["dev", "hk"]
