@@ -173,9 +173,6 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
         if report_dir is not None:
             raise D3UserError(f"--shard {chosen}: --report needs the whole design set; write it from one process "
                               "(without --shard)")
-        if (method or "").lower() == "evolve":
-            raise D3UserError(f"--shard {chosen}: --method evolve keeps one population per request and does not split "
-                              "into shards; run it in one process")
         out = chosen.path(out)
         if device is None and chosen.source != "--shard":
             device = local_device()
@@ -223,9 +220,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
                   fix="lower --candidates, --batch-size (the designs do not depend on it) or --num")
     starts = None if start_from is None else sm.start_sequences(start_from)
     total = design_count(sm, label_rows, num, options, starts=starts)
-    if chosen is not None:
-        first, stop = chosen.rows(total)
-        total = stop - first
+    if chosen is not None:  # evolve shares out whole requests (one population each), the others designs
+        first, stop = chosen.rows(total // num) if evolve is not None else chosen.rows(total)
+        total = (stop - first) * (num if evolve is not None else 1)
     samples = DEFAULT_LIKELIHOOD_SAMPLES if likelihood_samples is None else likelihood_samples
     leash = None
     if min_likelihood is not None:

@@ -265,15 +265,20 @@ def sequence_columns(tokens: np.ndarray, guide) -> dict[str, np.ndarray]:
 
 def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None, num: int, settings: EvolveSettings,
                  *, resolved, starts: Template | None = None, likelihood_samples: int = 0, leash: Leash | None = None,
-                 searched: dict | None = None, on_round=None, judge=None) -> Iterator[DesignChunk]:
+                 searched: dict | None = None, on_round=None, judge=None,
+                 requests_range: tuple[int, int] | None = None) -> Iterator[DesignChunk]:
     """Yield one :class:`DesignChunk` per request of a population search (:mod:`d3core.design.evolve`): ``num``
     designs from its archive -- the best by objective (with ``leash``: those within it first, flagged ``leash``) or,
     with ``settings.pareto``, the archive's front of objective against bits per base (and against ``judge``'s
     objective when a judge oracle is given: the front of three axes).
 
     Requests: the rows of ``label_rows``, or (``starts``, ACGT only) every start sequence in file order, with one
-    label row for all or one per start. ``searched`` receives the spend: ``oracle_calls`` (all requests),
-    ``network_rows`` (sequences x predictor steps) and per request ``evolve`` facts (rounds, betas, best values).
+    label row for all or one per start; with ``requests_range`` ``(first, stop)`` only those requests (a shard: each
+    request's search is seeded by its index, so its designs do not depend on the others). Design ``i`` of request
+    ``r`` is number ``r * num + i`` of the whole set (with ``pareto``: numbered in order, fronts differ in size);
+    a request whose archive holds fewer than ``num`` designs leaves the rest of its numbers out (``evolve.left_out``).
+    ``searched`` receives the spend: ``oracle_calls`` (all requests), ``network_rows`` (sequences x predictor
+    steps) and per request ``evolve`` facts (rounds, betas, best values).
     ``on_round(done, total, best)``: after every round."""
     settings = settings.checked_for(starts is not None)
     if starts is not None and not starts.known.all():
@@ -299,11 +304,11 @@ def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None
         predictions = np.asarray(oracle.predict(tokens.astype(np.int64)), dtype=np.float32)
         return predictions, objective(predictions, unit="design")
 
-    spend = {"oracle_calls": 0, "network_rows": 0, "evolve": {**asdict(settings), "requests": []}}
+    spend = {"oracle_calls": 0, "network_rows": 0, "evolve": {**asdict(settings), "requests": [], "left_out": []}}
     if searched is not None:
         searched.update(spend)
     written = 0
-    for r in range(requests):
+    for r in range(*(requests_range or (0, requests))):
         row = None if label_plan is None else label_plan[[r if len(label_plan) > 1 else 0]]
         start = None if starts is None else starts.tokens[r if len(starts) > 1 else 0]
         found = search(sm, value, resolved, row, r, settings, capacity=max(8 * num, 2 * settings.population),
@@ -344,7 +349,11 @@ def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None
             "final_population_best": float(found.final_values.max()), "archive_size": len(archive)})
         if searched is not None:
             searched.update(spend)
-        yield DesignChunk(written, tokens, _repeat(row, len(tokens)), archive.predictions[chosen], archive.values[chosen], columns)
+        first = written if settings.pareto else r * num
+        if not settings.pareto:
+            spend["evolve"]["left_out"] += list(range(r * num + len(tokens), (r + 1) * num))
+        yield DesignChunk(first, tokens, _repeat(row, len(tokens)), archive.predictions[chosen], archive.values[chosen],
+                          columns)
         written += len(tokens)
 
 
@@ -387,9 +396,9 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
            leash: Leash | None = None, evolve: EvolveSettings | None = None, starts: Template | None = None,
            shard=None, judge=None, **options) -> DesignSet:
     """All designs of :func:`iter_designs` (:func:`iter_evolved` for ``evolve``) in one :class:`DesignSet`, with
-    the settings in its metadata; ``on_chunk(chunk)`` after every finished chunk. With ``shard`` (not with
-    ``evolve``), that shard's designs, their indices in the whole set and the shard in the metadata (join the shards
-    with :func:`d3core.design.shards.merge_designs`). ``judge``: with ``evolve`` and ``pareto``, the judge oracle whose
+    the settings in its metadata; ``on_chunk(chunk)`` after every finished chunk. With ``shard``, that shard's
+    designs (with ``evolve``: its share of the requests; not with ``pareto``), their indices in the whole set and the
+    shard in the metadata (join the shards with :func:`d3core.design.shards.merge_designs`). ``judge``: with ``evolve`` and ``pareto``, the judge oracle whose
     objective is the front's third axis."""
     settings = (settings or DesignSettings()).checked()
     if isinstance(objective, str):
@@ -398,13 +407,20 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
     resolved = resolved or sm.resolve(**options)
     started = time.perf_counter()
     chunks, searched = [], {}
+    total = design_count(sm, label_rows, num, resolved, starts=starts)
+    first_index = None if shard is None else shard.rows(total)[0]
     if settings.method == "evolve":
+        evolve = evolve or EvolveSettings()
+        span = None
         if shard is not None:
-            raise D3UserError("--method evolve keeps one population per request: it does not split into --shard "
-                              "K/N; run it in one process")
-        found = iter_evolved(sm, oracle, objective, label_rows, num, evolve or EvolveSettings(), resolved=resolved,
+            if evolve.pareto:
+                raise D3UserError(f"--shard {shard}: --pareto writes each request's whole front, whose size is not "
+                                  "known in advance; run it in one process")
+            span = shard.rows(total // num)  # whole requests: one population each
+            first_index = span[0] * num
+        found = iter_evolved(sm, oracle, objective, label_rows, num, evolve, resolved=resolved,
                              starts=starts, likelihood_samples=likelihood_samples, leash=leash, searched=searched,
-                             on_round=on_step, judge=judge)
+                             on_round=on_step, judge=judge, requests_range=span)
     else:
         found = iter_designs(sm, oracle, objective, label_rows, num, settings=settings, on_step=on_step,
                              resolved=resolved, likelihood_samples=likelihood_samples, leash=leash, shard=shard)
@@ -420,9 +436,8 @@ def design(sm, oracle, objective: Objective | str, label_rows: np.ndarray | None
                    else np.zeros((0, len(oracle.label_names)), np.float32))
     values = np.concatenate([c.objective for c in chunks]) if chunks else np.zeros(0)
     index = np.concatenate([c.index for c in chunks]) if chunks else np.zeros(0, np.int64)
-    total = None if shard is None else design_count(sm, label_rows, num, resolved)
     sharding = {} if shard is None else {"shard": {"index": shard.index, "count": shard.count},
-                                         "first_index": shard.rows(total)[0], "total": total}
+                                         "first_index": first_index, "total": total}
     metadata = sm.metadata(**resolved.describe(), device=sm.device, design=asdict(settings),
                            objective=objective.text, oracle=oracle_name(oracle), seconds=seconds,
                            seconds_per_design=seconds / max(len(tokens), 1), likelihood_samples=likelihood_samples,

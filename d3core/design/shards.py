@@ -21,7 +21,10 @@ from d3core.seqfiles import read_sequence_file
 from d3core.generation.shards import SHARD_KEYS, check_same_run
 
 #: metadata that differs between shards of one design run: how long each took, what each left out
-PER_SHARD = ("synthesis", "total", "seconds_per_design")
+PER_SHARD = ("synthesis", "total", "seconds_per_design", "evolve", "oracle_calls", "network_rows")
+#: per shard facts of ``--method evolve`` (the searches of its requests); the rest of ``evolve`` (the settings) is
+#: equal across the shards of one run
+EVOLVE_PER_SHARD = ("requests", "left_out")
 
 
 def is_design_file(path: str | os.PathLike) -> bool:
@@ -47,7 +50,10 @@ def merge_designs(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *,
                 designs.label_names != first.label_names or sorted(designs.columns) != sorted(first.columns):
             raise D3UserError(f"{path}: its design set (total, oracle labels, columns) differs from {first_path}'s; "
                               "these are not shards of one design run")
-    left_out = sorted(i for _, d in parts for i in (d.metadata.get("synthesis") or {}).get("left_out", []))
+        if _evolve_settings(designs) != _evolve_settings(first):
+            raise D3UserError(f"{path}: its --method evolve settings differ from {first_path}'s; these are not shards "
+                              "of one design run")
+    left_out = sorted(i for _, d in parts for i in _left_out(d))
     seen = np.concatenate([d.ids for _, d in parts] + [np.asarray(left_out, np.int64)])
     counts = np.bincount(seen, minlength=total) if len(seen) else np.zeros(total, np.int64)
     if len(counts) > total or (counts != 1).any():
@@ -55,9 +61,21 @@ def merge_designs(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         problem = "is in more than one file" if where < len(counts) and counts[where] > 1 else "is in none of them"
         raise D3UserError(f"d3 merge: design d3_{where} of {total} {problem}; give every shard of the design "
                           "run exactly once")
-    merged = _concatenate([d for _, d in parts], first, left_out, [str(p) for p, _ in parts])
+    broke_rules = sorted(i for _, d in parts for i in (d.metadata.get("synthesis") or {}).get("left_out", []))
+    merged = _concatenate([d for _, d in parts], first, broke_rules, [str(p) for p, _ in parts])
     write_designs(out, merged, overwrite=overwrite)
     return {"path": Path(out), "num": len(merged), "shards": len(parts), "left_out": len(left_out)}
+
+
+def _evolve_settings(designs: DesignSet) -> dict | None:
+    evolve = designs.metadata.get("evolve")
+    return None if evolve is None else {k: v for k, v in evolve.items() if k not in EVOLVE_PER_SHARD}
+
+
+def _left_out(designs: DesignSet) -> list[int]:
+    """The numbers of a shard's designs not written: broke a synthesis rule, or beyond an evolve archive's size."""
+    return [*(designs.metadata.get("synthesis") or {}).get("left_out", []),
+            *(designs.metadata.get("evolve") or {}).get("left_out", [])]
 
 
 def _concatenate(sets: list[DesignSet], first: DesignSet, left_out: list[int], sources: list[str]) -> DesignSet:
@@ -74,6 +92,11 @@ def _concatenate(sets: list[DesignSet], first: DesignSet, left_out: list[int], s
                 by_rule[rule] = by_rule.get(rule, 0) + count
         synthesis.update(failed=len(left_out), failed_by_rule=dict(sorted(by_rule.items())), left_out=left_out)
         metadata["synthesis"] = synthesis
+    if first.metadata.get("evolve"):  # the shards' searches, in request order
+        metadata["evolve"] = {**first.metadata["evolve"],
+                              **{k: [x for d in sets for x in d.metadata["evolve"][k]] for k in EVOLVE_PER_SHARD}}
+        for spent in ("oracle_calls", "network_rows"):
+            metadata[spent] = int(sum(d.metadata[spent] for d in sets))
     labels = None if first.labels is None else np.concatenate([d.labels for d in sets])[order]
     return DesignSet(np.concatenate([d.tokens for d in sets])[order], labels, list(first.label_names),
                      np.concatenate([d.predictions for d in sets])[order], list(first.prediction_names),

@@ -151,3 +151,29 @@ def test_renoise_as_a_percentage_redraws_positions_and_the_front_takes_the_judge
                  "0%", "-o", tmp_path / "bad.npz")
     assert bad.exit_code == 2
     assert "--renoise 0%: a fraction of positions in (0, 100%]" in bad.output
+
+
+def test_evolve_shards_share_out_whole_requests_and_merge_to_the_single_process_designs(d3_cli, trained_checkpoint,
+                                                                                        tmp_path):
+    ckpt, _ = trained_checkpoint
+    rng = np.random.default_rng(4)
+    fasta = tmp_path / "starts.fasta"
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 249))}\n" for i in range(3)))
+    args = ("--objective", "dev", "--method", "evolve", "--start-from", fasta, "--max-edits", "3", "--population",
+            "4", "--rounds", "2", "--num", "2")
+    _design(d3_cli, ckpt, tmp_path / "whole.npz", *args)
+    for k in (1, 2):
+        _design(d3_cli, ckpt, tmp_path / "part.npz", *args, "--shard", f"{k}/2")
+    first = read_designs(tmp_path / "part.shard1of2.npz")
+    assert first.columns["request"].astype(int).tolist() == [0, 0, 1, 1]        # whole requests: 2 of 3, then 1
+    merged = d3_cli("merge", tmp_path / "part.shard1of2.npz", tmp_path / "part.shard2of2.npz", "-o",
+                    tmp_path / "merged.npz")
+    assert merged.exit_code == 0, merged.output
+    whole, joined = read_designs(tmp_path / "whole.npz"), read_designs(tmp_path / "merged.npz")
+    np.testing.assert_array_equal(whole.tokens, joined.tokens)
+    np.testing.assert_array_equal(whole.ids, joined.ids)
+    assert joined.metadata["oracle_calls"] == whole.metadata["oracle_calls"]
+    assert len(joined.metadata["evolve"]["requests"]) == 3
+    front = d3_cli("design", ckpt, "--oracle", ORACLE, "--labels", "dev=1,hk=0", *args, "--pareto", "--shard",
+                   "1/2", "-o", tmp_path / "front.npz")
+    assert front.exit_code == 2 and "--pareto writes each request's whole front" in front.output
