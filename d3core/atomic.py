@@ -195,9 +195,14 @@ def temporary_path_beside(path: str | os.PathLike) -> Path:
 #: the exit status of a process ended by SIGTERM (128 + 15), as a shell reports it
 SIGTERM_STATUS = 128 + signal.SIGTERM
 _sigterm_depth = [0]
+_sigterm_held = [0]  # depth of sigterm_held blocks; a SIGTERM within one is pending until the outermost ends
+_sigterm_pending = [False]
 
 
 def _exit_on_sigterm(signum, frame) -> None:
+    if _sigterm_held[0]:
+        _sigterm_pending[0] = True  # raised when the held block ends (sigterm_held)
+        return
     raise SystemExit(SIGTERM_STATUS)
 
 
@@ -222,6 +227,21 @@ def on_sigterm_exit() -> Iterator[None]:
         _sigterm_depth[0] -= 1
         if not _sigterm_depth[0]:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def sigterm_held() -> Iterator[None]:
+    """A SIGTERM that arrives within the block ends the process when the block ends, not inside it: for a step that
+    creates a file and records its name, which a ``SystemExit`` between the two (:func:`on_sigterm_exit`) would leave
+    behind unrecorded. (A flag, not the signal mask: any of torch's threads may take a process's signal.)"""
+    _sigterm_held[0] += 1
+    try:
+        yield
+    finally:
+        _sigterm_held[0] -= 1
+    if not _sigterm_held[0] and _sigterm_pending[0]:
+        _sigterm_pending[0] = False
+        raise SystemExit(SIGTERM_STATUS)
 
 
 def _move_into_place(tmp: Path, path: Path) -> None:
@@ -305,21 +325,26 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any], *, s
     path = Path(path)
     existed = path.exists()
     with on_sigterm_exit():
-        tmp = temporary_path_beside(path)
+        tmp = None
         try:
+            with sigterm_held():
+                tmp = temporary_path_beside(path)
             with reporting_no_room(path, existed=existed, size_hint=size_hint):
                 write(tmp)
                 _move_into_place(tmp, path)
         finally:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
     return path
 
 
 class AtomicWriter:
     """Base of streaming writers whose file appears under its name only when complete.
 
-    A subclass writes into :attr:`tmp` (a temporary file beside :attr:`path`) and implements :meth:`_finish` (write
-    what is left and close its handles) and :meth:`_discard` (close its handles, quietly). Used as a context manager,
+    A subclass writes into :attr:`tmp` (a temporary file beside :attr:`path`) and implements :meth:`_open_handles`
+    (open what it writes with; called at the end of ``__init__``), :meth:`_finish` (write what is left and close its
+    handles) and :meth:`_discard` (close the handles that are open, quietly). A failure or a SIGTERM while the writer
+    is being built leaves no temporary file behind. Used as a context manager,
     the file is committed when the block ends without an exception; otherwise the temporary file is removed and a file
     already at :attr:`path` is left untouched (also on SIGTERM: :func:`on_sigterm_exit` holds while the writer is
     open). A write inside the block that finds no room (a full disk, a quota, ``ulimit -f``) is the one-line
@@ -334,12 +359,18 @@ class AtomicWriter:
         self._existed = self.path.exists()
         self._sigterm = on_sigterm_exit()
         self._sigterm.__enter__()
-        try:
-            self.tmp = temporary_path_beside(self.path)
-        except BaseException:
-            self._sigterm.__exit__(None, None, None)
-            raise
         self._open = True
+        self.tmp: Path | None = None
+        try:
+            with sigterm_held():
+                self.tmp = temporary_path_beside(self.path)
+            self._open_handles()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open_handles(self) -> None:
+        """Open the handles that write into :attr:`tmp` (subclasses)."""
 
     def _finish(self) -> None:
         """Write what is left into :attr:`tmp` and close it (subclasses)."""
@@ -368,7 +399,8 @@ class AtomicWriter:
             try:
                 self._discard()
             finally:
-                self.tmp.unlink(missing_ok=True)
+                if self.tmp is not None:
+                    self.tmp.unlink(missing_ok=True)
                 self._sigterm.__exit__(None, None, None)
 
     def __enter__(self):

@@ -361,14 +361,17 @@ class D3PluginManager:
         return any(normalize_distribution(r.name) == key for r in self.records.values())
 
     def plugin_summaries(self, include_builtins: bool = False) -> list[dict[str, Any]]:
-        """The ``d3 plugins list --json`` array, sorted by name."""
-        self.registry("oracles")  # runs the registration hooks first, so their errors are recorded
+        """The ``d3 plugins list --json`` array, sorted by name. ``provides`` lists what each plugin's hooks register;
+        the oracles core derives from the datasets' declarations are left out, since finding them imports every
+        dataset class (numpy, h5py) and this listing stays light ('d3 plugins list --kind oracles' shows them)."""
+        registries = self.registries  # runs the registration hooks first, so their errors are recorded
         rows = []
         for record in sorted(self.records.values(), key=lambda r: r.name.lower()):
             if record.builtin and not include_builtins:
                 continue
-            provides = {kind: [e.name for e in self.registry(kind).entries()
-                               if e.provider.distribution == record.name] for kind in KINDS}
+            provides = {kind: [e.name for e in registries[kind].entries()
+                               if e.provider.distribution == record.name
+                               and not isinstance(e.factory, TrainedDatasetOracle)] for kind in KINDS}
             rows.append({"name": record.name, "version": record.version, "module": record.module,
                          "hooks": record.hooks, "provides": provides, "builtin": record.builtin,
                          "error": record.error})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -141,6 +142,16 @@ def test_a_file_size_limit_while_streaming_is_one_line(tmp_path, name):
                            "file-size limit (ulimit -f: 0.1 MB)"), result.stderr
     assert last.endswith("nothing was written; free some space or write elsewhere")
     assert list(tmp_path.iterdir()) == [], "no partial file, no spool"
+
+
+def test_a_dataset_file_over_a_file_size_limit_is_one_line(tmp_path):
+    out = tmp_path / "big.h5"
+    result = subprocess.run([str(D3_SCRIPT), "data", "synth", "deepstarr", "--n", "2000", "--out", str(out)],
+                            capture_output=True, text=True, timeout=120, env=user_env(),
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024)))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: cannot write {out}: the file exceeds this process's file-size limit")
+    assert list(tmp_path.iterdir()) == [], "no partial file"
 
 
 def test_npz_streams_in_memory_independent_of_the_number_of_rows(tmp_path):

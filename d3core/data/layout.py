@@ -26,6 +26,7 @@ import numpy as np
 from d3core.atomic import AtomicWriter
 from d3core.data.encoding import one_hot
 from d3core.errors import D3UserError
+from d3core.h5_output import H5Output
 
 SPLITS = ("train", "valid", "test")
 SPLIT_ALIASES = {"train": "train", "training": "train", "valid": "valid", "val": "valid", "validation": "valid",
@@ -146,10 +147,16 @@ class H5Writer(AtomicWriter):
         self.layout = layout
         self.label_names = list(label_names)
         self.x_dtype = np.dtype(x_dtype)
+        self._attrs = dict(attrs or {})
+        self._output: H5Output | None = None
+        self._file: h5py.File | None = None
         super().__init__(self.out)
-        self._file: h5py.File | None = h5py.File(self.tmp, "w", locking=False)
+
+    def _open_handles(self) -> None:
+        self._output = H5Output(self.tmp)
+        self._file = self._output.file
         self._file.attrs["label_names"] = json.dumps(self.label_names)
-        for key, value in (attrs or {}).items():
+        for key, value in self._attrs.items():
             self._file.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
 
     @property
@@ -168,6 +175,7 @@ class H5Writer(AtomicWriter):
         self.file[self.layout.x_name(split)][start:stop] = one_hot(
             tokens, channels_first=self.layout.channels_first, dtype=self.x_dtype)
         self.file[self.layout.y_name(split)][start:stop] = np.asarray(labels, dtype=np.float32)
+        self._output.raise_if_failed()
 
     def write_split(self, split: str, tokens: np.ndarray, labels: np.ndarray, chunk: int = 65536) -> None:
         self.create_split(split, len(tokens))
@@ -179,12 +187,10 @@ class H5Writer(AtomicWriter):
         return self.commit()
 
     def _finish(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._file = None
+        self._output.close()
 
     def _discard(self) -> None:
-        try:
-            self._finish()
-        except Exception:  # a half-written HDF5 file may refuse to close cleanly; it is deleted anyway
-            self._file = None
+        self._file = None
+        if self._output is not None:
+            self._output.discard()

@@ -53,7 +53,10 @@ class SequenceWriter(AtomicWriter):
         self.metadata = dict(metadata or {})
         self.next_index = int(first_index)
         self.count = 0
+        self._writer = None
         super().__init__(self.path)
+
+    def _open_handles(self) -> None:
         self._writer = getattr(_module(self.format), IMPLEMENTATIONS[self.format].partition(":")[2])(
             self.tmp, self.label_names, self.column_names, stored_metadata(self.metadata, self.column_names),
             int(self.metadata.get("length", 0)))
@@ -81,7 +84,8 @@ class SequenceWriter(AtomicWriter):
         self._writer.finish()
 
     def _discard(self) -> None:
-        self._writer.discard()
+        if self._writer is not None:
+            self._writer.discard()
 
 
 def write_sequence_file(path: str | os.PathLike, sequences: SequenceSet, *, overwrite: bool = False) -> Path:

@@ -1,5 +1,6 @@
 """HDF5 sequence files (``.h5``, ``.hdf5``; datasets and attributes: :mod:`d3core.seqfiles.array_file`), written
-chunk by chunk into resizable datasets (text columns as variable-length strings)."""
+chunk by chunk into resizable datasets (text columns as variable-length strings) through :class:`d3core.h5_output.H5Output`,
+so a file-size limit or a full disk is a one-line error, not a crash."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from d3core.h5_output import H5Output
 from d3core.seqfiles.array_file import read
 from d3core.seqfiles.records import metadata_text
 
@@ -17,9 +19,8 @@ class Writer:
     """See :mod:`d3core.seqfiles.table` for the protocol."""
 
     def __init__(self, tmp: Path, label_names, column_names, stored: dict, length: int):
-        import h5py
-
-        self._h5 = h5py.File(tmp, "w", locking=False)
+        self._output = H5Output(tmp)
+        self._h5 = self._output.file
         self._h5.attrs["label_names"] = json.dumps(list(label_names))
         self._h5.attrs["column_names"] = json.dumps(list(column_names))
         self._h5.attrs["metadata"] = metadata_text(stored)
@@ -46,15 +47,13 @@ class Writer:
         for key, value in {**arrays, **columns}.items():
             self._append(key, np.asarray(value))
         self._count += len(tokens)
+        self._output.raise_if_failed()
 
     def finish(self) -> None:
         if "tokens" not in self._h5:
             self._append("tokens", np.zeros((0, self._length), np.uint8))
         self._h5.attrs["has_labels"] = self._has_labels
-        self._h5.close()
+        self._output.close()
 
     def discard(self) -> None:
-        try:
-            self._h5.close()
-        except Exception:
-            pass
+        self._output.discard()

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from d3core.atomic import temporary_path_beside
+from d3core.atomic import sigterm_held, temporary_path_beside
 
 __all__ = ["NpzColumns"]
 
@@ -49,7 +49,8 @@ class NpzColumns:
         """Add rows to array ``name`` (its dtype and row shape are those of its first chunk)."""
         array = np.asarray(array)
         if name not in self._spools:
-            self._spools[name] = _Spool(temporary_path_beside(self.beside), array.dtype, array.shape[1:])
+            with sigterm_held():  # the spool is recorded (so discard removes it) before a SIGTERM can end us
+                self._spools[name] = _Spool(temporary_path_beside(self.beside), array.dtype, array.shape[1:])
         self._spools[name].append(array)
 
     def __contains__(self, name: str) -> bool:
