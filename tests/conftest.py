@@ -114,6 +114,21 @@ def motif_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def three_cell_run(tmp_path_factory):
+    """``(d3, last.ckpt, guide, judge, root)`` on the planted-motif ``three-cells`` data (120 bp; CEBP -> HepG2,
+    GATA1 -> K562, OCT -> WTC11; SP1 and NRF1 raise all three): Conv ``tiny`` trained for 600 steps on 3000 rows, and
+    two small oracles on different halves of them (the guide and the judge). Shared by the specificity and population
+    search tests."""
+    from d3core.testing.motifs import in_process_d3, train_guide_and_judge, train_two_motif_model, two_motif_manager
+
+    d3 = in_process_d3(two_motif_manager())
+    root = tmp_path_factory.mktemp("three-cells")
+    checkpoint, data = train_two_motif_model(root, d3, steps=600, dataset="three-cells", rows=3000)
+    guide, judge = train_guide_and_judge(root, d3, data, dataset="three-cells")
+    return d3, checkpoint, guide, judge, root
+
+
+@pytest.fixture(scope="session")
 def motif_manager():
     """A plugin manager that knows the two-motif dataset on a GC 0.4 background (the likelihood tests: composition
     then separates dinucleotide shuffles from uniform random DNA)."""

@@ -38,9 +38,12 @@ from d3core.seqfiles.table import suffix_list
 @option("--rounds", type=click.IntRange(min=0), default=None, help="evolve: rounds R (default 8).")
 @option("--renoise", type=TimeOrPercent(), default=None,
         help="evolve: the diffusion time in (0, 1] each member is re-noised to before the model denoises it "
-             "(default 0.2: about a fifth of the positions redrawn, in ceil(0.2 x steps) steps), or a fraction of "
-             "positions as a percentage (20%: exactly a fifth of each member's positions, chosen at random, "
-             "in-filled by the model).")
+             "(default 0.5: about half of the positions redrawn), or a fraction of positions as a percentage (20%: "
+             "exactly a fifth of each member's positions, chosen at random, in-filled by the model).")
+@option("--child-steps", type=click.IntRange(min=1), default=None,
+        help="evolve: predictor steps that make a child from its re-noised parent (default 1 for a time: many cheap "
+             "children beat fewer careful ones at equal compute; ceil(renoise x steps) for a percentage or "
+             "--max-edits, which in-fill from noise). Each round costs P x this many network calls.")
 @option("--budget", type=click.IntRange(min=1), default=None,
         help="evolve: oracle calls per request at most (default: P + R x P); rounds stop before exceeding it.")
 @option("--ess", type=FiniteFloat(min=0), default=None,
@@ -110,7 +113,7 @@ from d3core.seqfiles.table import suffix_list
 def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], objective: str | None,
            specific_to: str | None, strands: str | None, out: Path, num: int | None,
            method: str | None, population: int | None, rounds: int | None, renoise: tuple[float, bool] | None,
-           budget: int | None, ess: float | None, archive_distance: int | None, start_from: str | None,
+           child_steps: int | None, budget: int | None, ess: float | None, archive_distance: int | None, start_from: str | None,
            max_edits: int | None, pareto: bool | None, candidates: int | None, temperature: float | None, value_estimate: str | None,
            labels: tuple[str, ...], guidance: float | None, template: str | None, fixes: tuple[str, ...],
            judge_spec: str | None, min_likelihood: str | None, likelihood_samples: int | None,
@@ -186,9 +189,9 @@ def design(ctx: click.Context, checkpoint: Path, oracle_specs: tuple[str, ...], 
     manager = manager_of(ctx)
     settings = DesignSettings(**_given(method=method, candidates=candidates, temperature=temperature,
                                        estimate=value_estimate)).checked()
-    evolve = _evolve_settings(settings.method, population=population, rounds=rounds, renoise=renoise, budget=budget,
-                              ess=ess, distance=archive_distance, max_edits=max_edits, pareto=pareto,
-                              start_from=start_from)
+    evolve = _evolve_settings(settings.method, population=population, rounds=rounds, renoise=renoise,
+                              child_steps=child_steps, budget=budget, ess=ess, distance=archive_distance,
+                              max_edits=max_edits, pareto=pareto, start_from=start_from)
     sm = SamplingModel.load(checkpoint, device, data=data, manager=manager)
     flanks = construct_flanks(sm) if constructs else ("", "")
     if rules is not None and constructs:
@@ -315,8 +318,9 @@ def _evolve_settings(method: str, *, start_from: str | None, **given):
     from d3core.design.evolve import EvolveSettings
     from d3core.errors import D3UserError
 
-    flags = {"population": "--population", "rounds": "--rounds", "renoise": "--renoise", "budget": "--budget",
-             "ess": "--ess", "distance": "--archive-distance", "max_edits": "--max-edits", "pareto": "--pareto"}
+    flags = {"population": "--population", "rounds": "--rounds", "renoise": "--renoise", "child_steps": "--child-steps",
+             "budget": "--budget", "ess": "--ess", "distance": "--archive-distance", "max_edits": "--max-edits",
+             "pareto": "--pareto"}
     if method != "evolve":
         used = [flags[k] for k in _given(**given)] + (["--start-from"] if start_from else [])
         if used:

@@ -5,9 +5,11 @@ One search per request (a label row, or a start sequence of ``--start-from``):
 1. a population of P members: P plain samples of the request, or P copies of its start sequence;
 2. every round, each member is re-noised to diffusion time ``renoise`` (the start/start-at variants mechanism of
    :class:`~d3core.generation.sampling_model.SamplingOptions`) and denoised by the model with the request's labels,
-   guidance, template and synthesis rules (``ceil(renoise * steps)`` predictor steps): its child. With
-   ``renoise_positions`` the renoise is a fraction of positions instead: ``ceil(renoise * L)`` random positions of
-   each member are in-filled from noise (the rest pinned to the member's letters through a per-member template);
+   guidance, template and synthesis rules in ``child_steps`` predictor steps (default 1: at equal network calls, many
+   cheap children beat fewer careful ones; see docs/performance.md): its child. With ``renoise_positions`` the renoise
+   is a fraction of positions instead: ``ceil(renoise * L)`` random positions of each member are in-filled from noise
+   in ``child_steps`` steps (default ``ceil(renoise * steps)``), the rest pinned to the member's letters through a
+   per-member template;
 3. the children are valued by the guide (the objective of the oracle's predictions: one oracle call each);
 4. parents and children (2P) are resampled to P with weights ``exp(beta * value)``, beta found by bisection so that
    the effective sample size ``(sum w)^2 / sum w^2`` is ``ess * P``;
@@ -16,7 +18,7 @@ One search per request (a label row, or a start sequence of ``--start-from``):
 
 ``budget`` oracle calls per request stop the rounds early. With ``max_edits`` K (start sequences only) a member may
 only change the positions it already changed plus new ones while edits remain: the model in-fills (from noise, in
-``ceil(renoise * steps)`` steps) the edited positions and a random window of at most ``K - edits`` unedited ones,
+``child_steps`` steps, default ``ceil(renoise * steps)``) the edited positions and a random window of at most ``K - edits`` unedited ones,
 every other position is fixed to the start letter through a per-member template, so no design is more than K edits
 from its start (guaranteed, not filtered).
 
@@ -44,17 +46,20 @@ class EvolveSettings:
     ``budget`` (oracle calls per request, None = P + R * P), ``ess`` (target effective sample size as a fraction of
     P), ``distance`` (archive members differ in more than this many positions), ``max_edits`` (K, with start
     sequences), ``pareto`` (output the archive's front of objective against bits per base, and the judge's objective
-    when a judge is given), ``renoise_positions`` (``renoise`` is a fraction of positions, not a time)."""
+    when a judge is given), ``renoise_positions`` (``renoise`` is a fraction of positions, not a time),
+    ``child_steps`` (predictor steps that make a child; None: 1 for a member re-noised to a time,
+    ``ceil(renoise * steps)`` for an in-fill from noise, i.e. with ``renoise_positions`` or ``max_edits``)."""
 
     population: int = 32
     rounds: int = 8
-    renoise: float = 0.2
+    renoise: float = 0.5
     budget: int | None = None
     ess: float = 0.5
     distance: int = 1
     max_edits: int | None = None
     pareto: bool = False
     renoise_positions: bool = False
+    child_steps: int | None = None
 
     def checked(self) -> "EvolveSettings":
         if self.population < 2:
@@ -72,6 +77,8 @@ class EvolveSettings:
             raise D3UserError(f"--budget {self.budget}: must be at least 1 oracle call")
         if self.distance < 0:
             raise D3UserError(f"--archive-distance {self.distance}: must be >= 0")
+        if self.child_steps is not None and self.child_steps < 1:
+            raise D3UserError(f"--child-steps {self.child_steps}: must be at least 1")
         if self.max_edits is not None and self.max_edits < 1:
             raise D3UserError(f"--max-edits {self.max_edits}: must be at least 1")
         return self
@@ -257,7 +264,7 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
         archive.add(start[None], value_of_start, predictions)
         population = np.repeat(start[None], p, axis=0)
         pop_predictions, values = np.repeat(predictions, p, axis=0), np.repeat(value_of_start, p)
-    steps = max(1, math.ceil(settings.renoise * resolved.steps))
+    steps = child_steps(settings, resolved.steps, in_fill=start is not None and settings.max_edits is not None)
     betas, best, rounds = [], [], 0
     for k in range(1, settings.rounds + 1):
         if calls + p > budget:
@@ -293,6 +300,17 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
         if on_round is not None:
             on_round(k, best[-1])
     return Search(archive, values, calls, network, rounds, betas, best)
+
+
+def child_steps(settings: EvolveSettings, steps: int, *, in_fill: bool = False) -> int:
+    """Predictor steps that make one child (see :class:`EvolveSettings`): ``settings.child_steps`` when given, else
+    ``ceil(renoise * steps)`` for an in-fill from noise (``renoise_positions``, or ``in_fill``: edits within
+    ``max_edits``), else 1."""
+    if settings.child_steps is not None:
+        return settings.child_steps
+    if in_fill or settings.renoise_positions:
+        return max(1, math.ceil(settings.renoise * steps))
+    return 1
 
 
 def _draw(sm, resolved, label_row: np.ndarray | None, count: int) -> np.ndarray:

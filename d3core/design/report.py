@@ -157,7 +157,10 @@ def _method_line(meta: dict) -> str:
     evolve = meta["evolve"]
     rounds = ", ".join(str(r["rounds"]) for r in evolve["requests"])
     return (f"- method: evolve, population {evolve['population']}, rounds run {rounds} (of {evolve['rounds']}), "
-            f"re-noised to t = {evolve['renoise']}, ESS target {evolve['ess']} x P, archive distance > "
+            + (f"{evolve['renoise'] * 100:g}% of positions in-filled" if evolve.get("renoise_positions") else
+               f"re-noised to t = {evolve['renoise']}")
+            + (f", children in {evolve['child_steps']} step(s)" if evolve.get("child_steps") else "")
+            + f", ESS target {evolve['ess']} x P, archive distance > "
             f"{evolve['distance']}" + (f", at most {evolve['max_edits']} edits" if evolve["max_edits"] else "")
             + (", output: the archive's Pareto front" if evolve["pareto"] else "")
             + f"; {meta['oracle_calls']} oracle calls, {meta['network_rows']} sequence-steps of the model")

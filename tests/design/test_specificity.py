@@ -21,18 +21,6 @@ MARGIN_OVER_ACTIVITY = 0.3  # true MinGap, --specific-to over the activity-only 
 RULES = ("--gc", "0.40:0.60", "--max-homopolymer", "5", "--avoid", "BsaI", "--avoid", "BsmBI")
 
 
-@pytest.fixture(scope="session")
-def three_cell_run(tmp_path_factory):
-    """``(d3, last.ckpt, guide, judge, root)`` on the three-cells data."""
-    from d3core.testing.motifs import in_process_d3, train_guide_and_judge, train_two_motif_model, two_motif_manager
-
-    d3 = in_process_d3(two_motif_manager())
-    root = tmp_path_factory.mktemp("three-cells")
-    checkpoint, data = train_two_motif_model(root, d3, steps=600, dataset="three-cells", rows=3000)
-    guide, judge = train_guide_and_judge(root, d3, data, dataset="three-cells")
-    return d3, checkpoint, guide, judge, root
-
-
 def _mingap(values: np.ndarray) -> np.ndarray:
     return values[:, 0] - values[:, 1:].max(axis=1)
 
