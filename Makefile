@@ -9,12 +9,14 @@ PLUGINS := $(sort $(wildcard plugins/d3_*))
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.d3-installed
 PYTEST_ARGS ?=
+# `make test` runs the fast tests in this many processes (pytest-xdist; 1 = in this process)
+TEST_WORKERS ?= 2
 
 .PHONY: install test test-slow test-all demo bench clean help
 
 help:
 	@echo "make demo     install, then run the main job end to end on a small embedded default (CPU)"
-	@echo "make test     install, then run the tests (core and plugins; those marked slow: make test-slow)"
+	@echo "make test     install, then run the tests (core and plugins, TEST_WORKERS=2 processes; those marked slow: make test-slow)"
 	@echo "make test-all install, then run every test, slow ones included (what CI runs)"
 	@echo "make install  create $(VENV) with torch ($(TORCH_REQ)), d3core[dev] and every plugin (editable)"
 	@echo "make bench    run the benchmarks (JSON in benchmarks/results/)"
@@ -29,7 +31,7 @@ $(STAMP): pyproject.toml $(PLUGINS:%=%/pyproject.toml) Makefile
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS)) $(PYTEST_ARGS)
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

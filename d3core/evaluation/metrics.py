@@ -154,10 +154,12 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     return float(diff @ diff + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
 
 
-def max_dot_product(queries: np.ndarray, references: np.ndarray | None = None, *, exclude_self: bool = False,
-                    transform=None, device: str = "cpu", query_chunk: int = 1024,
-                    reference_chunk: int = 8192) -> np.ndarray:
-    """For each row of ``queries``, the largest dot product with a row of ``references`` (``float64 [N]``).
+def top_dot_products(queries: np.ndarray, references: np.ndarray | None = None, k: int = 1, *,
+                     exclude_self: bool = False, transform=None, device: str = "cpu", query_chunk: int = 1024,
+                     reference_chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``queries``, the ``k`` largest dot products with rows of ``references`` and those rows:
+    ``(values float64 [N, k], rows int64 [N, k])``, largest first (fewer references than ``k``: padded with -inf
+    and row -1).
 
     ``references=None`` compares the queries with each other; ``exclude_self`` then skips each row's product with
     itself (the "second highest" of the paper's diversity metrics). ``transform`` turns a chunk of rows into float
@@ -174,10 +176,12 @@ def max_dot_product(queries: np.ndarray, references: np.ndarray | None = None, *
     def tensor(rows):
         return torch.from_numpy(np.ascontiguousarray(as_vectors(rows))).to(device)
 
-    best = np.full(queries.shape[0], -np.inf)
+    values = np.full((queries.shape[0], k), -np.inf)
+    rows_of = np.full((queries.shape[0], k), -1, dtype=np.int64)
     for qs in range(0, queries.shape[0], query_chunk):
         q = tensor(queries[qs:qs + query_chunk])
-        top = torch.full((q.shape[0],), -float("inf"), dtype=q.dtype, device=device)
+        top = torch.full((q.shape[0], k), -float("inf"), dtype=q.dtype, device=device)
+        top_rows = torch.full((q.shape[0], k), -1, dtype=torch.int64, device=device)
         for rs in range(0, references.shape[0], reference_chunk):
             r = tensor(references[rs:rs + reference_chunk]).to(q.dtype)
             if r.shape[1] != q.shape[1]:
@@ -188,9 +192,23 @@ def max_dot_product(queries: np.ndarray, references: np.ndarray | None = None, *
                 cols = rows + qs - rs
                 inside = (cols >= 0) & (cols < r.shape[0])
                 products[rows[inside], cols[inside]] = -float("inf")
-            top = torch.maximum(top, products.max(dim=1).values)
-        best[qs:qs + q.shape[0]] = top.cpu().numpy()
-    return best
+            chunk_top, chunk_rows = products.topk(min(k, r.shape[0]), dim=1)
+            merged = torch.cat([top, chunk_top], dim=1)
+            merged_rows = torch.cat([top_rows, chunk_rows + rs], dim=1)
+            top, picked = merged.topk(k, dim=1)
+            top_rows = merged_rows.gather(1, picked)
+        values[qs:qs + q.shape[0]] = top.cpu().numpy()
+        rows_of[qs:qs + q.shape[0]] = top_rows.cpu().numpy()
+    return values, rows_of
+
+
+def max_dot_product(queries: np.ndarray, references: np.ndarray | None = None, *, exclude_self: bool = False,
+                    transform=None, device: str = "cpu", query_chunk: int = 1024,
+                    reference_chunk: int = 8192) -> np.ndarray:
+    """For each row of ``queries``, the largest dot product with a row of ``references`` (``float64 [N]``; see
+    :func:`top_dot_products`)."""
+    return top_dot_products(queries, references, 1, exclude_self=exclude_self, transform=transform, device=device,
+                            query_chunk=query_chunk, reference_chunk=reference_chunk)[0][:, 0]
 
 
 def _flat_one_hot(tokens: np.ndarray) -> np.ndarray:
@@ -208,6 +226,17 @@ def max_identity(queries: np.ndarray, references: np.ndarray | None = None, *, e
     best = max_dot_product(queries, references, exclude_self=exclude_self, transform=_flat_one_hot, device=device,
                            query_chunk=query_chunk, reference_chunk=reference_chunk)
     return best / queries.shape[1]
+
+
+def top_identities(queries: np.ndarray, references: np.ndarray, k: int, *, device: str = "cpu") -> \
+        tuple[np.ndarray, np.ndarray]:
+    """For each query sequence (tokens ``[N, L]``), its ``k`` highest identities (fractions, as
+    :func:`max_identity`) to reference sequences and those references' rows: ``([N, k], [N, k])``, largest first."""
+    queries = np.asarray(queries)
+    if np.asarray(references).shape[1] != queries.shape[1]:
+        raise ValueError(f"lengths differ: {queries.shape[1]} vs {np.asarray(references).shape[1]}")
+    values, rows = top_dot_products(queries, references, k, transform=_flat_one_hot, device=device)
+    return values / queries.shape[1], rows
 
 
 def gc_content(tokens: np.ndarray) -> np.ndarray:

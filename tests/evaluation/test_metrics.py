@@ -112,6 +112,17 @@ def test_identity_and_diversity_by_hand():
     np.testing.assert_allclose(selfed, brute)
 
 
+def test_top_identities_are_the_k_nearest_references_across_chunks():
+    queries, references = _random_tokens(30, 40, 5), _random_tokens(500, 40, 6)
+    values, rows = M.top_identities(queries, references, 4)
+    brute = (queries[:, None, :] == references[None]).mean(axis=2)
+    np.testing.assert_allclose(values, -np.sort(-brute, axis=1)[:, :4])
+    np.testing.assert_allclose(brute[np.arange(30)[:, None], rows], values)  # the rows are the ones with those values
+    np.testing.assert_allclose(values[:, 0], M.max_identity(queries, references))
+    few_values, few_rows = M.top_identities(queries, references[:2], 4)  # fewer references than k: padded
+    assert np.isneginf(few_values[:, 2:]).all() and (few_rows[:, 2:] == -1).all()
+
+
 def test_max_dot_product_by_hand():
     v = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], np.float32)
     np.testing.assert_allclose(M.max_dot_product(v, None, exclude_self=True), [1.0, 2.0, 2.0])

@@ -47,7 +47,8 @@ def test_evaluate_with_reference_rows(tiny_data, tiny_oracle, tmp_path):
     assert full["metrics"]["n_reference"] == 10 and part["metrics"]["n_reference"] == 6
     assert part["metrics"]["n_reference_total"] == 10
     assert part["metrics"]["sp_mse"] == full["metrics"]["sp_mse"]  # paired: always every row
-    for name in ("kmer_js_k3", "kmer_kl_k3", "gc_ks", "ks_dev", "ks_mean", "frechet_distance"):
+    for name in ("kmer_js_k3", "kmer_kl_k3", "gc_ks", "ks_dev", "ks_mean", "frechet_distance",
+                 "percent_identity_mean", "percent_identity_max", "nn_identity_reference_mean"):
         assert part["metrics"][f"{name}_subsample_se"] >= 0, name
         assert f"{name}_subsample_se" not in full["metrics"]
     text = render_report(part)
