@@ -164,7 +164,8 @@ def plot(report: dict, path: Path) -> None:
     for ax in axes:
         ax.set_xlabel("likelihood bound, bits per base (lower = more likely)")
         ax.legend(fontsize=8)
-    fig.suptitle(f"d3 design ({report['task']}): svdd, smc and evolve at the oracle calls and network rows of SVDD with M candidates")
+    fig.suptitle(f"d3 design ({report['task']}): svdd, smc and evolve at the oracle calls and network rows of SVDD "
+                 "with M candidates")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

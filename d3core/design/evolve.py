@@ -18,9 +18,9 @@ One search per request (a label row, or a start sequence of ``--start-from``):
 
 ``budget`` oracle calls per request stop the rounds early. With ``max_edits`` K (start sequences only) a member may
 only change the positions it already changed plus new ones while edits remain: the model in-fills (from noise, in
-``child_steps`` steps, default ``ceil(renoise * steps)``) the edited positions and a random window of at most ``K - edits`` unedited ones,
-every other position is fixed to the start letter through a per-member template, so no design is more than K edits
-from its start (guaranteed, not filtered).
+``child_steps`` steps, default ``ceil(renoise * steps)``) the edited positions and a random window of at most
+``K - edits`` unedited ones, every other position is fixed to the start letter through a per-member template, so no
+design is more than K edits from its start (guaranteed, not filtered).
 
 Randomness: round k of request r draws from the seed ``(seed, r, k)`` (member m is row m of that draw), and the
 resampling and the edit windows from ``numpy`` generators of ``(seed, r, k)``: the same seed gives the same designs
