@@ -1,6 +1,6 @@
 """HDF5 sequence files (``.h5``, ``.hdf5``; datasets and attributes: :mod:`d3core.seqfiles.array_file`), written
-chunk by chunk into resizable datasets (text columns as variable-length strings) through :class:`d3core.h5_output.H5Output`,
-so a file-size limit or a full disk is a one-line error, not a crash."""
+chunk by chunk into resizable datasets (text columns as variable-length strings) through
+:class:`d3core.h5_output.H5Output`, so a file-size limit or a full disk is a one-line error, not a crash."""
 from __future__ import annotations
 
 import json
