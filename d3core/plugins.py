@@ -416,9 +416,22 @@ def get_plugin_manager() -> D3PluginManager:
 
 
 def set_plugin_manager(manager: D3PluginManager | None) -> None:
-    """Install ``manager`` as the process-wide one (the CLI does this; ``None`` resets)."""
+    """Install ``manager`` as the process-wide one (``None`` resets)."""
     global _DEFAULT
     _DEFAULT = manager
+
+
+@contextmanager
+def process_wide_manager(manager: D3PluginManager):
+    """Make ``manager`` the process-wide one (:func:`get_plugin_manager`) for the block, then restore the previous
+    one: the d3 app does this for each command it runs, so an app built around another manager (a test's, a
+    notebook's) leaves nothing behind."""
+    previous = _DEFAULT
+    set_plugin_manager(manager)
+    try:
+        yield manager
+    finally:
+        set_plugin_manager(previous)
 
 
 def architecture_class(name: str) -> type:

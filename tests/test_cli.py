@@ -35,6 +35,27 @@ def test_traceback_flag_reraises(bare_pm):
     assert isinstance(result.exception, D3UserError)
 
 
+def test_a_command_uses_the_apps_manager_and_leaves_the_process_wide_one_as_it_was(bare_pm):
+    from d3core import plugins
+
+    seen = []
+
+    class Probe:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command("probe")
+            def probe():
+                """Record the process-wide manager."""
+                seen.append(plugins.get_plugin_manager())
+
+    bare_pm.register(Probe(), "d3-probe")
+    before = plugins._DEFAULT
+    result = CliRunner().invoke(make_cli(bare_pm), ["probe"])
+    assert result.exit_code == 0, result.output
+    assert seen == [bare_pm]  # library code called by the command sees the app's plugins
+    assert plugins._DEFAULT is before  # and the next test, or notebook cell, does not
+
+
 def test_flag_names_accept_both_spellings():
     assert flag_names("--dry-run") == ("--dry-run", "--dry_run")
     assert flag_names("--max_steps", "-m") == ("--max_steps", "--max-steps", "-m")

@@ -11,7 +11,7 @@ import click
 import d3core
 from d3core.errors import D3UserError
 from d3core.module_attr import resolve_module_attr
-from d3core.plugins import D3PluginManager, get_plugin_manager, set_plugin_manager
+from d3core.plugins import D3PluginManager, get_plugin_manager, process_wide_manager
 
 #: core command groups, "module:attr"; plugins add theirs through the register_commands hook
 CORE_COMMANDS = ("d3core.cli.plugins_cmd:plugins", "d3core.cli.data:data", "d3core.cli.train:train",
@@ -119,6 +119,7 @@ def make_cli(manager: D3PluginManager | None = None) -> click.Group:
         """
         ctx.meta["d3.traceback"] = traceback
         ctx.obj = manager
+        ctx.with_resource(process_wide_manager(manager))  # for this command only
         if not debug_enabled(ctx):
             warnings.filterwarnings("ignore")
             warnings.filterwarnings("default", module=r"d3")
@@ -126,8 +127,8 @@ def make_cli(manager: D3PluginManager | None = None) -> click.Group:
 
     for target in CORE_COMMANDS:
         cli.add_command(resolve_module_attr(target))
-    set_plugin_manager(manager)
-    manager.call_each("register_commands", cli=cli)
+    with process_wide_manager(manager):
+        manager.call_each("register_commands", cli=cli)
     return cli
 
 

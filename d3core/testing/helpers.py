@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from d3core.plugins import D3PluginManager, PluginRecord, get_plugin_manager, make_plugin_manager, set_plugin_manager
+from d3core.plugins import (D3PluginManager, PluginRecord, get_plugin_manager, make_plugin_manager,
+                            process_wide_manager)
 from d3core.registry import normalize_name
 from d3core.testing import plugin as testing_plugin
 
@@ -75,17 +76,10 @@ def registered(manager: D3PluginManager, plugin: Any, name: str | None = None, *
         manager.unregister(name)
 
 
-@contextlib.contextmanager
-def process_manager(manager: D3PluginManager) -> Iterator[D3PluginManager]:
-    """Make ``manager`` the process-wide one (``d3core.get_registry``, ``load_model_local``, ...) for the block."""
-    from d3core import plugins
-
-    previous = plugins._DEFAULT
-    set_plugin_manager(manager)
-    try:
-        yield manager
-    finally:
-        set_plugin_manager(previous)
+def process_manager(manager: D3PluginManager):
+    """Make ``manager`` the process-wide one (``d3core.get_registry``, ``load_model_local``, ...) for the block
+    (:func:`d3core.plugins.process_wide_manager`)."""
+    return process_wide_manager(manager)
 
 
 def write_tiny_h5(path: str | os.PathLike, *, n: int = 64, length: int = 32,
