@@ -16,8 +16,7 @@ Tasks (each trained once into ``--work``, a folder per task, and reused):
 Seed 0, ``--num`` designs. A budget M is what SVDD with M candidates spends on ``--num`` designs:
 ``num * M * steps`` oracle calls and ``num * (M + 1) * steps`` network rows (sequences x predictor steps); SMC with
 K = M particles spends about the same. Evolve (P = ``--population``; its first population sampled in ``--steps``, each
-child made in ``--child-steps``) gets as many rounds as fit in the same network rows (its oracle calls, P per round,
-stay below). Per row: the true objective, the judge's objective, bits per base
+child made in ``--child-steps``) gets as many rounds as fit in both SVDD's oracle calls and its network rows. Per row: the true objective, the judge's objective, bits per base
 (16 draws of t), the 3-mer Jensen-Shannon distance to the validation sequences with the top quarter of the true
 objective, and seconds per design (shared machine: compare ratios).
 
@@ -27,7 +26,6 @@ Results: ``benchmarks/results/evolve.json`` (two-motifs) or ``evolve_three_cells
 from __future__ import annotations
 
 import json
-import math
 import platform
 import sys
 import time
@@ -46,7 +44,6 @@ from specificity import mingap  # noqa: E402  (benchmarks/specificity.py: the th
 from specificity import setup as three_cell_setup  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CELLS = ("HepG2", "K562", "WTC11")
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from d3core.design.evolve import EvolveSettings, child_steps, describe_edits, pareto_front, search
+from d3core.design.evolve import EvolveSettings, describe_edits, pareto_front, search
 from d3core.design.leash import ATTEMPT_SEED_STRIDE, Leash
 from d3core.design.methods import DEFAULT_METHOD, METHODS
 from d3core.design.objective import Objective, parse_objective
@@ -304,9 +304,8 @@ def iter_evolved(sm, oracle, objective: Objective, label_rows: np.ndarray | None
         predictions = np.asarray(oracle.predict(tokens.astype(np.int64)), dtype=np.float32)
         return predictions, objective(predictions, unit="design")
 
-    made_in = child_steps(settings, resolved.steps, in_fill=starts is not None and settings.max_edits is not None)
-    spend = {"oracle_calls": 0, "network_rows": 0,
-             "evolve": {**asdict(settings), "child_steps": made_in, "requests": [], "left_out": []}}
+    spend = {"oracle_calls": 0, "network_rows": 0, "evolve": {
+        **asdict(settings), "child_steps": settings.steps_per_child(resolved.steps), "requests": [], "left_out": []}}
     if searched is not None:
         searched.update(spend)
     written = 0

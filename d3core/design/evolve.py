@@ -95,6 +95,16 @@ class EvolveSettings:
                               f"{p}; give at least {first + p}")
         return self
 
+    def steps_per_child(self, steps: int) -> int:
+        """Predictor steps that make one child: ``child_steps`` when given, else ``ceil(renoise * steps)`` for an
+        in-fill from noise (``renoise_positions``, or edits within ``max_edits``, which :meth:`checked_for` allows
+        only from start sequences), else 1."""
+        if self.child_steps is not None:
+            return self.child_steps
+        if self.renoise_positions or self.max_edits is not None:
+            return max(1, math.ceil(self.renoise * steps))
+        return 1
+
 
 # -- selection ---------------------------------------------------------------------------------------------------
 def effective_size(weights: np.ndarray) -> float:
@@ -264,7 +274,7 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
         archive.add(start[None], value_of_start, predictions)
         population = np.repeat(start[None], p, axis=0)
         pop_predictions, values = np.repeat(predictions, p, axis=0), np.repeat(value_of_start, p)
-    steps = child_steps(settings, resolved.steps, in_fill=start is not None and settings.max_edits is not None)
+    steps = settings.steps_per_child(resolved.steps)
     betas, best, rounds = [], [], 0
     for k in range(1, settings.rounds + 1):
         if calls + p > budget:
@@ -300,17 +310,6 @@ def search(sm, value, resolved, label_row: np.ndarray | None, request: int, sett
         if on_round is not None:
             on_round(k, best[-1])
     return Search(archive, values, calls, network, rounds, betas, best)
-
-
-def child_steps(settings: EvolveSettings, steps: int, *, in_fill: bool = False) -> int:
-    """Predictor steps that make one child (see :class:`EvolveSettings`): ``settings.child_steps`` when given, else
-    ``ceil(renoise * steps)`` for an in-fill from noise (``renoise_positions``, or ``in_fill``: edits within
-    ``max_edits``), else 1."""
-    if settings.child_steps is not None:
-        return settings.child_steps
-    if in_fill or settings.renoise_positions:
-        return max(1, math.ceil(settings.renoise * steps))
-    return 1
 
 
 def _draw(sm, resolved, label_row: np.ndarray | None, count: int) -> np.ndarray:
